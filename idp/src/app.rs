@@ -1,0 +1,83 @@
+//! Builds the axum Router and the state every handler shares; nothing else.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::{get, post};
+use tower::ServiceBuilder;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+use crate::cache::Cache;
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::keys::Keyring;
+use crate::oidc::{self, paths};
+use crate::store::Db;
+use crate::telemetry::{self, Metrics};
+use crate::{ops, web};
+
+/// Everything a handler may need, cheap to clone.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub clock: SharedClock,
+    pub db: Db,
+    pub cache: Cache,
+    pub keys: Arc<Keyring>,
+    pub metrics: Arc<Metrics>,
+    /// The discovery document, rendered once.
+    pub discovery: Arc<str>,
+}
+
+impl AppState {
+    pub fn new(config: Config, clock: SharedClock, db: Db, cache: Cache, keys: Arc<Keyring>) -> Self {
+        let discovery = oidc::discovery::render(&config).into();
+        Self { config: Arc::new(config), clock, db, cache, keys, metrics: Metrics::new(), discovery }
+    }
+}
+
+/// Name of the browser session cookie: `__Host-` pins it to our origin.
+pub const SESSION_COOKIE: &str = "__Host-sesame";
+
+/// Largest request body we read (forms, JSON registrations).
+const BODY_LIMIT: usize = 64 * 1024;
+
+pub fn router(state: AppState) -> Router {
+    let sessions = SessionManagerLayer::new(state.cache.sessions())
+        .with_name(SESSION_COOKIE)
+        .with_secure(true)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(time::Duration::seconds(state.config.lifetimes.session_idle)));
+
+    let edge = ServiceBuilder::new()
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(telemetry::request_span)
+                .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO)),
+        )
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
+        .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT));
+
+    Router::new()
+        .route(paths::DISCOVERY, get(oidc::discovery::openid_configuration))
+        .route(paths::JWKS, get(oidc::discovery::jwks))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .route("/csp-report", post(web::csp_report))
+        .fallback(web::not_found)
+        .layer(sessions)
+        .layer(axum::middleware::from_fn_with_state(state.config.is_https(), web::security_headers))
+        .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), telemetry::track_requests))
+        .layer(edge)
+        .with_state(state)
+}

@@ -1,0 +1,14 @@
+//! Sésame, a federated citizen-identity provider: OpenID Connect with
+//! passkeys for territorial public services.
+
+pub mod app;
+pub mod cache;
+pub mod clock;
+pub mod config;
+pub mod keys;
+pub mod oidc;
+pub mod ops;
+pub mod server;
+pub mod store;
+pub mod telemetry;
+pub mod web;

@@ -1,0 +1,88 @@
+//! OpenID Connect Discovery 1.0 §3–4 and the JWKS (RFC 7517 §5): both
+//! rendered once, served with cache headers and open CORS.
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use super::{
+    CODE_CHALLENGE_METHODS, GRANT_TYPES, ID_TOKEN_SIGNING_ALGS, RESPONSE_TYPES, SCOPES, SUBJECT_TYPES,
+    TOKEN_ENDPOINT_AUTH_METHODS, paths,
+};
+use crate::app::AppState;
+use crate::config::Config;
+
+#[derive(Debug, Serialize)]
+struct ProviderMetadata {
+    issuer: String,
+    authorization_endpoint: String,
+    token_endpoint: String,
+    jwks_uri: String,
+    scopes_supported: &'static [&'static str],
+    response_types_supported: &'static [&'static str],
+    grant_types_supported: &'static [&'static str],
+    subject_types_supported: &'static [&'static str],
+    id_token_signing_alg_values_supported: Vec<&'static str>,
+    code_challenge_methods_supported: &'static [&'static str],
+    token_endpoint_auth_methods_supported: &'static [&'static str],
+    authorization_response_iss_parameter_supported: bool,
+    claims_parameter_supported: bool,
+    request_parameter_supported: bool,
+    request_uri_parameter_supported: bool,
+    ui_locales_supported: &'static [&'static str],
+}
+
+/// The discovery document for this configuration, as JSON.
+pub fn render(config: &Config) -> String {
+    let metadata = ProviderMetadata {
+        issuer: config.issuer.clone(),
+        authorization_endpoint: config.url(paths::AUTHORIZE),
+        token_endpoint: config.url(paths::TOKEN),
+        jwks_uri: config.url(paths::JWKS),
+        scopes_supported: SCOPES,
+        response_types_supported: RESPONSE_TYPES,
+        grant_types_supported: GRANT_TYPES,
+        subject_types_supported: SUBJECT_TYPES,
+        id_token_signing_alg_values_supported: ID_TOKEN_SIGNING_ALGS.iter().map(|a| a.as_str()).collect(),
+        code_challenge_methods_supported: CODE_CHALLENGE_METHODS,
+        token_endpoint_auth_methods_supported: TOKEN_ENDPOINT_AUTH_METHODS,
+        authorization_response_iss_parameter_supported: true,
+        claims_parameter_supported: false,
+        request_parameter_supported: false,
+        request_uri_parameter_supported: false,
+        ui_locales_supported: &["fr", "en"],
+    };
+    serde_json::to_string_pretty(&metadata).unwrap_or_default()
+}
+
+fn json(body: String, max_age: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, max_age),
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+pub async fn openid_configuration(State(state): State<AppState>) -> Response {
+    json(state.discovery.to_string(), "public, max-age=3600")
+}
+
+/// Short cache: clients must see a rotated key well before it signs
+/// (`SESAME_KEY_PUBLISH_BEFORE_USE`, 1 h by default).
+pub async fn jwks(State(state): State<AppState>) -> Response {
+    let body = state.keys.jwks();
+    (
+        [
+            (header::CONTENT_TYPE, "application/jwk-set+json"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+        ],
+        body.to_string(),
+    )
+        .into_response()
+}

@@ -1,0 +1,60 @@
+//! Probes and metrics for operators: `/healthz` (the process answers),
+//! `/readyz` (it can serve: database, migrations, Redis), `/metrics`.
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::app::AppState;
+
+pub async fn healthz() -> Response {
+    ([(header::CACHE_CONTROL, "no-store")], "ok\n").into_response()
+}
+
+#[derive(Serialize)]
+struct Readiness {
+    ready: bool,
+    database: String,
+    migrations: String,
+    cache: String,
+}
+
+/// Each check has a short deadline so a dead dependency fails the probe
+/// instead of hanging it.
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    let deadline = Duration::from_secs(2);
+    let database = match tokio::time::timeout(deadline, state.db.ping()).await {
+        Ok(Ok(())) => "ok".to_owned(),
+        Ok(Err(e)) => format!("unavailable: {e}"),
+        Err(_) => "unavailable: timed out".to_owned(),
+    };
+    let migrations = match tokio::time::timeout(deadline, state.db.pending_migrations()).await {
+        Ok(Ok(0)) => "ok".to_owned(),
+        Ok(Ok(n)) => format!("{n} pending: run `idp migrate`"),
+        Ok(Err(e)) => format!("unknown: {e}"),
+        Err(_) => "unknown: timed out".to_owned(),
+    };
+    let cache = match tokio::time::timeout(deadline, state.cache.ping()).await {
+        Ok(Ok(())) => format!("ok ({})", state.cache.backend_name()),
+        Ok(Err(e)) => format!("unavailable: {e}"),
+        Err(_) => "unavailable: timed out".to_owned(),
+    };
+    let ready = database == "ok" && migrations == "ok" && cache.starts_with("ok");
+    if !ready {
+        tracing::warn!(%database, %migrations, %cache, "not ready");
+    }
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let body = Readiness { ready, database, migrations, cache };
+    (status, [(header::CACHE_CONTROL, "no-store")], axum::Json(body)).into_response()
+}
+
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8"), (header::CACHE_CONTROL, "no-store")],
+        state.metrics.render(),
+    )
+        .into_response()
+}

@@ -1,0 +1,146 @@
+//! Start-up and shutdown: connect, migrate, open the key ring, serve, and
+//! drain in-flight requests on SIGTERM/SIGINT.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+use crate::app::{self, AppState};
+use crate::cache::{self, Cache, CacheError};
+use crate::clock::SharedClock;
+use crate::config::{Config, MasterKeySource};
+use crate::keys::{KeyError, Keyring, MasterKey, RsaKeySource};
+use crate::store::{Db, StoreError};
+
+/// Why the provider did not start: one line, then exit non-zero.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Config(#[from] crate::config::ConfigError),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Cache(#[from] CacheError),
+    #[error("{0}")]
+    Keys(#[from] KeyError),
+    #[error("database schema is {0} migration(s) behind: run `idp migrate` (or set SESAME_AUTO_MIGRATE=true)")]
+    Unmigrated(usize),
+    #[error("cannot listen on {0}: {1}")]
+    Bind(SocketAddr, std::io::Error),
+    #[error("cannot create data directory {0}: {1}")]
+    DataDir(String, std::io::Error),
+}
+
+/// Connects to the database, creating the SQLite data directory if the
+/// database lives in it.
+pub async fn connect_database(config: &Config) -> Result<Db, StartError> {
+    let in_data_dir = config.database_url.contains(&*config.data_dir.to_string_lossy());
+    let local_key = matches!(config.master_key, MasterKeySource::LocalFile(_));
+    if config.database_kind() == "sqlite" && in_data_dir || local_key {
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|e| StartError::DataDir(config.data_dir.display().to_string(), e))?;
+    }
+    Ok(Db::connect(&config.database_url).await?)
+}
+
+/// Everything `serve` needs, ready: migrated database, cache, key ring.
+pub async fn prepare(config: Config, clock: SharedClock, rsa: &dyn RsaKeySource) -> Result<AppState, StartError> {
+    let db = connect_database(&config).await?;
+    if config.auto_migrate {
+        db.migrate().await?;
+    }
+    match db.pending_migrations().await? {
+        0 => {}
+        n => return Err(StartError::Unmigrated(n)),
+    }
+    let cache = match &config.redis_url {
+        Some(url) => Cache::redis(cache::connect_redis(url).await?, &config.redis_prefix, clock.clone()),
+        None => Cache::sql(db.clone(), clock.clone()),
+    };
+    cache.ping().await?;
+    let master = MasterKey::load(&config.master_key)?;
+    let keys = Keyring::open(db.clone(), master, clock.clone(), config.lifetimes, rsa).await?;
+    Ok(AppState::new(config, clock, db, cache, Arc::new(keys)))
+}
+
+/// Binds the configured address (port 0 picks a free one).
+pub async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr).await.map_err(|e| StartError::Bind(addr, e))
+}
+
+/// Serves until `shutdown` resolves, then stops accepting, lets in-flight
+/// requests finish for up to the configured grace, and returns.
+pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    let grace = Duration::from_secs(u64::try_from(state.config.shutdown_grace).unwrap_or(25));
+    let maintenance = tokio::spawn(maintain(state.clone()));
+    let (drain_tx, drain_rx) = tokio::sync::oneshot::channel::<()>();
+    let router = app::router(state);
+    let server = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: no new connections, finishing in-flight requests");
+            let _ = drain_tx.send(());
+        });
+    let deadline = async move {
+        if drain_rx.await.is_ok() {
+            tokio::time::sleep(grace).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    let result = tokio::select! {
+        result = server => result,
+        () = deadline => {
+            tracing::warn!(grace_seconds = grace.as_secs(), "drain deadline passed; closing remaining connections");
+            Ok(())
+        }
+    };
+    maintenance.abort();
+    result
+}
+
+/// Background upkeep: pick up keys rotated by other replicas; purge expired
+/// state.
+async fn maintain(state: AppState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(30));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        if let Err(e) = state.keys.reload().await {
+            tracing::warn!(error = %e, "could not reload signing keys");
+        }
+        match state.db.purge_expired(state.clock.now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(rows = n, "purged expired state"),
+            Err(e) => tracing::warn!(error = %e, "could not purge expired state"),
+        }
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+}

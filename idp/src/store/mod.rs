@@ -1,0 +1,126 @@
+//! The database: one sqlx `Any` pool over SQLite or PostgreSQL, one set of
+//! portable queries (`$n` placeholders, BIGINT seconds, BLOB/BYTEA bytes), and
+//! the only place SQL lives. Backend differences stay in the migrations and in
+//! [`Db::connect`].
+
+mod ephemeral;
+mod keys;
+mod schema;
+mod sessions;
+
+use std::str::FromStr as _;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::{Migrate as _, Migrator};
+use sqlx::{AnyPool, ConnectOptions as _, Executor as _};
+
+pub use keys::{MetaValue, StoredKey};
+pub use schema::Column;
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot reach the database: {0}")]
+    Connect(#[source] sqlx::Error),
+    #[error("database migration failed (nothing of it was kept): {0}")]
+    Migrate(#[source] sqlx::migrate::MigrateError),
+    #[error("database error: {0}")]
+    Query(#[from] sqlx::Error),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// A handle to the database, cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Db {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Db {
+    /// Connects (creating the SQLite file if needed) without migrating.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") { Backend::Sqlite } else { Backend::Postgres };
+        let options = AnyConnectOptions::from_str(url)
+            .map_err(StoreError::Connect)?
+            .log_statements(tracing::log::LevelFilter::Debug)
+            .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
+        let pool_options = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
+            .acquire_timeout(Duration::from_secs(5));
+        let pool_options = match backend {
+            // WAL lets readers run beside the writer; a busy writer waits
+            // instead of failing; foreign keys are off by default in SQLite.
+            Backend::Sqlite => pool_options.after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
+                        .await?;
+                    Ok(())
+                })
+            }),
+            Backend::Postgres => pool_options,
+        };
+        let pool = pool_options.connect_with(options).await.map_err(StoreError::Connect)?;
+        Ok(Self { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    fn migrator(&self) -> &'static Migrator {
+        match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        }
+    }
+
+    /// Applies pending migrations, each in its own transaction, under the
+    /// migrator's lock so replicas starting together do not race. Versions
+    /// applied by a newer release are tolerated (expand/contract upgrades).
+    pub async fn migrate(&self) -> Result<usize, StoreError> {
+        let before = self.pending_migrations().await.unwrap_or(0);
+        let mut migrator = Migrator {
+            migrations: self.migrator().migrations.clone(),
+            ..Migrator::DEFAULT
+        };
+        migrator.set_ignore_missing(true).set_locking(true);
+        migrator.run(&self.pool).await.map_err(StoreError::Migrate)?;
+        Ok(before)
+    }
+
+    /// How many of this release's migrations the database still lacks.
+    pub async fn pending_migrations(&self) -> Result<usize, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        conn.ensure_migrations_table(&self.migrator().table_name).await.map_err(StoreError::Migrate)?;
+        let applied = conn.list_applied_migrations(&self.migrator().table_name).await.map_err(StoreError::Migrate)?;
+        Ok(self
+            .migrator()
+            .iter()
+            .filter(|m| m.migration_type.is_up_migration())
+            .filter(|m| !applied.iter().any(|a| a.version == m.version))
+            .count())
+    }
+
+    /// One round trip, for readiness.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Closes every connection; later queries fail (used for shutdown and by
+    /// the readiness test).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}

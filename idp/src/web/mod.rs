@@ -1,0 +1,44 @@
+//! What every response carries for browsers: security headers, and the
+//! plain error answers for requests no route matches.
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+/// Strict by default; pages that need more (WebAuthn scripts) get it from
+/// their own handlers, never by loosening this.
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                   connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; \
+                   report-uri /csp-report";
+
+/// Adds the security headers to every response that lacks them.
+pub async fn security_headers(State(https): State<bool>, request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    let mut set = |name: HeaderName, value: &'static str| {
+        headers.entry(name).or_insert(HeaderValue::from_static(value));
+    };
+    set(header::CONTENT_SECURITY_POLICY, CSP);
+    set(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(header::X_FRAME_OPTIONS, "DENY");
+    set(header::REFERRER_POLICY, "no-referrer");
+    set(HeaderName::from_static("cross-origin-opener-policy"), "same-origin");
+    set(HeaderName::from_static("permissions-policy"), "camera=(), microphone=(), geolocation=()");
+    if https {
+        set(header::STRICT_TRANSPORT_SECURITY, "max-age=63072000; includeSubDomains");
+    }
+    response
+}
+
+/// Unknown paths: a plain 404 that names the path's absence, nothing more.
+pub async fn not_found() -> Response {
+    (StatusCode::NOT_FOUND, [(header::CACHE_CONTROL, "no-store")], "Not found\n").into_response()
+}
+
+/// CSP violation reports (`report-uri`): logged for operators, never stored.
+pub async fn csp_report(body: axum::body::Bytes) -> StatusCode {
+    let report = String::from_utf8_lossy(&body[..body.len().min(4_096)]);
+    tracing::warn!(report = %report, "content security policy violation reported");
+    StatusCode::NO_CONTENT
+}
