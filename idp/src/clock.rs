@@ -32,9 +32,7 @@ pub struct ManualClock {
 
 impl ManualClock {
     pub fn new(start: UnixTime) -> Arc<Self> {
-        Arc::new(Self {
-            now: AtomicI64::new(start),
-        })
+        Arc::new(Self { now: AtomicI64::new(start) })
     }
 
     pub fn advance(&self, seconds: i64) {

@@ -134,12 +134,15 @@ impl Config {
 
         let mut p = Parser { raw: &raw, problems: &mut problems };
         let issuer = p.issuer();
-        let bind = p.parse("BIND", "127.0.0.1:8080", |v| {
-            v.parse::<SocketAddr>().map_err(|_| "not an address:port".to_owned())
-        });
+        let bind = p
+            .parse("BIND", "127.0.0.1:8080", |v| v.parse::<SocketAddr>().map_err(|_| "not an address:port".to_owned()));
         let data_dir = raw.get("DATA_DIR").map(PathBuf::from).unwrap_or_else(|| default_data_dir(env));
         let database_url = p.parse("DATABASE_URL", "", |v| {
-            if v.is_empty() || v.starts_with("sqlite:") || v.starts_with("postgres://") || v.starts_with("postgresql://") {
+            if v.is_empty()
+                || v.starts_with("sqlite:")
+                || v.starts_with("postgres://")
+                || v.starts_with("postgresql://")
+            {
                 Ok(v.to_owned())
             } else {
                 Err("must start with sqlite: or postgres://".into())
@@ -198,32 +201,31 @@ impl Config {
             }
         };
         let database_url = database_url.map(|url| {
-            if url.is_empty() {
-                format!("sqlite://{}?mode=rwc", data_dir.join("sesame.db").display())
-            } else {
-                url
-            }
+            if url.is_empty() { format!("sqlite://{}?mode=rwc", data_dir.join("sesame.db").display()) } else { url }
         });
 
         match (master_key, database_url, auto_migrate, log_format, lifetimes.complete(), shutdown_grace) {
-            (Some(master_key), Some(database_url), Some(auto_migrate), Some(log_format), Some(lifetimes), Some(shutdown_grace))
-                if problems.is_empty() =>
-            {
-                Ok(Config {
-                    issuer,
-                    bind,
-                    data_dir,
-                    database_url,
-                    redis_url,
-                    redis_prefix,
-                    master_key,
-                    auto_migrate,
-                    log_format,
-                    log_filter,
-                    lifetimes,
-                    shutdown_grace,
-                })
-            }
+            (
+                Some(master_key),
+                Some(database_url),
+                Some(auto_migrate),
+                Some(log_format),
+                Some(lifetimes),
+                Some(shutdown_grace),
+            ) if problems.is_empty() => Ok(Config {
+                issuer,
+                bind,
+                data_dir,
+                database_url,
+                redis_url,
+                redis_prefix,
+                master_key,
+                auto_migrate,
+                log_format,
+                log_filter,
+                lifetimes,
+                shutdown_grace,
+            }),
             _ => Err(ConfigError { problems }),
         }
     }
@@ -387,8 +389,7 @@ pub fn decode_master_key(value: &str) -> Result<[u8; 32], String> {
         .decode(value.trim())
         .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(value.trim()))
         .map_err(|_| "is not base64".to_owned())?;
-    <[u8; 32]>::try_from(bytes.as_slice())
-        .map_err(|_| format!("must decode to exactly 32 bytes, got {}", bytes.len()))
+    <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| format!("must decode to exactly 32 bytes, got {}", bytes.len()))
 }
 
 fn parse_bool(v: &str) -> Result<bool, String> {
@@ -452,7 +453,10 @@ mod tests {
         assert_eq!(config.bind, "127.0.0.1:8080".parse().unwrap());
         assert_eq!(config.data_dir, PathBuf::from("/home/citizen/.local/share/sesame"));
         assert_eq!(config.database_url, "sqlite:///home/citizen/.local/share/sesame/sesame.db?mode=rwc");
-        assert_eq!(config.master_key, MasterKeySource::LocalFile("/home/citizen/.local/share/sesame/master.key".into()));
+        assert_eq!(
+            config.master_key,
+            MasterKeySource::LocalFile("/home/citizen/.local/share/sesame/master.key".into())
+        );
         assert_eq!(config.database_kind(), "sqlite");
         assert!(config.auto_migrate);
         assert_eq!(config.lifetimes.access_token, 300);
@@ -461,8 +465,9 @@ mod tests {
 
     #[test]
     fn production_needs_https_and_a_master_key() {
-        let err = Config::from_env(&env(&[("SESAME_ISSUER", "http://sesame.example.fr"), ("SESAME_BIND", "0.0.0.0:8080")]))
-            .unwrap_err();
+        let err =
+            Config::from_env(&env(&[("SESAME_ISSUER", "http://sesame.example.fr"), ("SESAME_BIND", "0.0.0.0:8080")]))
+                .unwrap_err();
         assert!(err.mentions("SESAME_ISSUER"), "{err}");
         assert!(err.mentions("SESAME_MASTER_KEY"), "{err}");
         assert_eq!(err.problems.len(), 2, "{err}");

@@ -12,3 +12,6 @@ pub mod server;
 pub mod store;
 pub mod telemetry;
 pub mod web;
+
+#[cfg(feature = "test-support")]
+pub mod testing;

@@ -110,9 +110,7 @@ async fn run(command: Command) -> Result<(), StartError> {
                 startup_ms = started.elapsed().as_millis() as u64,
                 "Sésame is ready: {issuer}/.well-known/openid-configuration"
             );
-            server::serve(listener, state, server::shutdown_signal())
-                .await
-                .map_err(|e| StartError::Bind(bind, e))?;
+            server::serve(listener, state, server::shutdown_signal()).await.map_err(|e| StartError::Bind(bind, e))?;
             tracing::info!("stopped cleanly");
             Ok(())
         }
@@ -128,7 +126,10 @@ async fn run(command: Command) -> Result<(), StartError> {
             println!("  bind          {}", config.bind);
             println!("  data dir      {}", config.data_dir.display());
             println!("  database      {}", config.database_kind());
-            println!("  redis         {}", if config.redis_url.is_some() { "configured" } else { "none (state kept in the database)" });
+            println!(
+                "  redis         {}",
+                if config.redis_url.is_some() { "configured" } else { "none (state kept in the database)" }
+            );
             println!("  master key    {:?}", config.master_key);
             println!("  auto migrate  {}", config.auto_migrate);
             Ok(())
@@ -159,8 +160,14 @@ async fn run(command: Command) -> Result<(), StartError> {
                         println!("{:<44} {:<6} {:<9} {:>12} {:>12}", "KID", "ALG", "STATE", "ACTIVATES", "RETIRES");
                         for key in list {
                             let retires = key.retires_at.map(|r| r.to_string()).unwrap_or_else(|| "-".into());
-                            let state = serde_json::to_value(key.state).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
-                            println!("{:<44} {:<6} {:<9} {:>12} {:>12}", key.kid, key.alg, state, key.activates_at, retires);
+                            let state = serde_json::to_value(key.state)
+                                .ok()
+                                .and_then(|v| v.as_str().map(str::to_owned))
+                                .unwrap_or_default();
+                            println!(
+                                "{:<44} {:<6} {:<9} {:>12} {:>12}",
+                                key.kid, key.alg, state, key.activates_at, retires
+                            );
                         }
                     }
                 }

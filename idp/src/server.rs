@@ -73,7 +73,11 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
 
 /// Serves until `shutdown` resolves, then stops accepting, lets in-flight
 /// requests finish for up to the configured grace, and returns.
-pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let grace = Duration::from_secs(u64::try_from(state.config.shutdown_grace).unwrap_or(25));
     let maintenance = tokio::spawn(maintain(state.clone()));
     let (drain_tx, drain_rx) = tokio::sync::oneshot::channel::<()>();

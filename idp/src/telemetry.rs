@@ -25,7 +25,13 @@ pub fn init_logging(format: LogFormat, filter: &str) {
     let registry = tracing_subscriber::registry().with(filter);
     let result = match format {
         LogFormat::Json => registry
-            .with(tracing_subscriber::fmt::layer().json().flatten_event(true).with_current_span(true).with_span_list(false))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(true)
+                    .with_span_list(false),
+            )
             .try_init(),
         LogFormat::Text => registry.with(tracing_subscriber::fmt::layer()).try_init(),
     };
@@ -91,11 +97,8 @@ impl Metrics {
 /// Counts and times every request by its route template (never the raw
 /// path, which would carry identifiers).
 pub async fn track_requests(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".into());
+    let route =
+        request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "unmatched".into());
     let method = request.method().as_str().to_owned();
     metrics.in_flight.inc();
     let started = Instant::now();
@@ -105,20 +108,13 @@ pub async fn track_requests(State(metrics): State<Arc<Metrics>>, request: Reques
         .latency
         .get_or_create(&RouteLabels { method: method.clone(), route: route.clone() })
         .observe(started.elapsed().as_secs_f64());
-    metrics
-        .requests
-        .get_or_create(&RequestLabels { method, route, status: response.status().as_u16() })
-        .inc();
+    metrics.requests.get_or_create(&RequestLabels { method, route, status: response.status().as_u16() }).inc();
     response
 }
 
 /// The span of one request: method, path (never the query, which may hold
 /// codes or tokens) and the request id, so every log line carries them.
 pub fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
-    let request_id = request
-        .headers()
-        .get("x-request-id")
-        .and_then(|v: &HeaderValue| v.to_str().ok())
-        .unwrap_or("-");
+    let request_id = request.headers().get("x-request-id").and_then(|v: &HeaderValue| v.to_str().ok()).unwrap_or("-");
     tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %request_id)
 }

@@ -2,7 +2,5 @@
 //! logout) arrives with its own issue; until then it only explains itself.
 
 fn main() {
-    println!(
-        "relying-party-example: not implemented yet; see README.md for the provider's quick start"
-    );
+    println!("relying-party-example: not implemented yet; see README.md for the provider's quick start");
 }

@@ -113,15 +113,14 @@ impl SessionStore for SessionBackend {
                     (expires_at > now).then(|| (data.to_vec(), expires_at))
                 })
             }
-            Inner::Sql(db) => db
-                .load_browser_session(&sha256_b64(id.to_string().as_bytes()), now)
-                .await
-                .map_err(backend_error)?,
+            Inner::Sql(db) => {
+                db.load_browser_session(&sha256_b64(id.to_string().as_bytes()), now).await.map_err(backend_error)?
+            }
         };
         let Some((data, expires_at)) = found else { return Ok(None) };
         let data = serde_json::from_slice(&data).map_err(|e| session_store::Error::Decode(e.to_string()))?;
-        let expiry_date =
-            time::OffsetDateTime::from_unix_timestamp(expires_at).map_err(|e| session_store::Error::Decode(e.to_string()))?;
+        let expiry_date = time::OffsetDateTime::from_unix_timestamp(expires_at)
+            .map_err(|e| session_store::Error::Decode(e.to_string()))?;
         Ok(Some(Record { id: *id, data, expiry_date }))
     }
 
@@ -135,10 +134,9 @@ impl SessionStore for SessionBackend {
                     .map_err(backend_error)?;
                 Ok(())
             }
-            Inner::Sql(db) => db
-                .delete_browser_session(&sha256_b64(id.to_string().as_bytes()))
-                .await
-                .map_err(backend_error),
+            Inner::Sql(db) => {
+                db.delete_browser_session(&sha256_b64(id.to_string().as_bytes())).await.map_err(backend_error)
+            }
         }
     }
 }

@@ -97,11 +97,9 @@ impl SigningKey {
                 let public = signature::RsaPublicKeyComponents::<Vec<u8>>::from(pair.public());
                 vec![("e", B64.encode(&public.e)), ("kty", "RSA".into()), ("n", B64.encode(&public.n))]
             }
-            KeyPair::Ed25519(pair) => vec![
-                ("crv", "Ed25519".into()),
-                ("kty", "OKP".into()),
-                ("x", B64.encode(pair.public_key().as_ref())),
-            ],
+            KeyPair::Ed25519(pair) => {
+                vec![("crv", "Ed25519".into()), ("kty", "OKP".into()), ("x", B64.encode(pair.public_key().as_ref()))]
+            }
         }
     }
 
@@ -129,8 +127,7 @@ impl SigningKey {
                     _ => &signature::RSA_PKCS1_SHA256,
                 };
                 let mut out = vec![0u8; pair.public().modulus_len()];
-                pair.sign(padding, &self.rng, message, &mut out)
-                    .map_err(|_| KeyError::Crypto("RSA signature"))?;
+                pair.sign(padding, &self.rng, message, &mut out).map_err(|_| KeyError::Crypto("RSA signature"))?;
                 Ok(out)
             }
             KeyPair::Ed25519(pair) => Ok(pair.sign(message).as_ref().to_vec()),
@@ -211,7 +208,8 @@ pub fn verify(token: &str, jwk: &serde_json::Value) -> Result<(serde_json::Value
             let mut point = vec![4u8];
             point.extend(member("x")?);
             point.extend(member("y")?);
-            signature::UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point).verify(message, &signature_bytes)
+            signature::UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point)
+                .verify(message, &signature_bytes)
         }
         Alg::EdDSA => {
             signature::UnparsedPublicKey::new(&signature::ED25519, member("x")?).verify(message, &signature_bytes)

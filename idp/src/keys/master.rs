@@ -29,11 +29,7 @@ impl std::fmt::Debug for MasterKey {
 impl MasterKey {
     pub fn from_bytes(bytes: &[u8; 32], origin: &str) -> Result<Self, KeyError> {
         let key = UnboundKey::new(&AES_256_GCM, bytes).map_err(|_| KeyError::Crypto("AES-256-GCM key"))?;
-        Ok(Self {
-            key: LessSafeKey::new(key),
-            rng: SystemRandom::new(),
-            origin: origin.to_owned(),
-        })
+        Ok(Self { key: LessSafeKey::new(key), rng: SystemRandom::new(), origin: origin.to_owned() })
     }
 
     /// The configured key, or on loopback the local key file, created once

@@ -50,7 +50,8 @@ pub struct GenerateRsa;
 impl RsaKeySource for GenerateRsa {
     fn generate(&self) -> Result<Vec<u8>, KeyError> {
         use rsa::pkcs8::EncodePrivateKey as _;
-        let key = rsa::RsaPrivateKey::new(&mut rand_core::OsRng, 3072).map_err(|_| KeyError::Crypto("RSA generation"))?;
+        let key =
+            rsa::RsaPrivateKey::new(&mut rand_core::OsRng, 3072).map_err(|_| KeyError::Crypto("RSA generation"))?;
         let der = key.to_pkcs8_der().map_err(|_| KeyError::Crypto("RSA PKCS#8"))?;
         Ok(der.as_bytes().to_vec())
     }
@@ -101,11 +102,12 @@ struct KeySet {
 
 impl KeySet {
     /// The newest key of `alg` that has started signing and is still published.
+    /// On equal activation times the replacement (not scheduled to retire) wins.
     fn signer(&self, alg: Alg, now: UnixTime) -> Option<&LoadedKey> {
         self.keys
             .iter()
             .filter(|k| k.key.alg == alg && k.activates_at <= now && k.published(now))
-            .max_by_key(|k| (k.activates_at, k.created_at))
+            .max_by_key(|k| (k.activates_at, k.retires_at.is_none(), k.created_at))
     }
 
     fn state(&self, key: &LoadedKey, now: UnixTime) -> KeyState {
@@ -170,7 +172,8 @@ impl Keyring {
         };
         keyring.reload().await?;
         let now = keyring.clock.now();
-        let missing: Vec<Alg> = Alg::ALL.into_iter().filter(|alg| keyring.current().signer(*alg, now).is_none()).collect();
+        let missing: Vec<Alg> =
+            Alg::ALL.into_iter().filter(|alg| keyring.current().signer(*alg, now).is_none()).collect();
         if !missing.is_empty() {
             let keys = keyring.new_keys(&missing, now, now, rsa)?;
             if !keyring.db.add_initial_signing_keys(&keys).await? {
@@ -247,7 +250,12 @@ impl Keyring {
     /// `publish_before_use` seconds; the keys it replaces stay published
     /// until the longest-lived token they may sign has expired. Keys retired
     /// for good are purged. Returns the new kids.
-    pub async fn rotate(&self, algs: &[Alg], publish_before_use: i64, rsa: &dyn RsaKeySource) -> Result<Vec<String>, KeyError> {
+    pub async fn rotate(
+        &self,
+        algs: &[Alg],
+        publish_before_use: i64,
+        rsa: &dyn RsaKeySource,
+    ) -> Result<Vec<String>, KeyError> {
         let now = self.clock.now();
         let activates_at = now + publish_before_use.max(0);
         let keys = self.new_keys(algs, now, activates_at, rsa)?;
@@ -279,11 +287,7 @@ impl Keyring {
     /// The public JWK published under `kid`, if it is published now.
     pub fn published_jwk(&self, kid: &str) -> Option<serde_json::Value> {
         let now = self.clock.now();
-        self.current()
-            .keys
-            .iter()
-            .find(|k| k.key.kid == kid && k.published(now))
-            .map(|k| k.public_jwk.clone())
+        self.current().keys.iter().find(|k| k.key.kid == kid && k.published(now)).map(|k| k.public_jwk.clone())
     }
 
     /// The JWKS document (RFC 7517 §5), rebuilt only when the published set changes.

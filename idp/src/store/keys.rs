@@ -49,9 +49,7 @@ impl Db {
             .bind(value)
             .execute(&self.pool)
             .await?;
-        self.meta(which)
-            .await?
-            .ok_or_else(|| StoreError::Corrupt("provider_meta row vanished".into()))
+        self.meta(which).await?.ok_or_else(|| StoreError::Corrupt("provider_meta row vanished".into()))
     }
 
     /// Every key that has not been purged, oldest first.
@@ -109,7 +107,7 @@ impl Db {
                 .await?;
         }
         // Private material of keys nobody can verify any more is destroyed.
-        sqlx::query("DELETE FROM signing_keys WHERE retires_at IS NOT NULL AND retires_at < $1")
+        sqlx::query("DELETE FROM signing_keys WHERE retires_at IS NOT NULL AND retires_at <= $1")
             .bind(purge_retired_before)
             .execute(&mut *tx)
             .await?;
@@ -123,13 +121,16 @@ impl Db {
     pub async fn add_initial_signing_keys(&self, keys: &[StoredKey]) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
         // Serialise the check-then-insert: one starter wins, the others see its keys.
-        sqlx::query("INSERT INTO provider_meta (name, value) VALUES ('initial_keys', 'pending') ON CONFLICT (name) DO NOTHING")
-            .execute(&mut *tx)
-            .await?;
-        let claimed = sqlx::query("UPDATE provider_meta SET value = 'written' WHERE name = 'initial_keys' AND value = 'pending'")
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        sqlx::query(
+            "INSERT INTO provider_meta (name, value) VALUES ('initial_keys', 'pending') ON CONFLICT (name) DO NOTHING",
+        )
+        .execute(&mut *tx)
+        .await?;
+        let claimed =
+            sqlx::query("UPDATE provider_meta SET value = 'written' WHERE name = 'initial_keys' AND value = 'pending'")
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
         if claimed == 0 {
             tx.rollback().await?;
             return Ok(false);

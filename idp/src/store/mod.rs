@@ -90,10 +90,7 @@ impl Db {
     /// applied by a newer release are tolerated (expand/contract upgrades).
     pub async fn migrate(&self) -> Result<usize, StoreError> {
         let before = self.pending_migrations().await.unwrap_or(0);
-        let mut migrator = Migrator {
-            migrations: self.migrator().migrations.clone(),
-            ..Migrator::DEFAULT
-        };
+        let mut migrator = Migrator { migrations: self.migrator().migrations.clone(), ..Migrator::DEFAULT };
         migrator.set_ignore_missing(true).set_locking(true);
         migrator.run(&self.pool).await.map_err(StoreError::Migrate)?;
         Ok(before)
@@ -122,5 +119,14 @@ impl Db {
     /// the readiness test).
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+#[cfg(feature = "test-support")]
+impl Db {
+    /// Runs a statement on the server itself (test databases: CREATE/DROP DATABASE).
+    pub async fn execute_admin(&self, statement: &str) -> Result<(), StoreError> {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_owned())).execute(&self.pool).await?;
+        Ok(())
     }
 }

@@ -8,7 +8,12 @@ use crate::clock::UnixTime;
 
 impl Db {
     /// Inserts a new session; false if that id hash is taken.
-    pub async fn insert_browser_session(&self, id_hash: &str, data: &[u8], expires_at: UnixTime) -> Result<bool, StoreError> {
+    pub async fn insert_browser_session(
+        &self,
+        id_hash: &str,
+        data: &[u8],
+        expires_at: UnixTime,
+    ) -> Result<bool, StoreError> {
         let written = sqlx::query(
             "INSERT INTO browser_sessions (id_hash, data, expires_at) VALUES ($1, $2, $3) ON CONFLICT (id_hash) DO NOTHING",
         )
@@ -21,7 +26,12 @@ impl Db {
         Ok(written == 1)
     }
 
-    pub async fn save_browser_session(&self, id_hash: &str, data: &[u8], expires_at: UnixTime) -> Result<(), StoreError> {
+    pub async fn save_browser_session(
+        &self,
+        id_hash: &str,
+        data: &[u8],
+        expires_at: UnixTime,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO browser_sessions (id_hash, data, expires_at) VALUES ($1, $2, $3) \
              ON CONFLICT (id_hash) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at",
@@ -34,7 +44,11 @@ impl Db {
         Ok(())
     }
 
-    pub async fn load_browser_session(&self, id_hash: &str, now: UnixTime) -> Result<Option<(Vec<u8>, UnixTime)>, StoreError> {
+    pub async fn load_browser_session(
+        &self,
+        id_hash: &str,
+        now: UnixTime,
+    ) -> Result<Option<(Vec<u8>, UnixTime)>, StoreError> {
         let row = sqlx::query("SELECT data, expires_at FROM browser_sessions WHERE id_hash = $1 AND expires_at > $2")
             .bind(id_hash)
             .bind(now)

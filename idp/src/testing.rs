@@ -1,0 +1,193 @@
+//! The test harness: a real provider on an ephemeral port with a fresh
+//! database (a temporary SQLite file, or a new PostgreSQL database when
+//! `SESAME_TEST_DATABASE_URL` is set) and its own Redis key prefix (when
+//! `SESAME_TEST_REDIS_URL` is set), time from a [`ManualClock`].
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use base64::Engine as _;
+
+use crate::app::AppState;
+use crate::clock::{ManualClock, SharedClock};
+use crate::config::Config;
+use crate::keys::{KeyError, RsaKeySource};
+use crate::server;
+
+/// A fixed start time for tests: 2026-01-01T00:00:00Z.
+pub const T0: i64 = 1_767_225_600;
+
+const FIXTURE_RSA: [&str; 6] = [
+    include_str!("../tests/fixtures/rsa3072-1.pk8.b64"),
+    include_str!("../tests/fixtures/rsa3072-2.pk8.b64"),
+    include_str!("../tests/fixtures/rsa3072-3.pk8.b64"),
+    include_str!("../tests/fixtures/rsa3072-4.pk8.b64"),
+    include_str!("../tests/fixtures/rsa3072-5.pk8.b64"),
+    include_str!("../tests/fixtures/rsa3072-6.pk8.b64"),
+];
+
+/// Pre-generated RSA-3072 keys, handed out in order (RSA generation costs
+/// seconds in debug builds).
+#[derive(Debug, Default)]
+pub struct FixtureRsa {
+    next: AtomicUsize,
+}
+
+impl FixtureRsa {
+    /// Skips the first `n` fixtures (those a provider took at start).
+    pub fn starting_at(n: usize) -> Self {
+        Self { next: AtomicUsize::new(n) }
+    }
+}
+
+impl RsaKeySource for FixtureRsa {
+    fn generate(&self) -> Result<Vec<u8>, KeyError> {
+        let index = self.next.fetch_add(1, Ordering::SeqCst);
+        let text = FIXTURE_RSA.get(index).ok_or(KeyError::Crypto("test RSA fixtures exhausted"))?;
+        base64::engine::general_purpose::STANDARD.decode(text.trim()).map_err(|_| KeyError::Crypto("test RSA fixture"))
+    }
+}
+
+/// A database of its own for one test; dropped with it.
+pub struct TestDatabase {
+    pub url: String,
+    postgres: Option<(String, String)>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDatabase {
+    pub async fn create() -> Self {
+        match std::env::var("SESAME_TEST_DATABASE_URL").ok().filter(|v| !v.is_empty()) {
+            Some(admin_url) => {
+                let name = format!("sesame_t_{}", uuid::Uuid::new_v4().simple());
+                let admin = crate::store::Db::connect(&admin_url).await.expect("SESAME_TEST_DATABASE_URL reachable");
+                admin.execute_admin(&format!("CREATE DATABASE {name}")).await.expect("create test database");
+                admin.close().await;
+                let mut url = url::Url::parse(&admin_url).expect("SESAME_TEST_DATABASE_URL is a URL");
+                url.set_path(&name);
+                Self { url: url.to_string(), postgres: Some((admin_url, name)), _dir: None }
+            }
+            None => {
+                let dir = tempfile::tempdir().expect("temporary directory");
+                let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
+                Self { url, postgres: None, _dir: Some(dir) }
+            }
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let Some((admin_url, name)) = self.postgres.take() else { return };
+        // Drop runs inside the test's runtime: use a thread with its own.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            runtime.block_on(async {
+                let admin = crate::store::Db::connect(&admin_url).await.ok()?;
+                admin.execute_admin(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.ok()?;
+                admin.close().await;
+                Some(())
+            })
+        })
+        .join();
+    }
+}
+
+/// The environment of a test provider: everything explicit, nothing from
+/// the process except the test backends.
+pub fn test_env(db: &TestDatabase, data_dir: &std::path::Path, port: u16) -> BTreeMap<String, String> {
+    let mut env = BTreeMap::new();
+    env.insert("SESAME_ISSUER".into(), format!("http://localhost:{port}"));
+    env.insert("SESAME_BIND".into(), format!("127.0.0.1:{port}"));
+    env.insert("SESAME_DATA_DIR".into(), data_dir.display().to_string());
+    env.insert("SESAME_DATABASE_URL".into(), db.url.clone());
+    env.insert("SESAME_MASTER_KEY".into(), base64::engine::general_purpose::STANDARD.encode(random_bytes::<32>()));
+    if let Some(redis) = std::env::var("SESAME_TEST_REDIS_URL").ok().filter(|v| !v.is_empty()) {
+        env.insert("SESAME_REDIS_URL".into(), redis);
+        env.insert("SESAME_REDIS_PREFIX".into(), format!("sesame-test:{}:", uuid::Uuid::new_v4().simple()));
+    }
+    env
+}
+
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes).expect("random bytes");
+    bytes
+}
+
+/// A running provider.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    /// `http://localhost:PORT`, the issuer.
+    pub issuer: String,
+    pub client: reqwest::Client,
+    pub clock: Arc<ManualClock>,
+    pub state: AppState,
+    pub db: TestDatabase,
+    pub data_dir: tempfile::TempDir,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl TestApp {
+    /// Starts a provider with the default test environment.
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Starts a provider after `adjust` has edited its environment.
+    pub async fn spawn_with(adjust: impl FnOnce(&mut BTreeMap<String, String>)) -> Self {
+        let listener = server::bind("127.0.0.1:0".parse().expect("address")).await.expect("bind");
+        let addr = listener.local_addr().expect("local address");
+        let db = TestDatabase::create().await;
+        let data_dir = tempfile::tempdir().expect("temporary directory");
+        let mut env = test_env(&db, data_dir.path(), addr.port());
+        adjust(&mut env);
+        let config = Config::from_env(&env).expect("valid test configuration");
+        let clock = ManualClock::new(T0);
+        let shared: SharedClock = clock.clone();
+        let state = server::prepare(config, shared, &FixtureRsa::default()).await.expect("provider starts");
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(server::serve(listener, state.clone(), async move {
+            let _ = rx.await;
+        }));
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .resolve("localhost", addr)
+            .build()
+            .expect("HTTP client");
+        Self {
+            addr,
+            issuer: format!("http://localhost:{}", addr.port()),
+            client,
+            clock,
+            state,
+            db,
+            data_dir,
+            shutdown: Some(tx),
+            server: Some(server),
+        }
+    }
+
+    /// `issuer + path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.issuer, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.expect("request sent")
+    }
+
+    /// Stops the server, waiting for in-flight requests.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+    }
+}

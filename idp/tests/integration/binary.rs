@@ -1,0 +1,160 @@
+//! The `idp` binary itself: CLI, start-up refusals, graceful shutdown.
+
+use std::collections::BTreeMap;
+use std::process::Stdio;
+
+use idp::testing::{TestDatabase, test_env};
+use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
+use tokio::process::{Child, Command};
+
+fn idp(env: &BTreeMap<String, String>) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_idp"));
+    command.env_clear().envs(env).env("PATH", std::env::var("PATH").unwrap_or_default()).kill_on_drop(true);
+    command
+}
+
+async fn run(env: &BTreeMap<String, String>, args: &[&str]) -> (bool, String, String) {
+    let output = idp(env).args(args).output().await.unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+struct Env {
+    env: BTreeMap<String, String>,
+    _db: TestDatabase,
+    _dir: tempfile::TempDir,
+}
+
+async fn environment() -> Env {
+    let db = TestDatabase::create().await;
+    let dir = tempfile::tempdir().unwrap();
+    let env = test_env(&db, dir.path(), free_port());
+    Env { env, _db: db, _dir: dir }
+}
+
+/// Starts `idp serve` and reads its log until `wanted` appears.
+async fn serve_until(
+    env: &BTreeMap<String, String>,
+    wanted: &str,
+) -> (Child, tokio::io::Lines<BufReader<tokio::process::ChildStdout>>) {
+    let mut child = idp(env).arg("serve").stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    wait_for_line(&mut lines, wanted).await;
+    (child, lines)
+}
+
+async fn wait_for_line(lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>, wanted: &str) {
+    while let Some(line) = lines.next_line().await.unwrap() {
+        if line.contains(wanted) {
+            return;
+        }
+    }
+    panic!("the provider exited before logging {wanted:?}");
+}
+
+#[tokio::test]
+async fn check_config_reports_each_problem_on_its_own_line() {
+    let mut env = BTreeMap::new();
+    env.insert("HOME".to_owned(), "/nonexistent".to_owned());
+    env.insert("SESAME_ISSUER".to_owned(), "http://sesame.example.fr".to_owned());
+    env.insert("SESAME_BIND".to_owned(), "0.0.0.0:8080".to_owned());
+    env.insert("SESAME_ACCESS_TOKEN_TTL".to_owned(), "forever".to_owned());
+    let (ok, _, stderr) = run(&env, &["check-config"]).await;
+    assert!(!ok);
+    for setting in ["SESAME_ISSUER:", "SESAME_MASTER_KEY:", "SESAME_ACCESS_TOKEN_TTL:"] {
+        assert_eq!(stderr.lines().filter(|l| l.trim_start().starts_with(setting)).count(), 1, "{setting}\n{stderr}");
+    }
+
+    let env = environment().await;
+    let (ok, stdout, stderr) = run(&env.env, &["check-config"]).await;
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("configuration is valid"));
+    assert!(!stdout.contains(&env.env["SESAME_MASTER_KEY"]), "secrets are never printed");
+}
+
+#[tokio::test]
+async fn an_unreachable_database_stops_start_up_with_one_line() {
+    let mut env = environment().await.env;
+    env.insert("SESAME_DATABASE_URL".into(), "postgres://nobody@127.0.0.1:1/none".into());
+    let (ok, _, stderr) = run(&env, &["serve"]).await;
+    assert!(!ok);
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(last.starts_with("idp: cannot reach the database"), "{stderr}");
+}
+
+#[tokio::test]
+async fn migrate_then_keys_list_and_rotate() {
+    let env = environment().await;
+    let (ok, stdout, stderr) = run(&env.env, &["migrate"]).await;
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("up to date"), "{stdout}");
+    let (ok, stdout, stderr) = run(&env.env, &["keys", "list", "--json"]).await;
+    assert!(ok, "{stderr}");
+    let keys: Vec<serde_json::Value> = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(keys.len(), 4);
+    assert!(keys.iter().all(|k| k["state"] == "active"), "{stdout}");
+
+    let (ok, stdout, stderr) = run(&env.env, &["keys", "rotate", "--alg", "ES256", "--publish-for", "10m"]).await;
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("published 1 new key(s), signing in 600 s"), "{stdout}");
+    let (_, stdout, _) = run(&env.env, &["keys", "list"]).await;
+    assert_eq!(stdout.lines().filter(|l| l.contains(" next ")).count(), 1, "{stdout}");
+    assert_eq!(stdout.lines().filter(|l| l.contains(" active ")).count(), 4, "{stdout}");
+
+    let (ok, _, stderr) = run(&env.env, &["keys", "rotate", "--alg", "HS256"]).await;
+    assert!(!ok);
+    assert!(stderr.contains("unknown algorithm"), "{stderr}");
+}
+
+#[tokio::test]
+async fn a_wrong_master_key_never_replaces_the_keys() {
+    let mut env = environment().await;
+    let (ok, _, stderr) = run(&env.env, &["migrate"]).await;
+    assert!(ok, "{stderr}");
+    let (_, before, _) = run(&env.env, &["keys", "list", "--json"]).await;
+
+    let original = env.env.insert("SESAME_MASTER_KEY".into(), "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".into());
+    let (ok, _, stderr) = run(&env.env, &["serve"]).await;
+    assert!(!ok);
+    assert!(stderr.contains("does not match the one this database was created with"), "{stderr}");
+
+    env.env.insert("SESAME_MASTER_KEY".into(), original.unwrap());
+    let (_, after, _) = run(&env.env, &["keys", "list", "--json"]).await;
+    assert_eq!(before, after);
+}
+
+#[tokio::test]
+async fn sigterm_lets_in_flight_requests_finish() {
+    let mut env = environment().await;
+    // The request-start log line tells us the handler has the request.
+    env.env.insert("SESAME_LOG".into(), "info,tower_http=debug".into());
+    let port: u16 = env.env["SESAME_BIND"].rsplit(':').next().unwrap().parse().unwrap();
+    let (mut child, mut lines) = serve_until(&env.env, "Sésame is ready").await;
+
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    stream
+        .write_all(b"POST /csp-report HTTP/1.1\r\nhost: localhost\r\ncontent-length: 20\r\nconnection: close\r\n\r\n0123456789")
+        .await
+        .unwrap();
+    wait_for_line(&mut lines, "started processing request").await;
+
+    let pid = child.id().unwrap().to_string();
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    wait_for_line(&mut lines, "shutting down").await;
+
+    // The in-flight request completes after the signal.
+    stream.write_all(b"0123456789").await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    assert!(response.starts_with("HTTP/1.1 204"), "{response}");
+
+    wait_for_line(&mut lines, "stopped cleanly").await;
+    assert!(child.wait().await.unwrap().success());
+}

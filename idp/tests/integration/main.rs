@@ -1,0 +1,11 @@
+//! Integration tests: the real provider on an ephemeral port, spoken to over
+//! HTTP, on SQLite (default) or PostgreSQL + Redis (SESAME_TEST_* set).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod binary;
+mod cache;
+mod discovery;
+mod keys;
+mod ops;
+mod schema;
+mod sessions;
