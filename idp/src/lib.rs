@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod cache;
+pub mod citizen;
 pub mod clock;
 pub mod config;
 pub mod keys;

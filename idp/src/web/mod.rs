@@ -1,6 +1,8 @@
 //! What every response carries for browsers: security headers, and the
 //! plain error answers for requests no route matches.
 
+pub mod auth_session;
+
 use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::Next;

@@ -9,3 +9,4 @@ mod keys;
 mod ops;
 mod schema;
 mod sessions;
+mod soft_passkey;

@@ -17,16 +17,18 @@ use crate::config::Config;
 use crate::keys::{KeyError, RsaKeySource};
 use crate::server;
 
+pub mod soft_passkey;
+
 /// A fixed start time for tests: 2026-01-01T00:00:00Z.
 pub const T0: i64 = 1_767_225_600;
 
 const FIXTURE_RSA: [&str; 6] = [
-    include_str!("../tests/fixtures/rsa3072-1.pk8.b64"),
-    include_str!("../tests/fixtures/rsa3072-2.pk8.b64"),
-    include_str!("../tests/fixtures/rsa3072-3.pk8.b64"),
-    include_str!("../tests/fixtures/rsa3072-4.pk8.b64"),
-    include_str!("../tests/fixtures/rsa3072-5.pk8.b64"),
-    include_str!("../tests/fixtures/rsa3072-6.pk8.b64"),
+    include_str!("../../tests/fixtures/rsa3072-1.pk8.b64"),
+    include_str!("../../tests/fixtures/rsa3072-2.pk8.b64"),
+    include_str!("../../tests/fixtures/rsa3072-3.pk8.b64"),
+    include_str!("../../tests/fixtures/rsa3072-4.pk8.b64"),
+    include_str!("../../tests/fixtures/rsa3072-5.pk8.b64"),
+    include_str!("../../tests/fixtures/rsa3072-6.pk8.b64"),
 ];
 
 /// Pre-generated RSA-3072 keys, handed out in order (RSA generation costs

@@ -1,0 +1,5 @@
+//! Citizens: the identity record and the citizen identifier.
+
+pub mod identifier;
+
+pub use identifier::{CitizenIdentifier, IdentifierError};

@@ -1,0 +1,76 @@
+//! The contract between login (passkey ceremonies) and the protocol
+//! (`/authorize`): what a signed-in browser session holds.
+
+use serde::{Deserialize, Serialize};
+use tower_sessions::Session;
+
+use crate::clock::UnixTime;
+
+/// Session key under which [`AuthSession`] is stored.
+const AUTH_KEY: &str = "auth";
+
+/// Who is signed in on this browser, and how.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthSession {
+    /// Internal citizen id (UUID), never shown to services.
+    pub citizen_id: String,
+    /// When the citizen last performed a ceremony (OIDC `auth_time`).
+    pub auth_time: UnixTime,
+    /// Assurance of this session: the lower of identity and authenticator levels.
+    pub acr: String,
+    /// RFC 8176 methods: `hwk` or `swk`, `user`, `mfa`.
+    pub amr: Vec<String>,
+    /// Session id shared with services (OIDC `sid`), random, stable for this login.
+    pub sid: String,
+    /// Absolute end of this login, whatever the activity.
+    pub expires_at: UnixTime,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("session store: {0}")]
+pub struct SessionError(#[from] tower_sessions::session::Error);
+
+impl AuthSession {
+    /// The signed-in citizen, if any and not past the absolute lifetime.
+    pub async fn current(session: &Session, now: UnixTime) -> Result<Option<Self>, SessionError> {
+        let auth: Option<AuthSession> = session.get(AUTH_KEY).await?;
+        Ok(auth.filter(|a| a.expires_at > now))
+    }
+
+    /// Records a login: renews the session id first (no fixation).
+    pub async fn establish(self, session: &Session) -> Result<(), SessionError> {
+        session.cycle_id().await?;
+        session.insert(AUTH_KEY, self).await?;
+        Ok(())
+    }
+
+    /// Signs the browser out.
+    pub async fn end(session: &Session) -> Result<(), SessionError> {
+        session.flush().await?;
+        Ok(())
+    }
+}
+
+/// A `next` parameter is only ever a path on this provider: `/…`, never
+/// `//host` or `/\host` (which browsers treat as another origin).
+pub fn safe_next(next: &str) -> Option<&str> {
+    let ok = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.starts_with("/\\")
+        && !next.chars().any(|c| c.is_control() || c == '\\');
+    ok.then_some(next)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_is_a_local_path_only() {
+        assert_eq!(safe_next("/authorize/continue/abc"), Some("/authorize/continue/abc"));
+        assert_eq!(safe_next("/account"), Some("/account"));
+        for evil in ["//evil.example", "/\\evil.example", "https://evil.example", "evil", "", "/a\nb", "/a\\b"] {
+            assert_eq!(safe_next(evil), None, "{evil:?}");
+        }
+    }
+}
