@@ -3,10 +3,13 @@
 //! the only place SQL lives. Backend differences stay in the migrations and in
 //! [`Db::connect`].
 
+mod clients;
 mod ephemeral;
+mod grants;
 mod keys;
 mod schema;
 mod sessions;
+mod tokens;
 
 use std::str::FromStr as _;
 use std::time::Duration;
@@ -15,8 +18,11 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::{Migrate as _, Migrator};
 use sqlx::{AnyPool, ConnectOptions as _, Executor as _};
 
+pub use clients::ClientRecord;
+pub use grants::GrantRecord;
 pub use keys::{MetaValue, StoredKey};
 pub use schema::Column;
+pub use tokens::{RefreshTokenRecord, Rotation};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
