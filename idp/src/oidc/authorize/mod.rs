@@ -164,8 +164,8 @@ async fn decide(
     let login_needed = match &auth {
         None => true,
         Some(auth) => {
-            // A sign-in after the request arrived satisfies prompt=login and max_age.
-            let fresh = auth.auth_time >= request.received_at;
+            // A sign-in this request asked for satisfies prompt=login and max_age.
+            let fresh = request.sent_to_sign_in && auth.auth_time >= request.received_at;
             let too_old = request.max_age.is_some_and(|max| now - auth.auth_time > max);
             let other_person = request
                 .hinted_subject
@@ -178,6 +178,7 @@ async fn decide(
         if request.prompt.none {
             return Err(OAuthError::new(ErrorCode::LoginRequired, "the citizen must sign in"));
         }
+        let request = AuthorizationRequest { sent_to_sign_in: true, ..request };
         let id = save_pending(state, session, pending_id, &request).await?;
         let mut next = format!("/signin?next=%2Fauthorize%2Fcontinue%2F{id}");
         if let Some(locales) = &request.ui_locales {

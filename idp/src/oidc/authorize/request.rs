@@ -47,6 +47,10 @@ pub struct AuthorizationRequest {
     /// Set once the citizen approved this very request on the consent page.
     #[serde(default)]
     pub consented: bool,
+    /// Set when this request sent the citizen to sign in: a sign-in after
+    /// `received_at` then satisfies `prompt=login`, `max_age` and the hint.
+    #[serde(default)]
+    pub sent_to_sign_in: bool,
 }
 
 impl AuthorizationRequest {
@@ -249,6 +253,7 @@ pub async fn validate(state: &AppState, params: &Params) -> Result<(Authorizatio
         ui_locales: params.get("ui_locales").map(str::to_owned),
         received_at: state.clock.now(),
         consented: false,
+        sent_to_sign_in: false,
     };
     Ok((request, client))
 }
