@@ -17,11 +17,6 @@ pub fn pkce() -> (String, String) {
     (verifier, challenge)
 }
 
-pub fn claims_of(jwt: &str) -> serde_json::Value {
-    let part = jwt.split('.').nth(1).unwrap();
-    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
-}
-
 pub fn header_of(jwt: &str) -> serde_json::Value {
     let part = jwt.split('.').next().unwrap();
     serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
