@@ -3,8 +3,12 @@
 //! the only place SQL lives. Backend differences stay in the migrations and in
 //! [`Db::connect`].
 
+mod audit;
+mod citizens;
 mod ephemeral;
 mod keys;
+mod logins;
+mod passkeys;
 mod schema;
 mod sessions;
 
@@ -15,7 +19,11 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::{Migrate as _, Migrator};
 use sqlx::{AnyPool, ConnectOptions as _, Executor as _};
 
+pub use audit::{AuditEvent, NewAuditEvent};
+pub use citizens::{CitizenRecord, CreateCitizenError};
 pub use keys::{MetaValue, StoredKey};
+pub use logins::LoginSessionRecord;
+pub use passkeys::{NewPasskey, PasskeyRecord, PasskeyRemoval, PasskeyUse};
 pub use schema::Column;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
