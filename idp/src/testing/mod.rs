@@ -17,6 +17,7 @@ use crate::config::Config;
 use crate::keys::{KeyError, RsaKeySource};
 use crate::server;
 
+pub mod browser;
 pub mod soft_passkey;
 
 /// A fixed start time for tests: 2026-01-01T00:00:00Z.
