@@ -68,13 +68,14 @@ pub fn layout(page: &Page<'_>) -> String {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="csrf-token" content="{csrf}">
 <title>{title} – Sésame</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="{css}">
 <script src="{js}" defer></script>
 <script type="application/json" id="sesame-messages">{messages}</script>
 </head>
 <body>
 <a class="skip" href="#main">{skip}</a>
-<header class="site"><p class="brand"><a href="/account">Sésame</a> <span>{tagline}</span></p>{header_actions}</header>
+<header class="site"><div><p class="brand"><a href="/account">Sésame</a></p><p class="tagline">{tagline}</p></div>{header_actions}</header>
 <main id="main" tabindex="-1">
 <h1>{title}</h1>
 {body}

@@ -13,3 +13,4 @@ mod recovery;
 mod schema;
 mod sessions;
 mod soft_passkey;
+mod browser;

@@ -129,7 +129,6 @@
     form.querySelectorAll("[aria-invalid]").forEach((input) => input.removeAttribute("aria-invalid"));
   };
   const showFieldErrors = (form, fields) => {
-    let first = null;
     Object.keys(fields || {}).forEach((name) => {
       const input = form.elements.namedItem(name);
       const slot = document.getElementById(name + "-error");
@@ -137,8 +136,9 @@
       slot.textContent = fields[name];
       slot.hidden = false;
       input.setAttribute("aria-invalid", "true");
-      first = first || input;
     });
+    // Focus the first field in reading order, whose error is then read out.
+    const first = form.querySelector('[aria-invalid="true"]');
     if (first) first.focus();
     return !!first;
   };
