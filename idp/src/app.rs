@@ -19,7 +19,7 @@ use crate::keys::Keyring;
 use crate::oidc::{self, paths};
 use crate::store::Db;
 use crate::telemetry::{self, Metrics};
-use crate::{ops, web};
+use crate::{citizen, ops, passkey, web};
 
 /// Everything a handler may need, cheap to clone.
 #[derive(Clone, Debug)]
@@ -81,6 +81,9 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .route("/csp-report", post(web::csp_report))
+        .route("/static/{file}", get(web::assets::serve))
+        .merge(passkey::routes::router())
+        .merge(citizen::account::router())
         .fallback(web::not_found)
         .layer(sessions)
         .layer(axum::middleware::from_fn_with_state(state.config.is_https(), web::security_headers))

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod binary;
+mod browser;
 mod cache;
 mod discovery;
 mod keys;
@@ -12,6 +13,9 @@ mod oidc_flow;
 mod oidc_sessions;
 mod oidc_support;
 mod ops;
+mod passkey_attacks;
+mod passkeys;
+mod recovery;
 mod schema;
 mod sessions;
 mod soft_passkey;

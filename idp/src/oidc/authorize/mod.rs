@@ -160,7 +160,7 @@ async fn decide(
     pending_id: Option<&str>,
 ) -> Result<Response, OAuthError> {
     let now = state.clock.now();
-    let auth = AuthSession::current(session, now).await.map_err(OAuthError::server)?;
+    let auth = AuthSession::current(session, &state.db, now).await.map_err(OAuthError::server)?;
     let login_needed = match &auth {
         None => true,
         Some(auth) => {
