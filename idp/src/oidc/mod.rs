@@ -4,6 +4,7 @@
 pub mod authorize;
 pub mod bearer;
 pub mod client_auth;
+pub mod consent;
 pub mod discovery;
 pub mod error;
 pub mod grant;
@@ -21,6 +22,7 @@ pub mod paths {
     pub const JWKS: &str = "/jwks";
     pub const AUTHORIZE: &str = "/authorize";
     pub const AUTHORIZE_CONTINUE: &str = "/authorize/continue/{id}";
+    pub const CONSENT: &str = "/authorize/consent/{id}";
     pub const TOKEN: &str = "/token";
     pub const USERINFO: &str = "/userinfo";
     pub const INTROSPECT: &str = "/introspect";
