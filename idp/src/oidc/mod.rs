@@ -3,6 +3,7 @@
 
 pub mod authorize;
 pub mod bearer;
+pub mod claims;
 pub mod client_auth;
 pub mod consent;
 pub mod discovery;
@@ -34,7 +35,7 @@ pub const RESPONSE_TYPES: &[&str] = &["code"];
 pub const RESPONSE_MODES: &[&str] = &["query", "form_post"];
 pub const GRANT_TYPES: &[&str] = &crate::clients::GRANT_TYPES;
 pub const SUBJECT_TYPES: &[&str] = &["pairwise"];
-pub const SCOPES: &[&str] = &["openid", "offline_access"];
+pub const SCOPES: &[&str] = &["openid", "profile", "email", "offline_access"];
 pub const CLAIMS: &[&str] =
     &["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid", "azp", "at_hash"];
 pub const ACR_VALUES: &[&str] = &["eidas1", "eidas2", "eidas3"];

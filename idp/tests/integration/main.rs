@@ -9,6 +9,7 @@ mod discovery;
 mod keys;
 mod oidc_attacks;
 mod oidc_client_auth;
+mod oidc_consent;
 mod oidc_flow;
 mod oidc_sessions;
 mod oidc_support;
