@@ -301,7 +301,7 @@ async fn sign_up_finish(
     body: Bytes,
 ) -> Result<Response, JsonError> {
     let call = call(&session, &headers, &body).await?;
-    let done = ceremony::finish_sign_up(&state, &call.binding, &call.body["credential"])
+    let done = ceremony::finish_sign_up(&state, &call.binding, &call.body["credential"], &device_summary(&headers))
         .await
         .map_err(|e| json_error(call.lang, e))?;
     let next = destination(call.body.get("next").and_then(Value::as_str));
@@ -361,7 +361,7 @@ async fn recover_finish(
     body: Bytes,
 ) -> Result<Response, JsonError> {
     let call = call(&session, &headers, &body).await?;
-    let login = ceremony::finish_recovery(&state, &call.binding, &call.body["credential"])
+    let login = ceremony::finish_recovery(&state, &call.binding, &call.body["credential"], &device_summary(&headers))
         .await
         .map_err(|e| json_error(call.lang, e))?;
     establish(&state, &session, &headers, login).await.map_err(|e| json_error(call.lang, e))?;
@@ -404,7 +404,8 @@ async fn add_passkey_finish(
 ) -> Result<Response, JsonError> {
     let call = call(&session, &headers, &body).await?;
     let auth = signed_in(&state, &session, call.lang).await?;
-    ceremony::finish_add_passkey(&state, &call.binding, &auth.citizen_id, &call.body["credential"])
+    let device = device_summary(&headers);
+    ceremony::finish_add_passkey(&state, &call.binding, &auth.citizen_id, &call.body["credential"], &device)
         .await
         .map_err(|e| json_error(call.lang, e))?;
     Ok(redirect_json("/account?notice=passkey_added"))

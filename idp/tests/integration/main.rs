@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod binary;
+mod browser;
 mod cache;
 mod discovery;
 mod keys;
@@ -13,4 +14,3 @@ mod recovery;
 mod schema;
 mod sessions;
 mod soft_passkey;
-mod browser;
