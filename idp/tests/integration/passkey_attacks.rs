@@ -277,3 +277,16 @@ async fn concurrent_finishes_of_one_ceremony_sign_in_once() {
     let refused = [StatusCode::OK, StatusCode::BAD_REQUEST, StatusCode::FORBIDDEN];
     assert!(statuses.iter().all(|s| refused.contains(s)), "{statuses:?}");
 }
+
+#[tokio::test]
+async fn a_user_handle_naming_another_citizen_is_refused() {
+    let app = TestApp::spawn().await;
+    let mut browser = citizen(&app).await;
+    browser.get("/signin").await;
+    let options = browser.start("/signin/start", &json!({})).await;
+    let mut assertion = browser.assert(&options);
+    // userHandle is not covered by the signature: it must match the credential's owner.
+    assertion["response"]["userHandle"] = URL_SAFE_NO_PAD.encode([9u8; 16]).into();
+    let response = browser.post_json("/signin/finish", &json!({"credential": assertion})).await;
+    expect_error(response, StatusCode::UNAUTHORIZED, "unknown_credential").await;
+}
