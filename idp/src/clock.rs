@@ -35,6 +35,11 @@ impl ManualClock {
         Arc::new(Self { now: AtomicI64::new(start) })
     }
 
+    /// The current test time (also available through [`Clock`]).
+    pub fn now(&self) -> UnixTime {
+        self.now.load(Ordering::SeqCst)
+    }
+
     pub fn advance(&self, seconds: i64) {
         self.now.fetch_add(seconds, Ordering::SeqCst);
     }
@@ -46,7 +51,7 @@ impl ManualClock {
 
 impl Clock for ManualClock {
     fn now(&self) -> UnixTime {
-        self.now.load(Ordering::SeqCst)
+        ManualClock::now(self)
     }
 }
 

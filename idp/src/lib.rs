@@ -4,6 +4,7 @@
 pub mod app;
 pub mod cache;
 pub mod citizen;
+pub mod clients;
 pub mod clock;
 pub mod config;
 pub mod keys;

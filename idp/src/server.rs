@@ -32,6 +32,9 @@ pub enum StartError {
     Bind(SocketAddr, std::io::Error),
     #[error("cannot create data directory {0}: {1}")]
     DataDir(String, std::io::Error),
+    /// A command-line request that cannot be carried out, said plainly.
+    #[error("{0}")]
+    Cli(String),
 }
 
 /// Connects to the database, creating the SQLite data directory if the

@@ -154,6 +154,22 @@ impl Cache {
         }
     }
 
+    /// Whether any of `keys` holds a live value, in one round trip.
+    pub async fn any_live(&self, keys: &[String]) -> Result<bool, CacheError> {
+        let now = self.now();
+        match &self.backend {
+            Backend::Redis { conn, prefix } => {
+                let mut cmd = redis::cmd("MGET");
+                for key in keys {
+                    cmd.arg(format!("{prefix}{key}"));
+                }
+                let values: Vec<Option<Vec<u8>>> = cmd.query_async(&mut conn.clone()).await?;
+                Ok(values.iter().flatten().any(|v| unwrap_live(v, now).is_some()))
+            }
+            Backend::Sql(db) => Ok(db.any_ephemeral(keys, now).await?),
+        }
+    }
+
     pub async fn delete(&self, key: &str) -> Result<(), CacheError> {
         match &self.backend {
             Backend::Redis { conn, prefix } => {

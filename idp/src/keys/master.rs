@@ -16,6 +16,8 @@ const CHECK_PLAINTEXT: &[u8] = b"sesame";
 
 pub struct MasterKey {
     key: LessSafeKey,
+    /// Derives purpose-specific keys (one key per usage).
+    derivation: ring::hmac::Key,
     rng: SystemRandom,
     origin: String,
 }
@@ -29,7 +31,12 @@ impl std::fmt::Debug for MasterKey {
 impl MasterKey {
     pub fn from_bytes(bytes: &[u8; 32], origin: &str) -> Result<Self, KeyError> {
         let key = UnboundKey::new(&AES_256_GCM, bytes).map_err(|_| KeyError::Crypto("AES-256-GCM key"))?;
-        Ok(Self { key: LessSafeKey::new(key), rng: SystemRandom::new(), origin: origin.to_owned() })
+        Ok(Self {
+            key: LessSafeKey::new(key),
+            derivation: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, bytes),
+            rng: SystemRandom::new(),
+            origin: origin.to_owned(),
+        })
     }
 
     /// The configured key, or on loopback the local key file, created once
@@ -47,6 +54,13 @@ impl MasterKey {
                 Self::from_bytes(&bytes, &origin)
             }
         }
+    }
+
+    /// A key for one purpose, derived from the master key (HMAC-SHA-256 of
+    /// the label): stable as long as the master key is.
+    pub fn derive(&self, label: &str) -> ring::hmac::Key {
+        let derived = ring::hmac::sign(&self.derivation, label.as_bytes());
+        ring::hmac::Key::new(ring::hmac::HMAC_SHA256, derived.as_ref())
     }
 
     /// Where the key came from, for error messages.

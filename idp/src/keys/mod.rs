@@ -132,6 +132,7 @@ struct JwksCache {
 pub struct Keyring {
     db: Db,
     master: MasterKey,
+    subject_key: ring::hmac::Key,
     clock: SharedClock,
     lifetimes: Lifetimes,
     set: RwLock<Arc<KeySet>>,
@@ -164,6 +165,7 @@ impl Keyring {
         }
         let keyring = Keyring {
             db,
+            subject_key: master.derive("sesame pairwise subject v1"),
             master,
             clock,
             lifetimes,
@@ -270,6 +272,17 @@ impl Keyring {
         self.db.add_signing_keys(&keys, &retire, now).await?;
         self.reload().await?;
         Ok(keys.into_iter().map(|k| k.kid).collect())
+    }
+
+    /// The pairwise subject of a citizen in a sector (OIDC Core §8.1): a keyed
+    /// hash of the internal id, never of civil-status data, so corrections do
+    /// not change it; unlinkable across sectors without the key.
+    pub fn pairwise_subject(&self, sector: &str, citizen_id: &str) -> String {
+        let mut input = Vec::with_capacity(sector.len() + citizen_id.len() + 1);
+        input.extend_from_slice(sector.as_bytes());
+        input.push(0);
+        input.extend_from_slice(citizen_id.as_bytes());
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(ring::hmac::sign(&self.subject_key, &input))
     }
 
     /// Signs `claims` as a JWT of type `typ` with the active key for `alg`.

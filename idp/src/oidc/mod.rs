@@ -1,7 +1,18 @@
 //! OpenID Connect endpoints. What the provider supports is declared once
 //! here; discovery publishes these lists and the endpoints check against them.
 
+pub mod authorize;
+pub mod bearer;
+pub mod client_auth;
+pub mod consent;
 pub mod discovery;
+pub mod error;
+pub mod grant;
+pub mod introspect;
+pub mod params;
+pub mod revoke;
+pub mod token;
+pub mod userinfo;
 
 use crate::keys::Alg;
 
@@ -10,18 +21,30 @@ pub mod paths {
     pub const DISCOVERY: &str = "/.well-known/openid-configuration";
     pub const JWKS: &str = "/jwks";
     pub const AUTHORIZE: &str = "/authorize";
+    pub const AUTHORIZE_CONTINUE: &str = "/authorize/continue/{id}";
+    pub const CONSENT: &str = "/authorize/consent/{id}";
     pub const TOKEN: &str = "/token";
     pub const USERINFO: &str = "/userinfo";
+    pub const INTROSPECT: &str = "/introspect";
+    pub const REVOKE: &str = "/revoke";
 }
 
 /// OAuth 2.0 response types (code flow only: ANSSI-PA-080, FAPI 2.0).
 pub const RESPONSE_TYPES: &[&str] = &["code"];
-pub const GRANT_TYPES: &[&str] = &["authorization_code"];
+pub const RESPONSE_MODES: &[&str] = &["query", "form_post"];
+pub const GRANT_TYPES: &[&str] = &crate::clients::GRANT_TYPES;
 pub const SUBJECT_TYPES: &[&str] = &["pairwise"];
-pub const SCOPES: &[&str] = &["openid"];
+pub const SCOPES: &[&str] = &["openid", "offline_access"];
+pub const CLAIMS: &[&str] =
+    &["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid", "azp", "at_hash"];
+pub const ACR_VALUES: &[&str] = &["eidas1", "eidas2", "eidas3"];
+pub const PROMPT_VALUES: &[&str] = &["none", "login", "consent", "select_account"];
 /// PKCE: S256 only, `plain` is refused (RFC 7636 §4.2, FAPI 2.0).
 pub const CODE_CHALLENGE_METHODS: &[&str] = &["S256"];
-pub const TOKEN_ENDPOINT_AUTH_METHODS: &[&str] = &["client_secret_basic"];
+pub const TOKEN_ENDPOINT_AUTH_METHODS: &[&str] =
+    &["client_secret_basic", "client_secret_post", "private_key_jwt", "none"];
+/// Introspection is for confidential clients only.
+pub const INTROSPECTION_AUTH_METHODS: &[&str] = &["client_secret_basic", "client_secret_post", "private_key_jwt"];
 /// Every algorithm the key ring holds a key for. RS256 must be listed
 /// (OIDC Discovery §3) and strict clients insist on it.
 pub const ID_TOKEN_SIGNING_ALGS: [Alg; 4] = Alg::ALL;

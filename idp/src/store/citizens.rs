@@ -195,3 +195,24 @@ impl Db {
         Ok(true)
     }
 }
+
+#[cfg(feature = "test-support")]
+impl Db {
+    /// A citizen without passkey, for protocol tests that sign in through
+    /// the session store; does nothing if the id exists.
+    pub async fn insert_citizen_for_tests(&self, citizen: &CitizenRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO citizens (id, identifier, given_name, family_name, email, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&citizen.id)
+        .bind(&citizen.identifier)
+        .bind(&citizen.given_name)
+        .bind(&citizen.family_name)
+        .bind(&citizen.email)
+        .bind(citizen.created_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}

@@ -66,6 +66,24 @@ impl Db {
         Ok((expires_at > now).then(|| row.try_get("value")).transpose()?)
     }
 
+    /// Whether any of `keys` holds a live value.
+    pub async fn any_ephemeral(&self, keys: &[String], now: UnixTime) -> Result<bool, StoreError> {
+        if keys.is_empty() {
+            return Ok(false);
+        }
+        let placeholders: Vec<String> = (2..keys.len() + 2).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT COUNT(*) AS n FROM ephemeral_state WHERE expires_at > $1 AND key IN ({})",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);
+        for key in keys {
+            query = query.bind(key);
+        }
+        let n: i64 = query.fetch_one(&self.pool).await?.try_get("n")?;
+        Ok(n > 0)
+    }
+
     pub async fn delete_ephemeral(&self, key: &str) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM ephemeral_state WHERE key = $1").bind(key).execute(&self.pool).await?;
         Ok(())

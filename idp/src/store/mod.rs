@@ -5,12 +5,15 @@
 
 mod audit;
 mod citizens;
+mod clients;
 mod ephemeral;
+mod grants;
 mod keys;
 mod logins;
 mod passkeys;
 mod schema;
 mod sessions;
+mod tokens;
 
 use std::str::FromStr as _;
 use std::time::Duration;
@@ -21,10 +24,13 @@ use sqlx::{AnyPool, ConnectOptions as _, Executor as _};
 
 pub use audit::{AuditEvent, NewAuditEvent};
 pub use citizens::{CitizenRecord, CreateCitizenError};
+pub use clients::ClientRecord;
+pub use grants::GrantRecord;
 pub use keys::{MetaValue, StoredKey};
 pub use logins::LoginSessionRecord;
 pub use passkeys::{NewPasskey, PasskeyRecord, PasskeyRemoval, PasskeyUse};
 pub use schema::Column;
+pub use tokens::{RefreshTokenRecord, Rotation};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");

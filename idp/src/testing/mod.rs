@@ -184,6 +184,70 @@ impl TestApp {
         self.client.get(self.url(path)).send().await.expect("request sent")
     }
 
+    /// Writes a signed-in browser session straight into the session store
+    /// (protocol tests; the passkey tests sign in for real) and returns the
+    /// `Cookie` header value that presents it.
+    pub async fn session_cookie(&self, auth: &crate::web::auth_session::AuthSession) -> String {
+        use tower_sessions::SessionStore as _;
+        let mut data = std::collections::HashMap::new();
+        data.insert("auth".to_owned(), serde_json::to_value(auth).expect("session data"));
+        let mut record = tower_sessions::session::Record {
+            id: tower_sessions::session::Id::default(),
+            data,
+            expiry_date: time::OffsetDateTime::from_unix_timestamp(self.clock.now() + 3_600).expect("time"),
+        };
+        self.state.cache.sessions().create(&mut record).await.expect("session stored");
+        self.record_login(auth).await;
+        format!("{}={}", crate::app::SESSION_COOKIE, record.id)
+    }
+
+    /// Stores the citizen (if new) and the login behind `auth`, as sign-in does.
+    pub async fn record_login(&self, auth: &crate::web::auth_session::AuthSession) {
+        let identifier =
+            crate::citizen::CitizenIdentifier::generate(&ring::rand::SystemRandom::new()).expect("identifier");
+        self.state
+            .db
+            .insert_citizen_for_tests(&crate::store::CitizenRecord {
+                id: auth.citizen_id.clone(),
+                identifier: identifier.as_str().to_owned(),
+                given_name: "Camille".to_owned(),
+                family_name: "Martin".to_owned(),
+                email: Some("camille.martin@example.fr".to_owned()),
+                created_at: auth.auth_time,
+            })
+            .await
+            .expect("citizen stored");
+        self.state
+            .db
+            .insert_login_session(&crate::store::LoginSessionRecord {
+                sid: auth.sid.clone(),
+                citizen_id: auth.citizen_id.clone(),
+                created_at: auth.auth_time,
+                expires_at: auth.expires_at,
+                device: "test".to_owned(),
+                amr: auth.amr.join(" "),
+            })
+            .await
+            .expect("login stored");
+    }
+
+    /// A signed-in citizen as of now, with a user-verified device-bound passkey.
+    pub fn citizen_session(&self, citizen_id: &str) -> crate::web::auth_session::AuthSession {
+        crate::web::auth_session::AuthSession {
+            citizen_id: citizen_id.to_owned(),
+            auth_time: self.clock.now(),
+            acr: "eidas1".to_owned(),
+            amr: vec!["hwk".to_owned(), "user".to_owned(), "mfa".to_owned()],
+            sid: uuid::Uuid::new_v4().simple().to_string(),
+            expires_at: self.clock.now() + 12 * 3_600,
+        }
+    }
+
+    /// Registers a client directly (administrator path).
+    pub async fn register_client(&self, new: crate::clients::NewClient) -> crate::clients::Registered {
+        crate::clients::register(&self.state.db, new, self.clock.now()).await.expect("client registered")
+    }
+
     /// Stops the server, waiting for in-flight requests.
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {

@@ -158,3 +158,34 @@ async fn sigterm_lets_in_flight_requests_finish() {
     wait_for_line(&mut lines, "stopped cleanly").await;
     assert!(child.wait().await.unwrap().success());
 }
+
+#[tokio::test]
+async fn client_create_list_show_and_refusals() {
+    let env = environment().await;
+    assert!(run(&env.env, &["migrate"]).await.0);
+    let (ok, stdout, stderr) = run(
+        &env.env,
+        &["client", "create", "--name", "Médiathèque", "--redirect-uri", "https://mediatheque.example.fr/cb", "--json"],
+    )
+    .await;
+    assert!(ok, "{stderr}");
+    let created: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let client_id = created["client_id"].as_str().unwrap();
+    assert_eq!(created["client_secret"].as_str().unwrap().len(), 43, "256-bit secret");
+    assert_eq!(created["token_endpoint_auth_method"], "client_secret_basic");
+
+    let (ok, stdout, _) = run(&env.env, &["client", "list"]).await;
+    assert!(ok);
+    assert!(stdout.contains(client_id) && stdout.contains("Médiathèque"), "{stdout}");
+    let (ok, stdout, _) = run(&env.env, &["client", "show", client_id, "--json"]).await;
+    assert!(ok);
+    assert!(!stdout.contains("\"client_secret\""), "the secret is never shown again: {stdout}");
+
+    let (ok, _, stderr) =
+        run(&env.env, &["client", "create", "--name", "X", "--redirect-uri", "http://mediatheque.example.fr/cb"]).await;
+    assert!(!ok);
+    assert!(stderr.contains("invalid_redirect_uri") && stderr.contains("must use https"), "{stderr}");
+    let (ok, _, stderr) = run(&env.env, &["client", "show", "nope"]).await;
+    assert!(!ok);
+    assert!(stderr.contains("no client"), "{stderr}");
+}

@@ -22,9 +22,16 @@ async fn discovery_is_accepted_by_the_openidconnect_crate() {
     assert!(algs.contains(&CoreJwsSigningAlgorithm::EcdsaP256Sha256));
     let raw: serde_json::Value = app.get("/.well-known/openid-configuration").await.json().await.unwrap();
     assert_eq!(raw["code_challenge_methods_supported"], serde_json::json!(["S256"]));
-    for never in ["HS256", "none"] {
-        assert!(!raw.to_string().contains(&format!("\"{never}\"")), "{never} must never be advertised");
+    for list in [
+        "id_token_signing_alg_values_supported",
+        "userinfo_signing_alg_values_supported",
+        "token_endpoint_auth_signing_alg_values_supported",
+    ] {
+        let algs: Vec<&str> = raw[list].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
+        assert!(algs.contains(&"RS256") && algs.contains(&"ES256"), "{list}: {algs:?}");
+        assert!(!algs.iter().any(|a| a.starts_with("HS") || *a == "none"), "{list}: {algs:?}");
     }
+    assert_eq!(raw["response_types_supported"], serde_json::json!(["code"]), "code flow only");
 }
 
 #[tokio::test]

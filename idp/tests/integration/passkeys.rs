@@ -67,7 +67,6 @@ trait ClockNow {
 
 impl ClockNow for TestApp {
     fn clock_now(&self) -> i64 {
-        use idp::clock::Clock as _;
         self.clock.now()
     }
 }

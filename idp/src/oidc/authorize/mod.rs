@@ -1,0 +1,247 @@
+//! The authorization endpoint (OIDC Core §3.1.2): validate, hand the citizen
+//! to sign-in or consent when needed, resume the same request afterwards,
+//! and answer the client with a single-use code.
+
+pub mod request;
+pub mod response;
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, Method, header};
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+use tower_sessions::Session;
+
+use self::request::{AuthorizationRequest, Refusal};
+use self::response::{Refused, redirect};
+use super::error::{ErrorCode, OAuthError};
+use super::grant::{Grant, random_id, random_token, subject};
+use super::params::Params;
+use crate::app::AppState;
+use crate::clients::{self, Client};
+use crate::keys::sha256_b64;
+use crate::web::auth_session::AuthSession;
+use crate::web::respond;
+
+/// Authorization codes live 60 s (DESIGN.md; RFC 6749 §4.1.2 says at most 10 min).
+pub const CODE_TTL: i64 = 60;
+/// A pending request waits this long for sign-in or sign-up and consent.
+const PENDING_TTL: i64 = 1_800;
+/// Session key listing the pending requests this browser started.
+const PENDING_KEY: &str = "pending_authorizations";
+
+/// What a code stands for, stored under its hash until redeemed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CodeRecord {
+    pub grant: Grant,
+    pub redirect_uri: String,
+    pub code_challenge: String,
+    pub nonce: String,
+}
+
+pub fn code_key(code: &str) -> String {
+    format!("code:{}", sha256_b64(code.as_bytes()))
+}
+
+/// `GET` and `POST /authorize`.
+pub async fn authorize(
+    State(state): State<AppState>,
+    session: Session,
+    method: Method,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Response {
+    let raw: &[u8] = if method == Method::POST {
+        let form = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        if !form {
+            let lang = respond::lang(&session, &headers, None).await;
+            return Refused::bad_request("authz.not_a_form").page(lang);
+        }
+        &body
+    } else {
+        query.as_deref().unwrap_or_default().as_bytes()
+    };
+    let params = match Params::parse(raw) {
+        Ok(params) => params,
+        // Repeated or oversized parameters: we cannot tell which redirect_uri to trust.
+        Err(e) => {
+            tracing::info!(reason = %e.description, "malformed authorization request");
+            let lang = respond::lang(&session, &headers, None).await;
+            return Refused::bad_request("authz.malformed").page(lang);
+        }
+    };
+    let lang = respond::lang(&session, &headers, params.get("ui_locales")).await;
+    match request::validate(&state, &params).await {
+        Ok((request, client)) => proceed(&state, &session, request, &client, None).await,
+        Err(Refusal::Page(refused)) => refused.page(lang),
+        Err(Refusal::Redirect(target, error)) => target.error(&state.config.issuer, &error),
+    }
+}
+
+/// `GET /authorize/continue/{id}`: back from sign-in (or consent).
+pub async fn resume(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let lang = respond::lang(&session, &headers, None).await;
+    let Some(request) = pending(&state, &session, &id).await else {
+        return Refused::bad_request("authz.expired").page(lang);
+    };
+    let client = match clients::find(&state.db, &request.client_id).await {
+        Ok(Some(client)) => client,
+        Ok(None) => return Refused::bad_request("authz.unknown_client").page(lang),
+        Err(e) => return Refused::internal(&e).page(lang),
+    };
+    proceed(&state, &session, request, &client, Some(&id)).await
+}
+
+/// Loads a pending request, only for the browser that started it.
+pub async fn pending(state: &AppState, session: &Session, id: &str) -> Option<AuthorizationRequest> {
+    let mine: Vec<String> = session.get(PENDING_KEY).await.ok().flatten().unwrap_or_default();
+    if !mine.iter().any(|p| p == id) {
+        return None;
+    }
+    let raw = state.cache.get(&format!("authz:{id}")).await.ok()??;
+    serde_json::from_slice(&raw).ok()
+}
+
+/// Stores (or updates) a pending request bound to this browser session.
+pub async fn save_pending(
+    state: &AppState,
+    session: &Session,
+    id: Option<&str>,
+    request: &AuthorizationRequest,
+) -> Result<String, OAuthError> {
+    let id = id.map(str::to_owned).unwrap_or_else(random_id);
+    let value = serde_json::to_vec(request).map_err(OAuthError::server)?;
+    state.cache.put(&format!("authz:{id}"), &value, PENDING_TTL).await?;
+    let mut mine: Vec<String> = session.get(PENDING_KEY).await.map_err(OAuthError::server)?.unwrap_or_default();
+    if !mine.contains(&id) {
+        mine.push(id.clone());
+        // A browser has few requests in flight; forget the oldest.
+        let excess = mine.len().saturating_sub(8);
+        mine.drain(..excess);
+        session.insert(PENDING_KEY, mine).await.map_err(OAuthError::server)?;
+    }
+    Ok(id)
+}
+
+fn acr_rank(acr: &str) -> u8 {
+    match acr {
+        "eidas1" => 1,
+        "eidas2" => 2,
+        "eidas3" => 3,
+        _ => u8::MAX,
+    }
+}
+
+async fn proceed(
+    state: &AppState,
+    session: &Session,
+    request: AuthorizationRequest,
+    client: &Client,
+    pending_id: Option<&str>,
+) -> Response {
+    match decide(state, session, request.clone(), client, pending_id).await {
+        Ok(response) => response,
+        Err(error) => {
+            if let Some(id) = pending_id {
+                let _ = state.cache.delete(&format!("authz:{id}")).await;
+            }
+            request.target().error(&state.config.issuer, &error)
+        }
+    }
+}
+
+async fn decide(
+    state: &AppState,
+    session: &Session,
+    request: AuthorizationRequest,
+    client: &Client,
+    pending_id: Option<&str>,
+) -> Result<Response, OAuthError> {
+    let now = state.clock.now();
+    let auth = AuthSession::current(session, &state.db, now).await.map_err(OAuthError::server)?;
+    let login_needed = match &auth {
+        None => true,
+        Some(auth) => {
+            // A sign-in this request asked for satisfies prompt=login and max_age.
+            let fresh = request.sent_to_sign_in && auth.auth_time >= request.received_at;
+            let too_old = request.max_age.is_some_and(|max| now - auth.auth_time > max);
+            let other_person = request
+                .hinted_subject
+                .as_deref()
+                .is_some_and(|hinted| hinted != subject(state, client, &auth.citizen_id));
+            !fresh && (request.prompt.login || too_old || other_person)
+        }
+    };
+    if login_needed {
+        if request.prompt.none {
+            return Err(OAuthError::new(ErrorCode::LoginRequired, "the citizen must sign in"));
+        }
+        let request = AuthorizationRequest { sent_to_sign_in: true, ..request };
+        let id = save_pending(state, session, pending_id, &request).await?;
+        let mut next = format!("/signin?next=%2Fauthorize%2Fcontinue%2F{id}");
+        if let Some(locales) = &request.ui_locales {
+            next.push_str("&ui_locales=");
+            next.push_str(&url::form_urlencoded::byte_serialize(locales.as_bytes()).collect::<String>());
+        }
+        return Ok(redirect(&next));
+    }
+    let Some(auth) = auth else {
+        return Err(OAuthError::server("signed-in session vanished"));
+    };
+    if let Some(values) = request.essential_acr() {
+        let wanted = values.iter().map(|v| acr_rank(v)).min().unwrap_or(u8::MAX);
+        if acr_rank(&auth.acr) < wanted || wanted == u8::MAX {
+            return Err(OAuthError::new(
+                ErrorCode::UnmetAuthenticationRequirements,
+                "the citizen's identity does not reach the requested assurance level",
+            ));
+        }
+    }
+
+    let consented_scope = state.db.consent(&auth.citizen_id, &client.client_id).await?;
+    let covered = consented_scope
+        .as_deref()
+        .is_some_and(|granted| request.scope.iter().all(|s| granted.split(' ').any(|g| g == s)));
+    let consent_needed = !request.consented && (!covered || request.prompt.consent);
+    if consent_needed {
+        if request.prompt.none {
+            return Err(OAuthError::new(ErrorCode::ConsentRequired, "the citizen has not consented to this service"));
+        }
+        let id = save_pending(state, session, pending_id, &request).await?;
+        return Ok(redirect(&format!("/authorize/consent/{id}")));
+    }
+
+    let code = random_token()?;
+    let record = CodeRecord {
+        grant: Grant {
+            grant_id: random_id(),
+            client_id: client.client_id.clone(),
+            citizen_id: auth.citizen_id.clone(),
+            sid: auth.sid.clone(),
+            scope: request.scope.clone(),
+            claims: request.claims.clone(),
+            auth_time: auth.auth_time,
+            acr: auth.acr.clone(),
+            amr: auth.amr.clone(),
+        },
+        redirect_uri: request.redirect_uri.clone(),
+        code_challenge: request.code_challenge.clone(),
+        nonce: request.nonce.clone(),
+    };
+    let value = serde_json::to_vec(&record).map_err(OAuthError::server)?;
+    state.cache.put(&code_key(&code), &value, CODE_TTL).await?;
+    if let Some(id) = pending_id {
+        state.cache.delete(&format!("authz:{id}")).await?;
+    }
+    tracing::info!(client_id = %client.client_id, "authorization code issued");
+    Ok(request.target().respond(&state.config.issuer, vec![("code", code)]))
+}

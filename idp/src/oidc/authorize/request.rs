@@ -1,0 +1,315 @@
+//! Parsing and validating an authorization request (OIDC Core §3.1.2.1–2,
+//! RFC 6749 §4.1.1, RFC 7636 §4.3), in the order that decides whether an
+//! error may be redirected (§3.1.2.6): client and redirect URI first.
+
+use serde::{Deserialize, Serialize};
+
+use super::response::{RedirectTarget, Refused, ResponseMode};
+use crate::app::AppState;
+use crate::clients::{self, Client, GRANT_AUTHORIZATION_CODE};
+use crate::clock::UnixTime;
+use crate::keys;
+use crate::oidc::error::{ErrorCode, OAuthError};
+use crate::oidc::params::Params;
+
+/// `prompt` values (OIDC Core §3.1.2.1).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Prompt {
+    pub none: bool,
+    pub login: bool,
+    pub consent: bool,
+    pub select_account: bool,
+}
+
+/// A validated authorization request, kept server-side while the citizen
+/// signs in or consents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorizationRequest {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub response_mode: ResponseMode,
+    /// Requested scopes the client is registered for; others are ignored.
+    pub scope: Vec<String>,
+    pub state: String,
+    pub nonce: String,
+    pub code_challenge: String,
+    pub prompt: Prompt,
+    pub max_age: Option<i64>,
+    pub acr_values: Vec<String>,
+    pub login_hint: Option<String>,
+    /// `sub` of a valid `id_token_hint`.
+    pub hinted_subject: Option<String>,
+    /// The `claims` request (§5.5), or null.
+    pub claims: serde_json::Value,
+    pub ui_locales: Option<String>,
+    /// When the provider received the request: a login after it is fresh.
+    pub received_at: UnixTime,
+    /// Set once the citizen approved this very request on the consent page.
+    #[serde(default)]
+    pub consented: bool,
+    /// Set when this request sent the citizen to sign in: a sign-in after
+    /// `received_at` then satisfies `prompt=login`, `max_age` and the hint.
+    #[serde(default)]
+    pub sent_to_sign_in: bool,
+}
+
+impl AuthorizationRequest {
+    pub fn target(&self) -> RedirectTarget {
+        RedirectTarget {
+            redirect_uri: self.redirect_uri.clone(),
+            response_mode: self.response_mode,
+            state: Some(self.state.clone()),
+        }
+    }
+
+    /// The `acr` values the `claims` request makes essential, if any.
+    pub fn essential_acr(&self) -> Option<Vec<String>> {
+        let acr = self.claims.get("id_token")?.get("acr")?;
+        if acr.get("essential").and_then(|e| e.as_bool()) != Some(true) {
+            return None;
+        }
+        let mut values: Vec<String> = acr
+            .get("values")
+            .and_then(|v| v.as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect();
+        if let Some(value) = acr.get("value").and_then(|v| v.as_str()) {
+            values.push(value.to_owned());
+        }
+        Some(values)
+    }
+}
+
+/// Why a request is refused: on a page (client or redirect URI cannot be
+/// trusted) or back at the client.
+#[derive(Debug)]
+pub enum Refusal {
+    Page(Refused),
+    Redirect(RedirectTarget, OAuthError),
+}
+
+impl From<Refused> for Refusal {
+    fn from(e: Refused) -> Self {
+        Refusal::Page(e)
+    }
+}
+
+pub async fn validate(state: &AppState, params: &Params) -> Result<(AuthorizationRequest, Client), Refusal> {
+    let client_id = params.get("client_id").ok_or_else(|| Refused::bad_request("authz.no_client_id"))?;
+    let client = clients::find(&state.db, client_id)
+        .await
+        .map_err(|e| Refused::internal(&e))?
+        .ok_or_else(|| Refused::bad_request("authz.unknown_client"))?;
+    let redirect_uri = params.get("redirect_uri").ok_or_else(|| Refused::bad_request("authz.no_redirect_uri"))?;
+    // Exact string match (OAuth 2.0 Security BCP §4.1.3): no normalisation.
+    if !client.redirect_uris.iter().any(|u| u == redirect_uri) {
+        return Err(Refused::bad_request("authz.redirect_uri_mismatch").into());
+    }
+
+    // From here on, errors go back to the client.
+    let response_mode = match params.get("response_mode") {
+        None | Some("query") => ResponseMode::Query,
+        Some("form_post") => ResponseMode::FormPost,
+        Some(_) => ResponseMode::Query,
+    };
+    let mut target = RedirectTarget {
+        redirect_uri: redirect_uri.to_owned(),
+        response_mode,
+        state: params.get("state").map(str::to_owned),
+    };
+    let refuse = |target: &RedirectTarget, code: ErrorCode, why: &'static str| {
+        Refusal::Redirect(target.clone(), OAuthError::new(code, why))
+    };
+    if params.get("response_mode").is_some_and(|m| m != "query" && m != "form_post") {
+        return Err(refuse(&target, ErrorCode::InvalidRequest, "response_mode must be query or form_post"));
+    }
+    if params.contains("request") {
+        return Err(refuse(&target, ErrorCode::RequestNotSupported, "request objects are not supported"));
+    }
+    if params.contains("request_uri") {
+        return Err(refuse(&target, ErrorCode::RequestUriNotSupported, "request_uri is not supported"));
+    }
+    if params.contains("registration") {
+        return Err(refuse(
+            &target,
+            ErrorCode::RegistrationNotSupported,
+            "the registration parameter is not supported",
+        ));
+    }
+    match params.get("response_type") {
+        Some("code") => {}
+        None => return Err(refuse(&target, ErrorCode::InvalidRequest, "response_type is required")),
+        Some(_) => {
+            return Err(refuse(&target, ErrorCode::UnsupportedResponseType, "only response_type=code is supported"));
+        }
+    }
+    if !client.allows_grant(GRANT_AUTHORIZATION_CODE) {
+        return Err(refuse(
+            &target,
+            ErrorCode::UnauthorizedClient,
+            "this client is not registered for the authorization code flow",
+        ));
+    }
+    let Some(state_value) = params.get("state") else {
+        return Err(refuse(&target, ErrorCode::InvalidRequest, "state is required"));
+    };
+    target.state = Some(state_value.to_owned());
+    let requested: Vec<&str> = params.get("scope").unwrap_or_default().split(' ').filter(|s| !s.is_empty()).collect();
+    if !requested.contains(&"openid") {
+        return Err(refuse(&target, ErrorCode::InvalidScope, "scope must contain openid"));
+    }
+    let mut scope: Vec<String> = requested.iter().filter(|s| client.allows_scope(s)).map(|s| (*s).to_owned()).collect();
+    scope.sort();
+    scope.dedup();
+    let nonce = params.get("nonce").ok_or_else(|| refuse(&target, ErrorCode::InvalidRequest, "nonce is required"))?;
+    let code_challenge = params
+        .get("code_challenge")
+        .ok_or_else(|| refuse(&target, ErrorCode::InvalidRequest, "code_challenge is required (PKCE with S256)"))?;
+    if params.get("code_challenge_method") != Some("S256") {
+        return Err(refuse(&target, ErrorCode::InvalidRequest, "code_challenge_method must be S256"));
+    }
+    if code_challenge.len() != 43
+        || !code_challenge.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(refuse(
+            &target,
+            ErrorCode::InvalidRequest,
+            "code_challenge must be the base64url SHA-256 of the verifier (43 characters)",
+        ));
+    }
+    let mut prompt = Prompt::default();
+    for value in params.get("prompt").unwrap_or_default().split(' ').filter(|s| !s.is_empty()) {
+        match value {
+            "none" => prompt.none = true,
+            "login" => prompt.login = true,
+            "consent" => prompt.consent = true,
+            "select_account" => prompt.select_account = true,
+            _ => {
+                return Err(refuse(
+                    &target,
+                    ErrorCode::InvalidRequest,
+                    "prompt values are none, login, consent, select_account",
+                ));
+            }
+        }
+    }
+    if prompt.none && (prompt.login || prompt.consent || prompt.select_account) {
+        return Err(refuse(&target, ErrorCode::InvalidRequest, "prompt=none cannot be combined with other values"));
+    }
+    let max_age = match params.get("max_age") {
+        None => None,
+        Some(v) => Some(v.parse::<i64>().ok().filter(|m| *m >= 0).ok_or_else(|| {
+            refuse(&target, ErrorCode::InvalidRequest, "max_age must be a non-negative number of seconds")
+        })?),
+    };
+    let claims = match params.get("claims") {
+        None => serde_json::Value::Null,
+        Some(text) => parse_claims(text).ok_or_else(|| {
+            refuse(
+                &target,
+                ErrorCode::InvalidRequest,
+                "claims must be a JSON object with userinfo and/or id_token members (OIDC Core 5.5)",
+            )
+        })?,
+    };
+    let hinted_subject = match params.get("id_token_hint") {
+        None => None,
+        Some(hint) => Some(hinted_subject(state, &client, hint).ok_or_else(|| {
+            refuse(
+                &target,
+                ErrorCode::InvalidRequest,
+                "id_token_hint is not an ID token this provider issued to this client",
+            )
+        })?),
+    };
+    let request = AuthorizationRequest {
+        client_id: client.client_id.clone(),
+        redirect_uri: redirect_uri.to_owned(),
+        response_mode,
+        scope,
+        state: state_value.to_owned(),
+        nonce: nonce.to_owned(),
+        code_challenge: code_challenge.to_owned(),
+        prompt,
+        max_age,
+        acr_values: params
+            .get("acr_values")
+            .unwrap_or_default()
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        login_hint: params.get("login_hint").map(str::to_owned),
+        hinted_subject,
+        claims,
+        ui_locales: params.get("ui_locales").map(str::to_owned),
+        received_at: state.clock.now(),
+        consented: false,
+        sent_to_sign_in: false,
+    };
+    Ok((request, client))
+}
+
+/// OIDC Core §5.5: an object whose `userinfo` / `id_token` members are
+/// objects of claim names to null or `{essential, value, values}`.
+fn parse_claims(text: &str) -> Option<serde_json::Value> {
+    let value: serde_json::Value = serde_json::from_str(text).ok()?;
+    let object = value.as_object()?;
+    for (member, requests) in object {
+        if member != "userinfo" && member != "id_token" {
+            continue;
+        }
+        for (_, request) in requests.as_object()? {
+            match request {
+                serde_json::Value::Null => {}
+                serde_json::Value::Object(fields) => {
+                    if fields.get("essential").is_some_and(|e| !e.is_boolean())
+                        || fields.get("values").is_some_and(|v| !v.is_array())
+                    {
+                        return None;
+                    }
+                }
+                _ => return None,
+            }
+        }
+    }
+    Some(value)
+}
+
+/// The `sub` of an ID token we issued to this client (signature checked
+/// against our published keys; expiry does not matter for a hint).
+fn hinted_subject(state: &AppState, client: &Client, hint: &str) -> Option<String> {
+    use base64::Engine as _;
+    let header = hint.split('.').next()?;
+    let header: serde_json::Value =
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header).ok()?).ok()?;
+    let jwk = state.keys.published_jwk(header.get("kid")?.as_str()?)?;
+    let (_, claims) = keys::verify(hint, &jwk).ok()?;
+    if claims.get("iss")?.as_str()? != state.config.issuer {
+        return None;
+    }
+    let audience_ok = match claims.get("aud")? {
+        serde_json::Value::String(aud) => *aud == client.client_id,
+        serde_json::Value::Array(list) => list.iter().any(|a| a.as_str() == Some(&client.client_id)),
+        _ => false,
+    };
+    audience_ok.then(|| claims.get("sub")?.as_str().map(str::to_owned))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_claims;
+
+    #[test]
+    fn claims_parameter_shapes() {
+        assert!(parse_claims(r#"{"userinfo":{"email":null,"given_name":{"essential":true}}}"#).is_some());
+        assert!(parse_claims(r#"{"id_token":{"acr":{"essential":true,"values":["eidas2"]}}}"#).is_some());
+        assert!(parse_claims("not json").is_none());
+        assert!(parse_claims("[1]").is_none());
+        assert!(parse_claims(r#"{"userinfo":["email"]}"#).is_none());
+        assert!(parse_claims(r#"{"userinfo":{"email":true}}"#).is_none());
+        assert!(parse_claims(r#"{"id_token":{"acr":{"essential":"yes"}}}"#).is_none());
+    }
+}

@@ -1,0 +1,143 @@
+//! Authorization responses (RFC 6749 §4.1.2, RFC 9207 `iss`, OAuth 2.0 Form
+//! Post Response Mode) and the page shown when nothing may be redirected.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+use crate::oidc::error::OAuthError;
+use crate::web::html::esc;
+use crate::web::i18n::Lang;
+use crate::web::respond::PageError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResponseMode {
+    Query,
+    FormPost,
+}
+
+/// Where and how to answer the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedirectTarget {
+    pub redirect_uri: String,
+    pub response_mode: ResponseMode,
+    pub state: Option<String>,
+}
+
+impl RedirectTarget {
+    /// Sends `params` (plus `state` and `iss`) to the client.
+    pub fn respond(&self, issuer: &str, mut params: Vec<(&'static str, String)>) -> Response {
+        if let Some(state) = &self.state {
+            params.push(("state", state.clone()));
+        }
+        params.push(("iss", issuer.to_owned()));
+        match self.response_mode {
+            ResponseMode::Query => {
+                let mut url = self.redirect_uri.clone();
+                let query: String = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(&params).finish();
+                url.push(if url.contains('?') { '&' } else { '?' });
+                url.push_str(&query);
+                redirect(&url)
+            }
+            ResponseMode::FormPost => form_post(&self.redirect_uri, &params),
+        }
+    }
+
+    pub fn error(&self, issuer: &str, error: &OAuthError) -> Response {
+        self.respond(
+            issuer,
+            vec![("error", error.code.as_str().to_owned()), ("error_description", error.description.to_string())],
+        )
+    }
+}
+
+/// 303: the browser follows with GET whatever method brought it here.
+pub fn redirect(location: &str) -> Response {
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    if let Ok(value) = HeaderValue::from_str(location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// Script that submits the form_post form; static, so the CSP can stay
+/// free of inline script.
+pub const FORM_POST_SCRIPT: &str = "document.forms[0].submit();\n";
+pub const FORM_POST_SCRIPT_PATH: &str = "/authorize/form_post.js";
+
+fn form_post(action: &str, params: &[(&'static str, String)]) -> Response {
+    let fields: String = params
+        .iter()
+        .map(|(name, value)| format!(r#"<input type="hidden" name="{}" value="{}">"#, esc(name), esc(value)))
+        .collect();
+    let body = format!(
+        r#"<!doctype html><html lang="fr"><head><meta charset="utf-8"><title>Sésame</title>
+<script src="{FORM_POST_SCRIPT_PATH}" defer></script></head>
+<body><form method="post" action="{}">{fields}<noscript><button type="submit">Continuer / Continue</button></noscript></form></body></html>"#,
+        esc(action)
+    );
+    let origin = url::Url::parse(action).map(|u| u.origin().ascii_serialization()).unwrap_or_else(|_| "'none'".into());
+    let csp =
+        format!("default-src 'none'; script-src 'self'; form-action {origin}; frame-ancestors 'none'; base-uri 'none'");
+    let mut response = Html(body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Ok(value) = HeaderValue::from_str(&csp) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, value);
+    }
+    response
+}
+
+pub async fn form_post_script() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=86400")],
+        FORM_POST_SCRIPT,
+    )
+        .into_response()
+}
+
+/// An error a person reads: the client or its return address cannot be
+/// trusted, so we must not send them back (OIDC Core §3.1.2.6). Holds a
+/// catalogue key; rendered in the citizen's language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refused {
+    pub status: StatusCode,
+    pub key: &'static str,
+}
+
+impl Refused {
+    pub fn bad_request(key: &'static str) -> Self {
+        Self { status: StatusCode::BAD_REQUEST, key }
+    }
+
+    pub fn internal(cause: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        Self { status: StatusCode::INTERNAL_SERVER_ERROR, key: "err.server" }
+    }
+
+    pub fn page(self, lang: Lang) -> Response {
+        PageError::new(self.status, lang, self.key, "/account").into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_response_keeps_existing_query_and_adds_iss() {
+        let target = RedirectTarget {
+            redirect_uri: "https://rp.example/cb?x=1".into(),
+            response_mode: ResponseMode::Query,
+            state: Some("s t".into()),
+        };
+        let response = target.respond("https://idp.example", vec![("code", "abc".into())]);
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        assert_eq!(
+            response.headers()[header::LOCATION],
+            "https://rp.example/cb?x=1&code=abc&state=s+t&iss=https%3A%2F%2Fidp.example"
+        );
+    }
+}

@@ -1,0 +1,57 @@
+//! Reading our own JWT access tokens back (RFC 9068 §4): signature against
+//! the published keys, `typ`, issuer, expiry, revocation.
+
+use axum::http::{HeaderMap, header};
+use base64::Engine as _;
+
+use super::error::OAuthError;
+use super::grant::{AccessClaims, revocation_keys};
+use crate::app::AppState;
+use crate::keys;
+
+/// Validates an access token; every failure is `invalid_token`.
+pub async fn validate(state: &AppState, token: &str) -> Result<AccessClaims, OAuthError> {
+    let invalid = || OAuthError::invalid_token("the access token is invalid, expired or revoked");
+    let header = token.split('.').next().ok_or_else(invalid)?;
+    let header: serde_json::Value = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .ok_or_else(invalid)?;
+    if header.get("typ").and_then(|t| t.as_str()) != Some("at+jwt") {
+        return Err(invalid());
+    }
+    let kid = header.get("kid").and_then(|k| k.as_str()).ok_or_else(invalid)?;
+    let jwk = state.keys.published_jwk(kid).ok_or_else(invalid)?;
+    let (_, claims) = keys::verify(token, &jwk).map_err(|_| invalid())?;
+    let claims: AccessClaims = serde_json::from_value(claims).map_err(|_| invalid())?;
+    if claims.iss != state.config.issuer || claims.exp <= state.clock.now() {
+        return Err(invalid());
+    }
+    if state.cache.any_live(&revocation_keys(&claims)).await? {
+        return Err(invalid());
+    }
+    Ok(claims)
+}
+
+/// The bearer token of a request (RFC 6750 §2.1, §2.2; never the query).
+/// `None` when absent; an error when sent two ways or malformed.
+pub fn extract(headers: &HeaderMap, form_token: Option<&str>) -> Result<Option<String>, OAuthError> {
+    let from_header = match headers.get(header::AUTHORIZATION) {
+        None => None,
+        Some(value) => {
+            let text = value.to_str().map_err(|_| OAuthError::invalid_request("malformed Authorization header"))?;
+            let token = text
+                .strip_prefix("Bearer ")
+                .or_else(|| text.strip_prefix("bearer "))
+                .ok_or_else(|| OAuthError::invalid_request("the Authorization header must use the Bearer scheme"))?;
+            Some(token.trim().to_owned())
+        }
+    };
+    match (from_header, form_token) {
+        (Some(_), Some(_)) => Err(OAuthError::invalid_request("send the access token in one place only")),
+        (Some(token), None) => Ok(Some(token)),
+        (None, Some(token)) => Ok(Some(token.to_owned())),
+        (None, None) => Ok(None),
+    }
+}

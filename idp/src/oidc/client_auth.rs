@@ -1,0 +1,146 @@
+//! Client authentication at the token, introspection and revocation
+//! endpoints (OIDC Core §9, RFC 6749 §2.3, RFC 7523 §3).
+
+use axum::http::{HeaderMap, header};
+use base64::Engine as _;
+
+use super::error::{Challenge, OAuthError};
+use super::params::Params;
+use crate::app::AppState;
+use crate::clients::{self, AuthMethod, Client};
+use crate::keys;
+
+const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+/// Tolerated clock difference with clients, in seconds.
+const SKEW: i64 = 30;
+/// The longest-lived client assertion we accept.
+const MAX_ASSERTION_LIFETIME: i64 = 600;
+
+/// Identifies and authenticates the client of a back-channel request. Every
+/// failure is `invalid_client` (401), with a Basic challenge when Basic was used.
+pub async fn authenticate(state: &AppState, headers: &HeaderMap, params: &Params) -> Result<Client, OAuthError> {
+    let basic = basic_credentials(headers)?;
+    let challenge = if basic.is_some() { Challenge::Basic } else { Challenge::None };
+    let fail = |why: &'static str| OAuthError::invalid_client(why).with_challenge(challenge);
+
+    let assertion = params.get("client_assertion");
+    let used = [basic.is_some(), params.contains("client_secret"), assertion.is_some()];
+    if used.iter().filter(|u| **u).count() > 1 {
+        return Err(OAuthError::invalid_request("use exactly one client authentication method"));
+    }
+    let (client_id, method) = match (&basic, assertion) {
+        (Some((id, _)), _) => (id.clone(), AuthMethod::ClientSecretBasic),
+        (None, Some(jwt)) => {
+            if params.get("client_assertion_type") != Some(JWT_BEARER) {
+                return Err(OAuthError::invalid_request(format!("client_assertion_type must be {JWT_BEARER}")));
+            }
+            (
+                assertion_subject(jwt).ok_or_else(|| fail("client_assertion is not a readable JWT"))?,
+                AuthMethod::PrivateKeyJwt,
+            )
+        }
+        (None, None) => {
+            let id = params.get("client_id").ok_or_else(|| fail("client authentication is required"))?;
+            let method = if params.contains("client_secret") { AuthMethod::ClientSecretPost } else { AuthMethod::None };
+            (id.to_owned(), method)
+        }
+    };
+    if params.get("client_id").is_some_and(|id| id != client_id) {
+        return Err(OAuthError::invalid_request("client_id does not match the authenticated client"));
+    }
+    let client = clients::find(&state.db, &client_id).await?.ok_or_else(|| fail("unknown client"))?;
+    if client.token_endpoint_auth_method != method {
+        return Err(OAuthError::invalid_client(format!(
+            "this client is registered for token_endpoint_auth_method {}",
+            client.token_endpoint_auth_method.as_str()
+        ))
+        .with_challenge(challenge));
+    }
+    match method {
+        AuthMethod::ClientSecretBasic => {
+            let secret = basic.map(|(_, s)| s).unwrap_or_default();
+            client.secret_matches(&secret).then_some(()).ok_or_else(|| fail("wrong client credentials"))?;
+        }
+        AuthMethod::ClientSecretPost => {
+            let secret = params.get("client_secret").unwrap_or_default();
+            client.secret_matches(secret).then_some(()).ok_or_else(|| fail("wrong client credentials"))?;
+        }
+        AuthMethod::PrivateKeyJwt => verify_assertion(state, &client, assertion.unwrap_or_default()).await?,
+        AuthMethod::None => {}
+    }
+    Ok(client)
+}
+
+/// RFC 6749 §2.3.1: id and secret are form-urlencoded, then joined by `:`.
+fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuthError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else { return Ok(None) };
+    let bad = || OAuthError::invalid_client("malformed Basic authorization header").with_challenge(Challenge::Basic);
+    let text = value.to_str().map_err(|_| bad())?;
+    let Some(encoded) = text.strip_prefix("Basic ").or_else(|| text.strip_prefix("basic ")) else {
+        return Err(bad());
+    };
+    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).map_err(|_| bad())?;
+    let decoded = String::from_utf8(decoded).map_err(|_| bad())?;
+    let (id, secret) = decoded.split_once(':').ok_or_else(bad)?;
+    let unescape = |s: &str| {
+        url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned()).unwrap_or_default()
+    };
+    Ok(Some((unescape(id), unescape(secret))))
+}
+
+fn segment(jwt: &str, index: usize) -> Option<serde_json::Value> {
+    let part = jwt.split('.').nth(index)?;
+    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).ok()?).ok()
+}
+
+fn assertion_subject(jwt: &str) -> Option<String> {
+    segment(jwt, 1)?.get("sub")?.as_str().map(str::to_owned)
+}
+
+async fn verify_assertion(state: &AppState, client: &Client, jwt: &str) -> Result<(), OAuthError> {
+    let fail = |why: &'static str| OAuthError::invalid_client(why);
+    let header = segment(jwt, 0).ok_or_else(|| fail("client_assertion is not a JWT"))?;
+    let kid = header.get("kid").and_then(|k| k.as_str());
+    let keys = client.jwks.as_ref().and_then(|j| j.get("keys")).and_then(|k| k.as_array()).cloned().unwrap_or_default();
+    let candidates: Vec<&serde_json::Value> = match kid {
+        Some(kid) => keys.iter().filter(|k| k.get("kid").and_then(|v| v.as_str()) == Some(kid)).collect(),
+        None => keys.iter().collect(),
+    };
+    let claims = candidates
+        .into_iter()
+        .find_map(|jwk| keys::verify(jwt, jwk).ok())
+        .map(|(_, claims)| claims)
+        .ok_or_else(|| fail("client_assertion signature does not verify with the client's registered keys"))?;
+    let now = state.clock.now();
+    let text = |name: &str| claims.get(name).and_then(|v| v.as_str());
+    if text("iss") != Some(&client.client_id) || text("sub") != Some(&client.client_id) {
+        return Err(fail("client_assertion iss and sub must be the client_id"));
+    }
+    let token_endpoint = state.config.url(super::paths::TOKEN);
+    let audience_ok = match claims.get("aud") {
+        Some(serde_json::Value::String(aud)) => *aud == token_endpoint || *aud == state.config.issuer,
+        Some(serde_json::Value::Array(list)) => {
+            list.iter().any(|a| a.as_str() == Some(&token_endpoint) || a.as_str() == Some(&state.config.issuer))
+        }
+        _ => false,
+    };
+    if !audience_ok {
+        return Err(fail("client_assertion aud must be the token endpoint or the issuer"));
+    }
+    let exp = claims.get("exp").and_then(|v| v.as_i64()).ok_or_else(|| fail("client_assertion exp is required"))?;
+    if exp + SKEW <= now {
+        return Err(fail("client_assertion has expired"));
+    }
+    if exp - now > MAX_ASSERTION_LIFETIME {
+        return Err(fail("client_assertion lives too long (at most 10 minutes)"));
+    }
+    if claims.get("iat").and_then(|v| v.as_i64()).is_some_and(|iat| iat > now + SKEW) {
+        return Err(fail("client_assertion iat is in the future"));
+    }
+    let jti = text("jti").ok_or_else(|| fail("client_assertion jti is required"))?;
+    let key = format!("assertion-jti:{}:{}", client.client_id, keys::sha256_b64(jti.as_bytes()));
+    if !state.cache.put_if_absent(&key, b"", exp - now + SKEW).await? {
+        return Err(fail("client_assertion jti was already used"));
+    }
+    Ok(())
+}

@@ -1,0 +1,177 @@
+//! OAuth 2.0 errors at the edge: JSON for endpoints (RFC 6749 §5.2, RFC 6750
+//! §3), with `WWW-Authenticate` where due. Descriptions go to the client;
+//! internal causes only to the log.
+
+use std::borrow::Cow;
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// Error codes from RFC 6749, RFC 6750, RFC 7009, OIDC Core.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    InvalidRequest,
+    InvalidClient,
+    InvalidGrant,
+    UnauthorizedClient,
+    UnsupportedGrantType,
+    InvalidScope,
+    AccessDenied,
+    UnsupportedResponseType,
+    ServerError,
+    TemporarilyUnavailable,
+    InvalidToken,
+    InsufficientScope,
+    LoginRequired,
+    ConsentRequired,
+    InteractionRequired,
+    AccountSelectionRequired,
+    InvalidRequestObject,
+    RequestNotSupported,
+    RequestUriNotSupported,
+    RegistrationNotSupported,
+    UnmetAuthenticationRequirements,
+    UnsupportedTokenType,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "invalid_request",
+            Self::InvalidClient => "invalid_client",
+            Self::InvalidGrant => "invalid_grant",
+            Self::UnauthorizedClient => "unauthorized_client",
+            Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::InvalidScope => "invalid_scope",
+            Self::AccessDenied => "access_denied",
+            Self::UnsupportedResponseType => "unsupported_response_type",
+            Self::ServerError => "server_error",
+            Self::TemporarilyUnavailable => "temporarily_unavailable",
+            Self::InvalidToken => "invalid_token",
+            Self::InsufficientScope => "insufficient_scope",
+            Self::LoginRequired => "login_required",
+            Self::ConsentRequired => "consent_required",
+            Self::InteractionRequired => "interaction_required",
+            Self::AccountSelectionRequired => "account_selection_required",
+            Self::InvalidRequestObject => "invalid_request_object",
+            Self::RequestNotSupported => "request_not_supported",
+            Self::RequestUriNotSupported => "request_uri_not_supported",
+            Self::RegistrationNotSupported => "registration_not_supported",
+            Self::UnmetAuthenticationRequirements => "unmet_authentication_requirements",
+            Self::UnsupportedTokenType => "unsupported_token_type",
+        }
+    }
+}
+
+/// How the client presented itself, for `WWW-Authenticate` on 401.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Challenge {
+    None,
+    /// RFC 6749 §5.2: client authentication by HTTP Basic failed.
+    Basic,
+    /// RFC 6750 §3: a bearer-protected resource.
+    Bearer,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthError {
+    pub code: ErrorCode,
+    pub description: Cow<'static, str>,
+    pub challenge: Challenge,
+}
+
+impl OAuthError {
+    pub fn new(code: ErrorCode, description: impl Into<Cow<'static, str>>) -> Self {
+        Self { code, description: description.into(), challenge: Challenge::None }
+    }
+
+    pub fn invalid_request(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::InvalidRequest, description)
+    }
+
+    pub fn invalid_grant(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::InvalidGrant, description)
+    }
+
+    pub fn invalid_client(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::InvalidClient, description)
+    }
+
+    pub fn invalid_token(description: impl Into<Cow<'static, str>>) -> Self {
+        Self { challenge: Challenge::Bearer, ..Self::new(ErrorCode::InvalidToken, description) }
+    }
+
+    /// A failure of ours: logged with its cause, reported as `server_error`.
+    pub fn server(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        Self::new(ErrorCode::ServerError, "the provider could not complete the request; try again later")
+    }
+
+    pub fn with_challenge(mut self, challenge: Challenge) -> Self {
+        self.challenge = challenge;
+        self
+    }
+
+    fn status(&self) -> StatusCode {
+        match self.code {
+            ErrorCode::InvalidClient => StatusCode::UNAUTHORIZED,
+            ErrorCode::InvalidToken => StatusCode::UNAUTHORIZED,
+            ErrorCode::InsufficientScope => StatusCode::FORBIDDEN,
+            ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: &'static str,
+    error_description: &'a str,
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let mut response =
+            (status, Json(Body { error: self.code.as_str(), error_description: &self.description })).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        let challenge = match self.challenge {
+            Challenge::None => None,
+            Challenge::Basic => Some(r#"Basic realm="sesame", charset="UTF-8""#.to_owned()),
+            // RFC 6750 §3: no error attributes when no token was presented at all.
+            Challenge::Bearer if self.description.is_empty() => Some(r#"Bearer realm="sesame""#.to_owned()),
+            Challenge::Bearer => Some(format!(
+                r#"Bearer realm="sesame", error="{}", error_description="{}""#,
+                self.code.as_str(),
+                self.description.replace(['"', '\\'], "'")
+            )),
+        };
+        if let Some(value) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
+            headers.insert(header::WWW_AUTHENTICATE, value);
+        }
+        response
+    }
+}
+
+impl From<crate::store::StoreError> for OAuthError {
+    fn from(e: crate::store::StoreError) -> Self {
+        Self::server(e)
+    }
+}
+
+impl From<crate::cache::CacheError> for OAuthError {
+    fn from(e: crate::cache::CacheError) -> Self {
+        tracing::error!(error = %e, "cache unavailable");
+        Self::new(ErrorCode::TemporarilyUnavailable, "the provider is temporarily unavailable; try again shortly")
+    }
+}
+
+impl From<crate::keys::KeyError> for OAuthError {
+    fn from(e: crate::keys::KeyError) -> Self {
+        Self::server(e)
+    }
+}

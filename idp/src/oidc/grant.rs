@@ -1,0 +1,261 @@
+//! What a citizen granted a client in one authorization, and the tokens
+//! minted from it: JWT access tokens (RFC 9068), ID tokens (OIDC Core §2),
+//! opaque rotating refresh tokens.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use serde::{Deserialize, Serialize};
+
+use super::error::OAuthError;
+use crate::app::AppState;
+use crate::clients::{Client, GRANT_REFRESH_TOKEN, SubjectType};
+use crate::clock::UnixTime;
+use crate::keys::{Alg, sha256_b64};
+use crate::store::{GrantRecord, RefreshTokenRecord};
+
+/// One authorization: carried by the code, then by each refresh token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grant {
+    /// Links every token minted from this authorization (for revocation).
+    pub grant_id: String,
+    pub client_id: String,
+    pub citizen_id: String,
+    pub sid: String,
+    pub scope: Vec<String>,
+    /// The OIDC `claims` request (§5.5), or null.
+    pub claims: serde_json::Value,
+    pub auth_time: UnixTime,
+    pub acr: String,
+    pub amr: Vec<String>,
+}
+
+impl Grant {
+    pub fn to_record(&self, now: UnixTime) -> GrantRecord {
+        GrantRecord {
+            grant_id: self.grant_id.clone(),
+            client_id: self.client_id.clone(),
+            citizen_id: self.citizen_id.clone(),
+            sid: self.sid.clone(),
+            scope: self.scope.join(" "),
+            claims: self.claims.to_string(),
+            auth_time: self.auth_time,
+            acr: self.acr.clone(),
+            amr: serde_json::to_string(&self.amr).unwrap_or_else(|_| "[]".into()),
+            created_at: now,
+            revoked_at: None,
+        }
+    }
+
+    pub fn from_record(r: &GrantRecord) -> Self {
+        Grant {
+            grant_id: r.grant_id.clone(),
+            client_id: r.client_id.clone(),
+            citizen_id: r.citizen_id.clone(),
+            sid: r.sid.clone(),
+            scope: r.scope.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+            claims: serde_json::from_str(&r.claims).unwrap_or(serde_json::Value::Null),
+            auth_time: r.auth_time,
+            acr: r.acr.clone(),
+            amr: serde_json::from_str(&r.amr).unwrap_or_default(),
+        }
+    }
+
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scope.iter().any(|s| s == scope)
+    }
+}
+
+/// The token endpoint's success body (RFC 6749 §5.1, OIDC Core §3.1.3.3).
+#[derive(Debug, Serialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    pub scope: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+}
+
+/// Claims of our JWT access tokens (RFC 9068 §2.2).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccessClaims {
+    pub iss: String,
+    pub sub: String,
+    pub aud: String,
+    pub client_id: String,
+    pub iat: UnixTime,
+    pub exp: UnixTime,
+    pub jti: String,
+    pub scope: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<UnixTime>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acr: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub amr: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    /// Grant id, so revoking a grant revokes its access tokens at once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gid: Option<String>,
+}
+
+pub fn random_token() -> Result<String, OAuthError> {
+    let mut bytes = [0u8; 32];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
+        .map_err(|_| OAuthError::server("no randomness"))?;
+    Ok(B64.encode(bytes))
+}
+
+pub fn random_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// The `sub` a client sees for a citizen.
+pub fn subject(state: &AppState, client: &Client, citizen_id: &str) -> String {
+    match client.subject_type {
+        // Until the citizen record lands, entitled clients also get the
+        // pairwise value: never a value they are not entitled to.
+        SubjectType::Public | SubjectType::Pairwise => state.keys.pairwise_subject(&client.sector, citizen_id),
+    }
+}
+
+/// OIDC Core §3.1.3.6: left half of the hash of the access token, with the
+/// hash of the ID token's algorithm (SHA-512 for Ed25519).
+fn at_hash(alg: Alg, access_token: &str) -> String {
+    let digest = match alg {
+        Alg::EdDSA => ring::digest::digest(&ring::digest::SHA512, access_token.as_bytes()),
+        _ => ring::digest::digest(&ring::digest::SHA256, access_token.as_bytes()),
+    };
+    let bytes = digest.as_ref();
+    B64.encode(&bytes[..bytes.len() / 2])
+}
+
+/// Revocation keys checked by every access-token consumer.
+pub fn revocation_keys(claims: &AccessClaims) -> Vec<String> {
+    let mut keys = vec![format!("revoked:jti:{}", claims.jti)];
+    if let Some(gid) = &claims.gid {
+        keys.push(format!("revoked:grant:{gid}"));
+    }
+    keys
+}
+
+/// Marks a whole grant revoked: its access tokens (until they would expire)
+/// and its refresh tokens.
+pub async fn revoke_grant(state: &AppState, grant_id: &str) -> Result<(), OAuthError> {
+    let ttl = state.config.lifetimes.access_token + 60;
+    state.cache.put(&format!("revoked:grant:{grant_id}"), b"", ttl).await?;
+    state.db.revoke_grant(grant_id, state.clock.now()).await?;
+    Ok(())
+}
+
+/// Tokens minted but not yet answered: the caller stores the refresh token
+/// record (insert, or rotate atomically with the token it replaces).
+#[derive(Debug)]
+pub struct Minted {
+    pub response: TokenResponse,
+    pub refresh_record: Option<RefreshTokenRecord>,
+}
+
+/// Mints the access token, the ID token (when `id_token_nonce` is `Some`:
+/// the code grant, with the request's nonce), and a refresh token when the
+/// client may use one. `refresh_family` continues an existing family.
+pub fn mint(
+    state: &AppState,
+    client: &Client,
+    grant: &Grant,
+    id_token_nonce: Option<Option<&str>>,
+    refresh_family: Option<(&str, UnixTime)>,
+) -> Result<Minted, OAuthError> {
+    let now = state.clock.now();
+    let lifetimes = state.config.lifetimes;
+    let sub = subject(state, client, &grant.citizen_id);
+    let scope = grant.scope.join(" ");
+    let access = AccessClaims {
+        iss: state.config.issuer.clone(),
+        sub: sub.clone(),
+        aud: state.config.issuer.clone(),
+        client_id: client.client_id.clone(),
+        iat: now,
+        exp: now + lifetimes.access_token,
+        jti: random_id(),
+        scope: scope.clone(),
+        auth_time: Some(grant.auth_time),
+        acr: Some(grant.acr.clone()),
+        amr: grant.amr.clone(),
+        sid: Some(grant.sid.clone()),
+        gid: Some(grant.grant_id.clone()),
+    };
+    let access_token = state.keys.sign(Alg::ES256, "at+jwt", &access)?;
+
+    let id_token = match id_token_nonce {
+        Some(nonce) if grant.has_scope("openid") => {
+            let alg = client.id_token_signed_response_alg;
+            let mut claims = serde_json::json!({
+                "iss": state.config.issuer,
+                "sub": sub,
+                "aud": client.client_id,
+                "azp": client.client_id,
+                "exp": now + lifetimes.id_token,
+                "iat": now,
+                "auth_time": grant.auth_time,
+                "acr": grant.acr,
+                "amr": grant.amr,
+                "sid": grant.sid,
+                "at_hash": at_hash(alg, &access_token),
+            });
+            if let (Some(nonce), Some(map)) = (nonce, claims.as_object_mut()) {
+                map.insert("nonce".into(), nonce.into());
+            }
+            Some(state.keys.sign(alg, "JWT", &claims)?)
+        }
+        _ => None,
+    };
+
+    let refresh_token = if client.allows_grant(GRANT_REFRESH_TOKEN) && grant.has_scope("openid") {
+        let token = random_token()?;
+        let (family_id, family_expires_at) = match refresh_family {
+            Some((family, expires)) => (family.to_owned(), expires),
+            None => (random_id(), now + lifetimes.refresh_token_absolute),
+        };
+        let record = RefreshTokenRecord {
+            token_hash: sha256_b64(token.as_bytes()),
+            family_id,
+            grant_id: grant.grant_id.clone(),
+            client_id: client.client_id.clone(),
+            citizen_id: grant.citizen_id.clone(),
+            sid: grant.sid.clone(),
+            scope: scope.clone(),
+            claims: grant.claims.to_string(),
+            auth_time: grant.auth_time,
+            acr: grant.acr.clone(),
+            amr: serde_json::to_string(&grant.amr).unwrap_or_else(|_| "[]".into()),
+            offline: grant.has_scope("offline_access"),
+            created_at: now,
+            expires_at: (now + lifetimes.refresh_token_idle).min(family_expires_at),
+            family_expires_at,
+            rotated_at: None,
+            revoked_at: None,
+        };
+        Some((token, record))
+    } else {
+        None
+    };
+    let (refresh_token, refresh_record) = match refresh_token {
+        Some((token, record)) => (Some(token), Some(record)),
+        None => (None, None),
+    };
+    Ok(Minted {
+        response: TokenResponse {
+            access_token,
+            token_type: "Bearer",
+            expires_in: lifetimes.access_token,
+            scope,
+            id_token,
+            refresh_token,
+        },
+        refresh_record,
+    })
+}

@@ -1,0 +1,60 @@
+//! `grant_type=authorization_code` (RFC 6749 §4.1.3, RFC 7636 §4.6,
+//! OIDC Core §3.1.3.2): the code is taken atomically — of concurrent
+//! redemptions exactly one succeeds — and a replayed code revokes what the
+//! first redemption issued (RFC 6749 §4.1.2).
+
+use subtle::ConstantTimeEq as _;
+
+use crate::app::AppState;
+use crate::clients::Client;
+use crate::keys::sha256_b64;
+use crate::oidc::authorize::{CODE_TTL, CodeRecord, code_key};
+use crate::oidc::error::OAuthError;
+use crate::oidc::grant::{TokenResponse, mint, revoke_grant};
+use crate::oidc::params::Params;
+
+/// How long a redeemed code is remembered, to recognise its replay.
+const USED_CODE_MEMORY: i64 = 600;
+
+pub async fn exchange(state: &AppState, client: &Client, params: &Params) -> Result<TokenResponse, OAuthError> {
+    let code = params.require("code")?;
+    let redirect_uri = params.require("redirect_uri")?;
+    let verifier =
+        params.require("code_verifier").map_err(|_| OAuthError::invalid_grant("code_verifier is required (PKCE)"))?;
+    if !(43..=128).contains(&verifier.len())
+        || !verifier.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+    {
+        return Err(OAuthError::invalid_request(
+            "code_verifier must be 43 to 128 unreserved characters (RFC 7636 §4.1)",
+        ));
+    }
+    let key = code_key(code);
+    let Some(raw) = state.cache.take(&key).await? else {
+        if let Some(grant_id) = state.cache.get(&format!("used-{key}")).await? {
+            let grant_id = String::from_utf8_lossy(&grant_id).into_owned();
+            tracing::warn!(client_id = %client.client_id, "authorization code replayed: revoking its tokens");
+            revoke_grant(state, &grant_id).await?;
+        }
+        return Err(OAuthError::invalid_grant("the code is invalid, expired or already used"));
+    };
+    let record: CodeRecord = serde_json::from_slice(&raw).map_err(OAuthError::server)?;
+    // Remember the redemption first: a replay racing this request is caught.
+    state.cache.put(&format!("used-{key}"), record.grant.grant_id.as_bytes(), USED_CODE_MEMORY.max(CODE_TTL)).await?;
+
+    if record.grant.client_id != client.client_id {
+        // A code stolen from another client (code injection).
+        revoke_grant(state, &record.grant.grant_id).await?;
+        return Err(OAuthError::invalid_grant("the code was not issued to this client"));
+    }
+    if record.redirect_uri != redirect_uri {
+        return Err(OAuthError::invalid_grant("redirect_uri does not match the authorization request"));
+    }
+    let computed = sha256_b64(verifier.as_bytes());
+    if !bool::from(computed.as_bytes().ct_eq(record.code_challenge.as_bytes())) {
+        return Err(OAuthError::invalid_grant("code_verifier does not match the code_challenge"));
+    }
+    let minted = mint(state, client, &record.grant, Some(Some(&record.nonce)), None)?;
+    state.db.insert_grant(&record.grant.to_record(state.clock.now()), minted.refresh_record.as_ref()).await?;
+    tracing::info!(client_id = %client.client_id, "code redeemed");
+    Ok(minted.response)
+}

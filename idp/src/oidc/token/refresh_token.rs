@@ -1,0 +1,63 @@
+//! `grant_type=refresh_token` (RFC 6749 §6): rotated on every use; a spent
+//! token presented again revokes its whole family (OAuth 2.0 Security BCP
+//! §4.14.2); idle and absolute lifetimes.
+
+use crate::app::AppState;
+use crate::clients::Client;
+use crate::keys::sha256_b64;
+use crate::oidc::error::{ErrorCode, OAuthError};
+use crate::oidc::grant::{Grant, TokenResponse, mint, revoke_grant};
+use crate::oidc::params::Params;
+use crate::store::Rotation;
+
+pub async fn exchange(state: &AppState, client: &Client, params: &Params) -> Result<TokenResponse, OAuthError> {
+    let presented = params.require("refresh_token")?;
+    let hash = sha256_b64(presented.as_bytes());
+    let now = state.clock.now();
+    let invalid = || OAuthError::invalid_grant("the refresh token is invalid, expired or revoked");
+    let Some(current) = state.db.refresh_token(&hash).await? else { return Err(invalid()) };
+    if current.client_id != client.client_id {
+        return Err(invalid());
+    }
+    if current.revoked_at.is_some() || current.expires_at <= now || current.family_expires_at <= now {
+        return Err(invalid());
+    }
+    let granted: Vec<String> = current.scope.split(' ').map(str::to_owned).collect();
+    let scope = match params.get("scope") {
+        None => granted.clone(),
+        Some(asked) => {
+            let asked: Vec<String> = asked.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect();
+            if asked.iter().any(|s| !granted.contains(s)) {
+                return Err(OAuthError::new(ErrorCode::InvalidScope, "a refresh cannot widen the granted scope"));
+            }
+            asked
+        }
+    };
+    let grant = Grant {
+        grant_id: current.grant_id.clone(),
+        client_id: current.client_id.clone(),
+        citizen_id: current.citizen_id.clone(),
+        sid: current.sid.clone(),
+        scope,
+        claims: serde_json::from_str(&current.claims).unwrap_or(serde_json::Value::Null),
+        auth_time: current.auth_time,
+        acr: current.acr.clone(),
+        amr: serde_json::from_str(&current.amr).unwrap_or_default(),
+    };
+    // No new ID token on refresh (OIDC Core §12.2 makes it optional).
+    let mut minted = mint(state, client, &grant, None, Some((&current.family_id, current.family_expires_at)))?;
+    let Some(mut next) = minted.refresh_record.take() else {
+        return Err(OAuthError::new(ErrorCode::UnauthorizedClient, "this client may not use refresh tokens"));
+    };
+    // Keep the granted scope on the family even when this access token is narrower.
+    next.scope = current.scope.clone();
+    match state.db.rotate_refresh_token(&hash, &next, now).await? {
+        Rotation::Rotated(_) => Ok(minted.response),
+        Rotation::Unknown => Err(invalid()),
+        Rotation::Reused(old) => {
+            tracing::warn!(client_id = %client.client_id, "refresh token reused: family revoked");
+            revoke_grant(state, &old.grant_id).await?;
+            Err(invalid())
+        }
+    }
+}

@@ -1,0 +1,58 @@
+//! The UserInfo endpoint (OIDC Core §5.3): claims allowed by the granted
+//! scopes and the `claims` request, as JSON or signed (`application/jwt`).
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, header};
+use axum::response::{IntoResponse, Response};
+
+use super::bearer;
+use super::error::{Challenge, ErrorCode, OAuthError};
+use super::grant::{Grant, subject};
+use super::params::Params;
+use crate::app::AppState;
+use crate::clients;
+
+pub async fn userinfo(State(state): State<AppState>, method: Method, headers: HeaderMap, body: Bytes) -> Response {
+    match answer(&state, &method, &headers, &body).await {
+        Ok(response) => response,
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn answer(state: &AppState, method: &Method, headers: &HeaderMap, body: &Bytes) -> Result<Response, OAuthError> {
+    let form = if method == Method::POST && !body.is_empty() { Some(super::token::form(headers, body)?) } else { None };
+    let form_token = form.as_ref().and_then(|f: &Params| f.get("access_token"));
+    let Some(token) = bearer::extract(headers, form_token)? else {
+        // RFC 6750 §3.1: no error code when no credentials were sent.
+        return Err(OAuthError { challenge: Challenge::Bearer, ..OAuthError::new(ErrorCode::InvalidToken, "") });
+    };
+    let claims = bearer::validate(state, &token).await?;
+    if !claims.scope.split(' ').any(|s| s == "openid") || claims.gid.is_none() {
+        return Err(OAuthError::new(ErrorCode::InsufficientScope, "the access token was not issued for openid")
+            .with_challenge(Challenge::Bearer));
+    }
+    let grant_id = claims.gid.as_deref().unwrap_or_default();
+    let grant = match state.db.grant(grant_id).await? {
+        Some(grant) if grant.revoked_at.is_none() && grant.client_id == claims.client_id => Grant::from_record(&grant),
+        _ => return Err(OAuthError::invalid_token("the access token is invalid, expired or revoked")),
+    };
+    let client = clients::find(&state.db, &claims.client_id)
+        .await?
+        .ok_or_else(|| OAuthError::invalid_token("unknown client"))?;
+    let mut body = serde_json::Map::new();
+    body.insert("sub".into(), subject(state, &client, &grant.citizen_id).into());
+
+    let mut response = match client.userinfo_signed_response_alg {
+        None => Json(serde_json::Value::Object(body)).into_response(),
+        Some(alg) => {
+            body.insert("iss".into(), state.config.issuer.clone().into());
+            body.insert("aud".into(), client.client_id.clone().into());
+            let jwt = state.keys.sign(alg, "JWT", &body)?;
+            ([(header::CONTENT_TYPE, "application/jwt")], jwt).into_response()
+        }
+    };
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}

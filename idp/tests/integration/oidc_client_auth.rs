@@ -1,0 +1,149 @@
+//! Client authentication at the token endpoint: basic, post, none, private_key_jwt.
+
+use idp::clients::NewClient;
+use idp::keys::{Alg, SigningKey, generate_pkcs8};
+use idp::testing::TestApp;
+
+use crate::oidc_support::*;
+
+#[tokio::test]
+async fn wrong_secret_gets_401_with_a_basic_challenge() {
+    let app = TestApp::spawn().await;
+    let flow = Flow::new(&app).await;
+    let code = flow.code(&app).await;
+    let response = app
+        .client
+        .post(app.url("/token"))
+        .basic_auth(flow.client_id(), Some("wrong"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", flow.verifier.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    assert!(response.headers()["www-authenticate"].to_str().unwrap().starts_with("Basic "));
+    assert_eq!(response.json::<serde_json::Value>().await.unwrap()["error"], "invalid_client");
+    // The code was not consumed by the failed attempt.
+    assert_eq!(flow.redeem(&app, &code).await.0, 200);
+}
+
+#[tokio::test]
+async fn a_client_must_use_its_registered_method() {
+    let app = TestApp::spawn().await;
+    let flow = Flow::new(&app).await;
+    let code = flow.code(&app).await;
+    let response = app
+        .client
+        .post(app.url("/token"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", flow.verifier.as_str()),
+            ("client_id", flow.client_id()),
+            ("client_secret", flow.secret()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401, "registered for client_secret_basic, used client_secret_post");
+    // Without any credentials a confidential client is refused too.
+    let response = app
+        .client
+        .post(app.url("/token"))
+        .form(&[("grant_type", "authorization_code"), ("code", code.as_str()), ("client_id", flow.client_id())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+}
+
+#[tokio::test]
+async fn client_secret_post_and_public_clients() {
+    let app = TestApp::spawn().await;
+    for method in ["client_secret_post", "none"] {
+        let client = app
+            .register_client(NewClient {
+                client_name: format!("Service {method}"),
+                redirect_uris: vec![REDIRECT.into()],
+                token_endpoint_auth_method: Some(method.into()),
+                ..Default::default()
+            })
+            .await;
+        let flow = Flow::for_client(&app, client).await;
+        let code = flow.code(&app).await;
+        let mut form = vec![
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", flow.verifier.as_str()),
+            ("client_id", flow.client_id()),
+        ];
+        if method == "client_secret_post" {
+            form.push(("client_secret", flow.secret()));
+        }
+        let response = app.client.post(app.url("/token")).form(&form).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{method}");
+    }
+}
+
+fn assertion(key: &SigningKey, client_id: &str, aud: &str, jti: &str, exp: i64) -> String {
+    key.sign_jwt(
+        "JWT",
+        &serde_json::json!({"iss": client_id, "sub": client_id, "aud": aud, "jti": jti, "exp": exp, "iat": exp - 60}),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn private_key_jwt_is_verified_and_replay_checked() {
+    let app = TestApp::spawn().await;
+    let key = SigningKey::from_pkcs8(Alg::ES256, &generate_pkcs8(Alg::ES256).unwrap()).unwrap();
+    let client = app
+        .register_client(NewClient {
+            client_name: "Service JWT".into(),
+            redirect_uris: vec![REDIRECT.into()],
+            token_endpoint_auth_method: Some("private_key_jwt".into()),
+            jwks: Some(serde_json::json!({"keys": [key.public_jwk()]})),
+            ..Default::default()
+        })
+        .await;
+    let flow = Flow::for_client(&app, client).await;
+    let token_endpoint = app.url("/token");
+    let exp = app.clock.now() + 60;
+    let send = |assertion: String, code: String| {
+        let app = &app;
+        let flow = &flow;
+        async move {
+            app.client
+                .post(app.url("/token"))
+                .form(&[
+                    ("grant_type", "authorization_code"),
+                    ("code", code.as_str()),
+                    ("redirect_uri", REDIRECT),
+                    ("code_verifier", flow.verifier.as_str()),
+                    ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+                    ("client_assertion", assertion.as_str()),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    let good = assertion(&key, flow.client_id(), &token_endpoint, "jti-1", exp);
+    assert_eq!(send(good.clone(), flow.code(&app).await).await, 200);
+    assert_eq!(send(good, flow.code(&app).await).await, 401, "jti replay");
+    let wrong_aud = assertion(&key, flow.client_id(), "https://elsewhere.example/token", "jti-2", exp);
+    assert_eq!(send(wrong_aud, flow.code(&app).await).await, 401);
+    let expired = assertion(&key, flow.client_id(), &token_endpoint, "jti-3", app.clock.now() - 31);
+    assert_eq!(send(expired, flow.code(&app).await).await, 401);
+    let other_key = SigningKey::from_pkcs8(Alg::ES256, &generate_pkcs8(Alg::ES256).unwrap()).unwrap();
+    let forged = assertion(&other_key, flow.client_id(), &token_endpoint, "jti-4", exp);
+    assert_eq!(send(forged, flow.code(&app).await).await, 401);
+}
