@@ -135,11 +135,6 @@ fn event(citizen_id: &str, kind: &str, details: Value, at: i64) -> NewAuditEvent
     NewAuditEvent { citizen_id: citizen_id.to_owned(), kind: kind.to_owned(), details: details.to_string(), at }
 }
 
-/// The default name of a passkey: what kind it is, and when it was added.
-fn default_name(backup_eligible: bool, lang_neutral_date: &str) -> String {
-    format!("{} {lang_neutral_date}", if backup_eligible { "Passkey" } else { "Passkey (device)" })
-}
-
 // --- sign-up ---------------------------------------------------------------
 
 /// Checks the declared profile and starts the registration. Nothing is
@@ -153,7 +148,13 @@ pub async fn start_sign_up(state: &AppState, binding: &str, profile: Profile) ->
 
 /// Verifies the new passkey and creates the citizen, the passkey, the
 /// recovery codes and the audit events in one transaction.
-pub async fn finish_sign_up(state: &AppState, binding: &str, credential: &Value) -> Result<SignedUp, PasskeyError> {
+/// `device` names the passkey (the browser it was created in) until renamed.
+pub async fn finish_sign_up(
+    state: &AppState,
+    binding: &str,
+    credential: &Value,
+    device: &str,
+) -> Result<SignedUp, PasskeyError> {
     let Step::SignUp { citizen_id, profile, state: reg } = recall(state, binding, credential).await? else {
         return Err(PasskeyError::InvalidCredential("not a sign-up"));
     };
@@ -162,8 +163,7 @@ pub async fn finish_sign_up(state: &AppState, binding: &str, credential: &Value)
         .map_err(verification)?;
     let now = state.clock.now();
     let citizen_id = citizen_id.to_string();
-    let stored = new_passkey(&passkey, "", now)?;
-    let stored = NewPasskey { name: default_name(stored.backup_eligible, &crate::web::html::when(now)), ..stored };
+    let stored = new_passkey(&passkey, device, now)?;
     let rng = SystemRandom::new();
     let codes =
         RecoveryCode::generate_set(&rng, CODES_PER_CITIZEN).map_err(|e| PasskeyError::Internal(e.to_string()))?;
@@ -292,6 +292,7 @@ pub async fn finish_add_passkey(
     binding: &str,
     signed_in: &str,
     credential: &Value,
+    device: &str,
 ) -> Result<(), PasskeyError> {
     let Step::AddPasskey { citizen_id, name, state: reg } = recall(state, binding, credential).await? else {
         return Err(PasskeyError::InvalidCredential("not a passkey addition"));
@@ -305,7 +306,7 @@ pub async fn finish_add_passkey(
     let now = state.clock.now();
     let mut stored = new_passkey(&passkey, &name, now)?;
     if stored.name.is_empty() {
-        stored.name = default_name(stored.backup_eligible, &crate::web::html::when(now));
+        device.clone_into(&mut stored.name);
     }
     let details = serde_json::json!({"credential_id": stored.credential_id, "synced": stored.backup_eligible});
     if !state.db.add_passkey(&citizen_id, &stored, &event(&citizen_id, "passkey.added", details, now)).await? {
@@ -341,7 +342,12 @@ pub async fn start_recovery(
 
 /// Uses the code (once), replaces the citizen's passkeys by the new one and
 /// ends their other logins, in one transaction.
-pub async fn finish_recovery(state: &AppState, binding: &str, credential: &Value) -> Result<Login, PasskeyError> {
+pub async fn finish_recovery(
+    state: &AppState,
+    binding: &str,
+    credential: &Value,
+    device: &str,
+) -> Result<Login, PasskeyError> {
     let Step::Recover { citizen_id, code_hash, state: reg } = recall(state, binding, credential).await? else {
         return Err(PasskeyError::InvalidCredential("not a recovery"));
     };
@@ -349,8 +355,7 @@ pub async fn finish_recovery(state: &AppState, binding: &str, credential: &Value
         .finish_passkey_registration(&registration(credential)?, &reg)
         .map_err(verification)?;
     let now = state.clock.now();
-    let stored = new_passkey(&passkey, "", now)?;
-    let stored = NewPasskey { name: default_name(stored.backup_eligible, &crate::web::html::when(now)), ..stored };
+    let stored = new_passkey(&passkey, device, now)?;
     let events = [
         event(&citizen_id, "recovery.used", serde_json::json!({}), now),
         event(&citizen_id, "passkey.revoked_all", serde_json::json!({"reason": "recovery"}), now),

@@ -17,7 +17,7 @@ use super::PasskeyError;
 use super::ceremony::{self, Login};
 use crate::app::AppState;
 use crate::citizen::{ACR_SELF_REGISTERED, IdentifierError, Profile, ProfileProblem};
-use crate::store::LoginSessionRecord;
+use crate::store::{LoginSessionRecord, NewAuditEvent};
 use crate::web::auth_session::{AuthSession, safe_next};
 use crate::web::csrf;
 use crate::web::i18n::Lang;
@@ -255,6 +255,7 @@ async fn establish(state: &AppState, session: &Session, headers: &HeaderMap, log
         .map_err(|_| PasskeyError::Internal("no secure randomness".into()))?;
     let sid = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sid);
     let expires_at = now + state.config.lifetimes.session_absolute;
+    let device = device_summary(headers);
     state
         .db
         .insert_login_session(&LoginSessionRecord {
@@ -262,8 +263,18 @@ async fn establish(state: &AppState, session: &Session, headers: &HeaderMap, log
             citizen_id: login.citizen_id.clone(),
             created_at: now,
             expires_at,
-            device: device_summary(headers),
+            device: device.clone(),
             amr: login.amr.join(" "),
+        })
+        .await?;
+    let details = json!({"device": device, "amr": login.amr});
+    state
+        .db
+        .append_audit_event(&NewAuditEvent {
+            citizen_id: login.citizen_id.clone(),
+            kind: "session.signed_in".into(),
+            details: details.to_string(),
+            at: now,
         })
         .await?;
     AuthSession {
@@ -301,7 +312,7 @@ async fn sign_up_finish(
     body: Bytes,
 ) -> Result<Response, JsonError> {
     let call = call(&session, &headers, &body).await?;
-    let done = ceremony::finish_sign_up(&state, &call.binding, &call.body["credential"])
+    let done = ceremony::finish_sign_up(&state, &call.binding, &call.body["credential"], &device_summary(&headers))
         .await
         .map_err(|e| json_error(call.lang, e))?;
     let next = destination(call.body.get("next").and_then(Value::as_str));
@@ -361,7 +372,7 @@ async fn recover_finish(
     body: Bytes,
 ) -> Result<Response, JsonError> {
     let call = call(&session, &headers, &body).await?;
-    let login = ceremony::finish_recovery(&state, &call.binding, &call.body["credential"])
+    let login = ceremony::finish_recovery(&state, &call.binding, &call.body["credential"], &device_summary(&headers))
         .await
         .map_err(|e| json_error(call.lang, e))?;
     establish(&state, &session, &headers, login).await.map_err(|e| json_error(call.lang, e))?;
@@ -404,7 +415,8 @@ async fn add_passkey_finish(
 ) -> Result<Response, JsonError> {
     let call = call(&session, &headers, &body).await?;
     let auth = signed_in(&state, &session, call.lang).await?;
-    ceremony::finish_add_passkey(&state, &call.binding, &auth.citizen_id, &call.body["credential"])
+    let device = device_summary(&headers);
+    ceremony::finish_add_passkey(&state, &call.binding, &auth.citizen_id, &call.body["credential"], &device)
         .await
         .map_err(|e| json_error(call.lang, e))?;
     Ok(redirect_json("/account?notice=passkey_added"))

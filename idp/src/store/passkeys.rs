@@ -181,9 +181,9 @@ impl Db {
         Ok(true)
     }
 
-    /// Removes one of the citizen's passkeys, never the last one. The check
-    /// and the delete are one statement, so two concurrent removals cannot
-    /// leave the citizen with none.
+    /// Removes one of the citizen's passkeys, never the last one. The
+    /// citizen's row is locked first (PostgreSQL; SQLite has one writer), so
+    /// two concurrent removals cannot leave the citizen with none.
     pub async fn remove_passkey(
         &self,
         citizen_id: &str,
@@ -191,6 +191,7 @@ impl Db {
         event: &NewAuditEvent,
     ) -> Result<PasskeyRemoval, StoreError> {
         let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE citizens SET id = id WHERE id = $1").bind(citizen_id).execute(&mut *tx).await?;
         let deleted = sqlx::query(
             "DELETE FROM passkeys WHERE credential_id = $1 AND citizen_id = $2 \
              AND (SELECT COUNT(*) FROM passkeys WHERE citizen_id = $2) > 1",

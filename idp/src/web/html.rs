@@ -59,7 +59,7 @@ pub fn layout(page: &Page<'_>) -> String {
         Lang::Fr => (Lang::En, "English"),
         Lang::En => (Lang::Fr, "Français"),
     };
-    let base = page.path.split('?').next().unwrap_or("/");
+    let switch = language_switch(page.path, other);
     format!(
         r##"<!doctype html>
 <html lang="{lang_code}">
@@ -80,7 +80,7 @@ pub fn layout(page: &Page<'_>) -> String {
 <h1>{title}</h1>
 {body}
 </main>
-<footer class="site"><p><a href="{base}?ui_locales={other_code}" lang="{other_code}" hreflang="{other_code}">{other_label}</a></p></footer>
+<footer class="site"><p><a href="{switch}" lang="{other_code}" hreflang="{other_code}">{other_label}</a></p></footer>
 </body>
 </html>
 "##,
@@ -93,9 +93,21 @@ pub fn layout(page: &Page<'_>) -> String {
         skip = esc(t("nav.skip")),
         tagline = esc(t("nav.tagline")),
         body = page.body,
-        base = esc(base),
+        switch = esc(&switch),
         other_code = other.code(),
     )
+}
+
+/// This page in the other language: same path and parameters (`next`…),
+/// `ui_locales` replaced.
+fn language_switch(path: &str, lang: Lang) -> String {
+    let (base, query) = path.split_once('?').unwrap_or((path, ""));
+    let mut out = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in url::form_urlencoded::parse(query.as_bytes()).filter(|(k, _)| k != "ui_locales" && k != "notice") {
+        out.append_pair(&k, &v);
+    }
+    out.append_pair("ui_locales", lang.code());
+    format!("{base}?{}", out.finish())
 }
 
 /// `<p class="notice" role="status">` for a message after a redirect.
@@ -198,6 +210,15 @@ mod tests {
         assert!(html.contains(r#"aria-describedby="email-hint email-error""#));
         assert!(html.contains(r#"<label for="email">"#));
         assert!(html.contains("value=\"&quot;&gt;&lt;b&gt;\""));
+    }
+
+    #[test]
+    fn the_language_switch_keeps_the_parameters() {
+        assert_eq!(
+            language_switch("/signin?next=%2Fauthorize%2Fcontinue%2Fx&ui_locales=fr", Lang::En),
+            "/signin?next=%2Fauthorize%2Fcontinue%2Fx&ui_locales=en"
+        );
+        assert_eq!(language_switch("/account", Lang::Fr), "/account?ui_locales=fr");
     }
 
     #[test]

@@ -229,7 +229,7 @@ pub fn account(frame: &Frame<'_>, view: &AccountView<'_>) -> String {
         given = esc(view.given_name),
         family_label = esc(t("signup.family_name")),
         family = esc(view.family_name),
-        email_label = esc(t("signup.email")),
+        email_label = esc(t("account.email")),
         email = esc(view.email.unwrap_or(t("account.no_email"))),
         identifier_label = esc(t("account.identifier")),
         identifier = esc(view.identifier),

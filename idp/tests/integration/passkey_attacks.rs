@@ -254,3 +254,39 @@ async fn adding_a_passkey_needs_a_login() {
     let response = browser.post_json("/account/passkeys/start", &json!({})).await;
     expect_error(response, StatusCode::UNAUTHORIZED, "login_required").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_finishes_of_one_ceremony_sign_in_once() {
+    let app = TestApp::spawn().await;
+    let mut browser = citizen(&app).await;
+    browser.get("/signin").await;
+    let token = browser.csrf().await;
+    let options = browser.start("/signin/start", &json!({})).await;
+    let body = json!({"credential": browser.assert(&options)});
+    let attempts = (0..20).map(|_| {
+        let request = browser.client.post(browser.url("/signin/finish")).header("x-csrf-token", &token).json(&body);
+        tokio::spawn(async move { request.send().await.unwrap().status() })
+    });
+    let mut statuses = Vec::new();
+    for attempt in attempts.collect::<Vec<_>>() {
+        statuses.push(attempt.await.unwrap());
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::OK).count(), 1, "{statuses:?}");
+    // The others: the ceremony is gone (400), or — once the winner renewed
+    // the session id — their session and its CSRF token are gone (403).
+    let refused = [StatusCode::OK, StatusCode::BAD_REQUEST, StatusCode::FORBIDDEN];
+    assert!(statuses.iter().all(|s| refused.contains(s)), "{statuses:?}");
+}
+
+#[tokio::test]
+async fn a_user_handle_naming_another_citizen_is_refused() {
+    let app = TestApp::spawn().await;
+    let mut browser = citizen(&app).await;
+    browser.get("/signin").await;
+    let options = browser.start("/signin/start", &json!({})).await;
+    let mut assertion = browser.assert(&options);
+    // userHandle is not covered by the signature: it must match the credential's owner.
+    assertion["response"]["userHandle"] = URL_SAFE_NO_PAD.encode([9u8; 16]).into();
+    let response = browser.post_json("/signin/finish", &json!({"credential": assertion})).await;
+    expect_error(response, StatusCode::UNAUTHORIZED, "unknown_credential").await;
+}

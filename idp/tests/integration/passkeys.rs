@@ -55,7 +55,10 @@ async fn sign_up_then_sign_out_then_usernameless_sign_in() {
     assert_eq!(passkeys[0].last_used_at, Some(T0 + 60));
 
     let kinds: Vec<String> = app.state.db.audit_events_of(&id).await.unwrap().into_iter().map(|e| e.kind).collect();
-    assert_eq!(kinds, ["citizen.signed_up", "passkey.added", "recovery.codes_issued"]);
+    assert_eq!(
+        kinds,
+        ["citizen.signed_up", "passkey.added", "recovery.codes_issued", "session.signed_in", "session.signed_in"]
+    );
 }
 
 trait ClockNow {

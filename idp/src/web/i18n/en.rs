@@ -52,6 +52,7 @@ pub const MESSAGES: &[(&str, &str)] = &[
     ("recover.back", "Back to sign-in"),
     ("account.title", "My account"),
     ("account.identity", "My identity"),
+    ("account.email", "Email address"),
     ("account.no_email", "not given"),
     ("account.identifier", "Citizen identifier"),
     ("account.level", "Assurance level"),

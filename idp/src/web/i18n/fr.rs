@@ -55,6 +55,7 @@ pub const MESSAGES: &[(&str, &str)] = &[
     ("recover.back", "Retour à la connexion"),
     ("account.title", "Mon compte"),
     ("account.identity", "Mon identité"),
+    ("account.email", "Adresse électronique"),
     ("account.no_email", "non renseignée"),
     ("account.identifier", "Identifiant citoyen"),
     ("account.level", "Niveau de garantie"),
