@@ -8,12 +8,14 @@ mod citizens;
 mod clients;
 mod ephemeral;
 mod grants;
+mod identity;
 mod keys;
 mod logins;
 mod passkeys;
 mod schema;
 mod sessions;
 mod tokens;
+mod transparency;
 
 use std::str::FromStr as _;
 use std::time::Duration;
@@ -26,11 +28,13 @@ pub use audit::{AuditEvent, NewAuditEvent};
 pub use citizens::{CitizenRecord, CreateCitizenError};
 pub use clients::ClientRecord;
 pub use grants::GrantRecord;
+pub use identity::AttributeRecord;
 pub use keys::{MetaValue, StoredKey};
 pub use logins::LoginSessionRecord;
 pub use passkeys::{NewPasskey, PasskeyRecord, PasskeyRemoval, PasskeyUse};
 pub use schema::Column;
 pub use tokens::{RefreshTokenRecord, Rotation};
+pub use transparency::{ConsentRecord, EndedGrant, LoginHistoryRecord, RecoveryCodeRecord};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
