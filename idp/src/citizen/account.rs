@@ -78,6 +78,7 @@ async fn account_page(
     let passkeys = state.db.passkeys_of(&citizen.id).await.map_err(|e| internal(&e))?;
     let sessions = state.db.login_sessions_of(&citizen.id, now).await.map_err(|e| internal(&e))?;
     let codes_left = state.db.unused_recovery_codes(&citizen.id).await.map_err(|e| internal(&e))?;
+    let attributes = state.db.attributes_of(&citizen.id).await.map_err(|e| internal(&e))?;
     let events = state.db.audit_events_of(&citizen.id).await.map_err(|e| internal(&e))?;
     let services = transparency::connected_services(&state, &citizen.id, &events).await.map_err(|e| internal(&e))?;
     let activity = transparency::activity(&events);
@@ -105,6 +106,7 @@ async fn account_page(
             .map(|s| SessionView { device: &s.device, created_at: s.created_at, current: s.sid == auth.sid })
             .collect(),
         notice: notice(query_param(query.as_deref(), "notice").as_deref()),
+        attributes: &attributes,
         services: &services,
         activity: &activity,
     };

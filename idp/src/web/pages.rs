@@ -190,6 +190,8 @@ pub struct AccountView<'a> {
     /// A catalogue key of a message to show (after a redirect), and whether it is an error.
     pub notice: Option<(&'static str, bool)>,
     /// Services the citizen consented to, and what happened on the account.
+    /// Identity attributes beyond the sign-up names, with their verification.
+    pub attributes: &'a [crate::store::AttributeRecord],
     pub services: &'a [crate::citizen::transparency::ConnectedService],
     pub activity: &'a [crate::citizen::transparency::Activity],
 }
@@ -223,7 +225,7 @@ pub fn account(frame: &Frame<'_>, view: &AccountView<'_>) -> String {
 <dt>{family_label}</dt><dd>{family}</dd>
 <dt>{email_label}</dt><dd>{email}</dd>
 <dt>{identifier_label}</dt><dd class="identifier-inline" id="citizen-identifier">{identifier}</dd>
-<dt>{level_label}</dt><dd>{level}</dd>
+{attributes}<dt>{level_label}</dt><dd>{level}</dd>
 </dl>
 <h2 id="passkeys-title">{passkeys_title}</h2>
 <ul class="cards" aria-labelledby="passkeys-title">"#,
@@ -236,6 +238,7 @@ pub fn account(frame: &Frame<'_>, view: &AccountView<'_>) -> String {
         email = esc(view.email.unwrap_or(t("account.no_email"))),
         identifier_label = esc(t("account.identifier")),
         identifier = esc(view.identifier),
+        attributes = super::transparency::attribute_rows(frame.lang, view.attributes),
         level_label = esc(t("account.level")),
         level = esc(match view.acr {
             "eidas1" => t("account.level_eidas1"),
@@ -370,6 +373,7 @@ mod tests {
             recovery_codes_left: 8,
             sessions: vec![SessionView { device: evil, created_at: 0, current: true }],
             notice: None,
+            attributes: &[],
             services: &[],
             activity: &[],
         };

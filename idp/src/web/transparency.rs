@@ -8,6 +8,7 @@ use super::html::{Page, esc, layout, when};
 use super::i18n::Lang;
 use super::pages::Frame;
 use crate::citizen::transparency::{Activity, ConnectedService};
+use crate::store::AttributeRecord;
 
 /// Catalogue key of an activity kind.
 pub fn activity_key(kind: &str) -> &'static str {
@@ -71,6 +72,24 @@ fn scope_list(lang: Lang, scopes: &[String]) -> String {
             format!("<li>{}</li>", esc(lang.t(key)))
         })
         .collect()
+}
+
+/// `<dt>`/`<dd>` rows of the identity record's other attributes, each
+/// with who verified it and when (or "declared by you").
+pub fn attribute_rows(lang: Lang, attributes: &[AttributeRecord]) -> String {
+    let mut rows = String::new();
+    for a in attributes {
+        let (label, value) = match claim_key(&a.name) {
+            Some(key) if !matches!(a.name.as_str(), "given_name" | "family_name" | "email") => (lang.t(key), &a.value),
+            _ => continue,
+        };
+        let status = match (&a.verified_by, a.verified_at) {
+            (Some(by), Some(at)) => format!("{} {} · {}", esc(lang.t("account.verified_by")), esc(by), esc(&when(at))),
+            _ => esc(lang.t("account.self_declared")),
+        };
+        let _ = write!(rows, "<dt>{}</dt><dd>{} <span class=\"hint\">({status})</span></dd>", esc(label), esc(value));
+    }
+    rows
 }
 
 /// Connected services, activity, export and deletion.
@@ -228,5 +247,14 @@ mod tests {
         }];
         let html = sections(&frame, &services, &activity);
         assert!(!html.contains("<img"), "{html}");
+        let attributes = [AttributeRecord {
+            name: "birthplace".into(),
+            value: evil.into(),
+            verified_by: Some(evil.into()),
+            verified_at: Some(0),
+            updated_at: 0,
+        }];
+        let rows = attribute_rows(Lang::Fr, &attributes);
+        assert!(rows.contains("lieu de naissance") && !rows.contains("<img"), "{rows}");
     }
 }

@@ -203,7 +203,9 @@ async fn a_verified_identity_with_a_user_verified_passkey_is_eidas2() {
     seed_verified_identity(&app, &citizen).await;
     browser.sign_out().await;
     browser.sign_in().await;
-    assert!(browser.account().await.contains("substantiel (identité vérifiée)"));
+    let page = browser.account().await;
+    assert!(page.contains("substantiel (identité vérifiée)"), "{page}");
+    assert!(page.contains("pays de naissance</dt><dd>99134") && page.contains("vérifié par agent:mairie-de-test"));
     let code = browser_code(&mut browser, &flow, &[("claims", essential)]).await;
     let (_, tokens) = flow.redeem(&app, &code).await;
     let claims = verified(&app, tokens["id_token"].as_str().unwrap());

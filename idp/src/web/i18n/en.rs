@@ -213,4 +213,6 @@ pub const MESSAGES: &[(&str, &str)] = &[
     ("deleted.done", "Your personal data was erased and connected services lost their access."),
     ("deleted.identifier", "Your former citizen identifier will never be given to anyone else."),
     ("deleted.signup", "Create a new account"),
+    ("account.verified_by", "verified by"),
+    ("account.self_declared", "declared by you"),
 ];

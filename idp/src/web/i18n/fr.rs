@@ -228,4 +228,6 @@ pub const MESSAGES: &[(&str, &str)] = &[
     ("deleted.done", "Vos données personnelles ont été effacées et les services connectés ont perdu leur accès."),
     ("deleted.identifier", "Votre ancien identifiant citoyen ne sera jamais attribué à une autre personne."),
     ("deleted.signup", "Créer un nouveau compte"),
+    ("account.verified_by", "vérifié par"),
+    ("account.self_declared", "déclaré par vous"),
 ];
