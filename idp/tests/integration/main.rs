@@ -7,6 +7,7 @@ mod browser;
 mod cache;
 mod discovery;
 mod keys;
+mod logout;
 mod oidc_attacks;
 mod oidc_client_auth;
 mod oidc_consent;
