@@ -7,7 +7,9 @@ use serde_json::{Value, json};
 
 use crate::app::AppState;
 use crate::cache::CacheError;
+use crate::clients::Client;
 use crate::oidc::grant::revoke_access_tokens;
+use crate::oidc::logout::backchannel::{self, Notice};
 use crate::store::{AuditEvent, EndedGrant, NewAuditEvent, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -16,6 +18,8 @@ pub enum TransparencyError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Cache(#[from] CacheError),
+    #[error("back-channel logout: {0}")]
+    Logout(String),
 }
 
 /// A service the citizen consented to.
@@ -126,10 +130,7 @@ pub async fn revoke_consent(state: &AppState, citizen_id: &str, client_id: &str)
     };
     let Some(grants) = state.db.revoke_consent(citizen_id, client_id, &event).await? else { return Ok(false) };
     end_access_tokens(state, &grants).await?;
-    // TODO(logout outbox): the service should also get a back-channel logout
-    // for this citizen's sessions (DESIGN.md "Consent": revoking triggers
-    // its logout); hook: `notify_services`.
-    notify_services(citizen_id, &grants);
+    notify_services(state, citizen_id, &grants, "consent_revoked").await?;
     Ok(true)
 }
 
@@ -140,17 +141,37 @@ async fn end_access_tokens(state: &AppState, grants: &[EndedGrant]) -> Result<()
     Ok(())
 }
 
-/// Where services will be told that a citizen's grants ended (consent
-/// revoked, account deleted). TODO(logout outbox): enqueue a back-channel
-/// logout token per client here once the lead's durable outbox lands;
-/// until then the services learn it from `invalid_grant` / `invalid_token`.
-fn notify_services(citizen_id: &str, grants: &[EndedGrant]) {
-    let mut clients: Vec<&str> = grants.iter().map(|g| g.client_id.as_str()).collect();
-    clients.sort_unstable();
-    clients.dedup();
-    if !clients.is_empty() {
-        tracing::info!(citizen_id, clients = ?clients, "grants ended: back-channel logout pending the outbox");
+/// Queues a back-channel logout (durable outbox) for every login in which
+/// a service that listens for them received these grants.
+async fn notify_services(
+    state: &AppState,
+    citizen_id: &str,
+    grants: &[EndedGrant],
+    reason: &str,
+) -> Result<(), TransparencyError> {
+    let mut logins: Vec<(&str, &str)> = grants.iter().map(|g| (g.client_id.as_str(), g.sid.as_str())).collect();
+    logins.sort_unstable();
+    logins.dedup();
+    let mut clients: Vec<Client> = Vec::new();
+    for (client_id, _) in &logins {
+        if !clients.iter().any(|c| c.client_id == *client_id)
+            && let Some(client) = crate::clients::find(&state.db, client_id).await?
+        {
+            clients.push(client);
+        }
     }
+    let notices: Vec<Notice<'_>> = logins
+        .iter()
+        .filter_map(|(client_id, sid)| {
+            let client = clients.iter().find(|c| c.client_id == *client_id)?;
+            let uri = client.backchannel_logout_uri.as_deref()?;
+            Some(Notice { client, uri, citizen_id, sid })
+        })
+        .collect();
+    backchannel::enqueue(state, reason, &notices)
+        .await
+        .map_err(|e| TransparencyError::Logout(e.description.into_owned()))?;
+    Ok(())
 }
 
 /// Everything stored about the citizen, as one JSON document; `None` for
@@ -217,11 +238,15 @@ pub async fn export(state: &AppState, citizen_id: &str) -> Result<Option<Value>,
 
 /// Deletes the account: personal data erased in one transaction, the
 /// identifier kept as a tombstone (never issued again), every grant's access
-/// tokens marked revoked. The caller ends the browser session.
+/// tokens marked revoked, services told by back-channel logout. The caller
+/// ends the browser session.
 pub async fn delete_account(state: &AppState, citizen_id: &str) -> Result<(), TransparencyError> {
+    // Told first, while the subjects (the identifier, for entitled
+    // services) can still be computed; a logout of a live account is harmless.
+    let live = state.db.live_grants_of(citizen_id).await?;
+    notify_services(state, citizen_id, &live, "deletion").await?;
     let grants = state.db.delete_citizen(citizen_id, state.clock.now()).await?;
     end_access_tokens(state, &grants).await?;
-    notify_services(citizen_id, &grants);
     tracing::info!(citizen_id, "account deleted");
     Ok(())
 }

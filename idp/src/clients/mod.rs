@@ -71,6 +71,10 @@ pub struct Client {
     pub subject_type: SubjectType,
     pub sector: String,
     pub jwks: Option<serde_json::Value>,
+    /// OIDC Back-Channel Logout 1.0 §2.2.
+    pub backchannel_logout_uri: Option<String>,
+    /// OIDC Front-Channel Logout 1.0 §2.
+    pub frontchannel_logout_uri: Option<String>,
     pub created_at: UnixTime,
 }
 
@@ -127,6 +131,9 @@ impl Client {
                 Some(text) => Some(serde_json::from_str(text).map_err(|_| corrupt("jwks"))?),
                 None => None,
             },
+            // Registration metadata (logout URIs) arrives with the registry.
+            backchannel_logout_uri: None,
+            frontchannel_logout_uri: None,
             client_id: r.client_id,
             secret_hash: r.client_secret_hash,
             client_name: r.client_name,

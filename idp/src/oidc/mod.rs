@@ -10,6 +10,7 @@ pub mod discovery;
 pub mod error;
 pub mod grant;
 pub mod introspect;
+pub mod logout;
 pub mod params;
 pub mod revoke;
 pub mod token;
@@ -28,6 +29,8 @@ pub mod paths {
     pub const USERINFO: &str = "/userinfo";
     pub const INTROSPECT: &str = "/introspect";
     pub const REVOKE: &str = "/revoke";
+    pub const END_SESSION: &str = "/logout";
+    pub const END_SESSION_CONFIRM: &str = "/logout/confirm";
 }
 
 /// OAuth 2.0 response types (code flow only: ANSSI-PA-080, FAPI 2.0).

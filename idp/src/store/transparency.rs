@@ -40,6 +40,8 @@ pub struct RecoveryCodeRecord {
 pub struct EndedGrant {
     pub grant_id: String,
     pub client_id: String,
+    /// The login it was issued in (back-channel logout names it).
+    pub sid: String,
 }
 
 const GRANT_COLUMNS: &str =
@@ -68,23 +70,37 @@ async fn live_grants(
 ) -> Result<Vec<EndedGrant>, StoreError> {
     let query = match client_id {
         Some(client_id) => sqlx::query(
-            "SELECT grant_id, client_id FROM grants WHERE citizen_id = $1 AND client_id = $2 AND revoked_at IS NULL \
+            "SELECT grant_id, client_id, sid FROM grants WHERE citizen_id = $1 AND client_id = $2 AND revoked_at IS NULL \
              ORDER BY grant_id",
         )
         .bind(citizen_id)
         .bind(client_id),
         None => sqlx::query(
-            "SELECT grant_id, client_id FROM grants WHERE citizen_id = $1 AND revoked_at IS NULL ORDER BY grant_id",
+            "SELECT grant_id, client_id, sid FROM grants WHERE citizen_id = $1 AND revoked_at IS NULL ORDER BY grant_id",
         )
         .bind(citizen_id),
     };
     let rows = query.fetch_all(&mut **tx).await?;
     rows.iter()
-        .map(|r| Ok(EndedGrant { grant_id: r.try_get("grant_id")?, client_id: r.try_get("client_id")? }))
+        .map(|r| {
+            Ok(EndedGrant {
+                grant_id: r.try_get("grant_id")?,
+                client_id: r.try_get("client_id")?,
+                sid: r.try_get("sid")?,
+            })
+        })
         .collect()
 }
 
 impl Db {
+    /// The citizen's live grants (the services to tell before an account is deleted).
+    pub async fn live_grants_of(&self, citizen_id: &str) -> Result<Vec<EndedGrant>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let grants = live_grants(&mut tx, citizen_id, None).await?;
+        tx.commit().await?;
+        Ok(grants)
+    }
+
     /// The services the citizen consented to, by name.
     pub async fn consents_of(&self, citizen_id: &str) -> Result<Vec<ConsentRecord>, StoreError> {
         let rows = sqlx::query(

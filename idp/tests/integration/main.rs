@@ -8,6 +8,7 @@ mod cache;
 mod discovery;
 mod federation;
 mod keys;
+mod logout;
 mod oidc_attacks;
 mod oidc_client_auth;
 mod oidc_consent;
