@@ -16,6 +16,7 @@ mod oidc_support;
 mod ops;
 mod passkey_attacks;
 mod passkeys;
+mod rate_limits;
 mod recovery;
 mod schema;
 mod sessions;
