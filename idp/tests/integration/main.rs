@@ -18,6 +18,7 @@ mod passkey_attacks;
 mod passkeys;
 mod rate_limits;
 mod recovery;
+mod replicas;
 mod schema;
 mod sessions;
 mod soft_passkey;
