@@ -1,6 +1,8 @@
 //! Several `idp serve` processes on one database (and one Redis when
 //! SESAME_TEST_REDIS_URL is set): operational commands run while they serve,
-//! and replicas come and go without losing stored data.
+//! and replicas come and go without losing stored data; with PostgreSQL and
+//! Redis, ceremonies, codes and revocations cross replicas (the back-channel
+//! logout part of issue 8 waits for back-channel logout itself).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -134,7 +136,7 @@ fn shared_engines() -> Option<()> {
 }
 
 #[tokio::test]
-async fn a_sign_in_started_on_one_replica_finishes_on_another() {
+async fn three_replicas_behave_as_one_provider() {
     let Some(()) = shared_engines() else { return };
     let db = TestDatabase::create().await;
     let dir = tempfile::tempdir().unwrap();
@@ -144,6 +146,7 @@ async fn a_sign_in_started_on_one_replica_finishes_on_another() {
     let first = start_on(&shared, issuer_port).await;
     let second = start(&shared).await;
     let third = start(&shared).await;
+    let http = reqwest::Client::new();
 
     // Sign-up ceremony: started on replica 1, finished on replica 2.
     let mut browser = Browser::at(&issuer, first.addr(), SoftPasskey::new());
@@ -169,6 +172,82 @@ async fn a_sign_in_started_on_one_replica_finishes_on_another() {
     browser.switch_to(second.addr());
     let account = browser.account().await;
     assert!(account.contains("Camille"), "signed in on replica 2 too");
+
+    // The code flow: authorized on replica 2, redeemed on replica 3, replayed on 1.
+    let redirect = crate::oidc_support::REDIRECT;
+    let (ok, stdout, stderr) = run(
+        &shared,
+        &["client", "create", "--name", "Mairie", "--redirect-uri", redirect, "--scope", "openid", "--json"],
+    )
+    .await;
+    assert!(ok, "{stderr}");
+    let client: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let (client_id, secret) = (client["client_id"].as_str().unwrap(), client["client_secret"].as_str().unwrap());
+    let (verifier, challenge) = crate::oidc_support::pkce();
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("response_type", "code"),
+            ("client_id", client_id),
+            ("redirect_uri", redirect),
+            ("scope", "openid"),
+            ("state", "st"),
+            ("nonce", "n"),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+        ])
+        .finish();
+    let location = browser.get_location(&format!("/authorize?{query}")).await.unwrap();
+    let consent = location.strip_prefix(&issuer).unwrap_or(&location).to_owned();
+    assert!(consent.starts_with("/authorize/consent/"), "{location}");
+    browser.get(&consent).await;
+    let response = browser.post_form(&consent, &[("decision", "allow")]).await;
+    let mut location = response.headers()["location"].to_str().unwrap().to_owned();
+    // Back to the authorization, which now answers the service.
+    for _ in 0..3 {
+        if location.starts_with(redirect) {
+            break;
+        }
+        let path = location.strip_prefix(&issuer).unwrap_or(&location).to_owned();
+        location = browser.get_location(&path).await.unwrap_or_else(|| panic!("{path} did not redirect"));
+    }
+    let code = crate::oidc_support::query_of(&location).remove("code").unwrap_or_else(|| panic!("{location}"));
+    let redeem = |replica: &Replica| {
+        http.post(replica.url("/token")).basic_auth(client_id, Some(secret)).form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", redirect),
+            ("code_verifier", verifier.as_str()),
+        ])
+    };
+    let response = redeem(&third).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let tokens: serde_json::Value = response.json().await.unwrap();
+    let access = tokens["access_token"].as_str().unwrap();
+    let introspect = |replica: &Replica| {
+        http.post(replica.url("/introspect")).basic_auth(client_id, Some(secret)).form(&[("token", access)])
+    };
+    let active: serde_json::Value = introspect(&first).send().await.unwrap().json().await.unwrap();
+    assert_eq!(active["active"], true, "a token from replica 3 is known to replica 1");
+    // Revoked on replica 1: inactive on 2 and 3, and refused by UserInfo.
+    let revoked = http
+        .post(first.url("/revoke"))
+        .basic_auth(client_id, Some(secret))
+        .form(&[("token", access)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 200);
+    for replica in [&second, &third] {
+        let body: serde_json::Value = introspect(replica).send().await.unwrap().json().await.unwrap();
+        assert_eq!(body["active"], false, "{body}");
+        let userinfo = http.get(replica.url("/userinfo")).bearer_auth(access).send().await.unwrap();
+        assert_eq!(userinfo.status(), 401);
+    }
+    // The code was taken once, for all replicas.
+    let replay = redeem(&first).send().await.unwrap();
+    assert_eq!(replay.status(), 400);
+    let body: serde_json::Value = replay.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_grant");
 
     // Replica 1 drains on SIGTERM, replica 2 is killed: the login survives on replica 3.
     first.signal("-TERM");
