@@ -31,6 +31,14 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     ("KEY_PUBLISH_BEFORE_USE", "1h", "How long a rotated key is published before it signs"),
     ("SHUTDOWN_GRACE", "25s", "How long in-flight requests may finish after SIGTERM"),
     ("LOGOUT_DELIVERY_INTERVAL", "2s", "How often each replica looks for back-channel logouts to deliver"),
+    ("RATE_LIMIT_WINDOW", "1m", "Length of the fixed window every rate limit counts in"),
+    (
+        "RATE_LIMIT_PER_ADDRESS",
+        "60",
+        "Ceremony starts, recovery and registration per source address per window; 0 = off",
+    ),
+    ("RATE_LIMIT_PER_CLIENT", "6000", "Token requests per client and per source address per window; 0 = off"),
+    ("TRUSTED_PROXIES", "10.0.0.0/8,fd00::/8", "Peers (CIDRs) whose X-Forwarded-For names the source address"),
 ];
 
 /// Where the master key comes from.
@@ -96,6 +104,63 @@ pub struct Config {
     pub lifetimes: Lifetimes,
     pub shutdown_grace: i64,
     pub logout_delivery_interval: i64,
+    pub rate_limits: RateLimits,
+}
+
+/// Shared rate limits (`web::rate_limit`): counts per fixed window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimits {
+    /// Window length, seconds.
+    pub window: i64,
+    /// Per source address on ceremony starts, recovery and registration; 0 = off.
+    pub per_address: u32,
+    /// Per client (and per source address) on `/token`; 0 = off.
+    pub per_client: u32,
+    /// Peers trusted to name the source address in `X-Forwarded-For`.
+    pub trusted_proxies: Vec<IpNet>,
+}
+
+/// An address range (`10.0.0.0/8`, `fd00::/8`, or one address).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpNet {
+    pub addr: IpAddr,
+    pub prefix: u8,
+}
+
+impl IpNet {
+    pub fn parse(value: &str) -> Result<Self, String> {
+        let (addr, prefix) = match value.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (value, None),
+        };
+        let addr: IpAddr = addr.trim().parse().map_err(|_| format!("{value:?} is not an address or CIDR range"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(p) => {
+                p.trim().parse::<u8>().ok().filter(|p| *p <= max).ok_or(format!("bad prefix length in {value:?}"))?
+            }
+        };
+        Ok(Self { addr, prefix })
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match (self.addr, ip) {
+            (IpAddr::V4(_), IpAddr::V6(v6)) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+            _ => ip,
+        };
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
 }
 
 impl Config {
@@ -184,6 +249,18 @@ impl Config {
         };
         let shutdown_grace = p.parse("SHUTDOWN_GRACE", "25s", parse_duration);
         let logout_delivery_interval = p.parse("LOGOUT_DELIVERY_INTERVAL", "2s", parse_duration);
+        let rate_window = p.parse("RATE_LIMIT_WINDOW", "1m", parse_duration);
+        let per_address = p.parse("RATE_LIMIT_PER_ADDRESS", "60", parse_count);
+        let per_client = p.parse("RATE_LIMIT_PER_CLIENT", "6000", parse_count);
+        let trusted_proxies = p.parse("TRUSTED_PROXIES", "", |v| {
+            v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(IpNet::parse).collect::<Result<Vec<_>, _>>()
+        });
+        let rate_limits = match (rate_window, per_address, per_client, trusted_proxies) {
+            (Some(window), Some(per_address), Some(per_client), Some(trusted_proxies)) => {
+                Some(RateLimits { window, per_address, per_client, trusted_proxies })
+            }
+            _ => None,
+        };
 
         let (Some(issuer), Some(bind)) = (issuer, bind) else {
             return Err(ConfigError { problems });
@@ -215,6 +292,7 @@ impl Config {
             lifetimes.complete(),
             shutdown_grace,
             logout_delivery_interval,
+            rate_limits,
         );
         match settings {
             (
@@ -225,6 +303,7 @@ impl Config {
                 Some(lifetimes),
                 Some(shutdown_grace),
                 Some(logout_delivery_interval),
+                Some(rate_limits),
             ) if problems.is_empty() => Ok(Config {
                 issuer,
                 bind,
@@ -239,6 +318,7 @@ impl Config {
                 lifetimes,
                 shutdown_grace,
                 logout_delivery_interval,
+                rate_limits,
             }),
             _ => Err(ConfigError { problems }),
         }
@@ -404,6 +484,10 @@ pub fn decode_master_key(value: &str) -> Result<[u8; 32], String> {
         .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(value.trim()))
         .map_err(|_| "is not base64".to_owned())?;
     <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| format!("must decode to exactly 32 bytes, got {}", bytes.len()))
+}
+
+fn parse_count(v: &str) -> Result<u32, String> {
+    v.parse::<u32>().map_err(|_| "must be a whole number (0 turns the limit off)".into())
 }
 
 fn parse_bool(v: &str) -> Result<bool, String> {
@@ -576,6 +660,32 @@ mod tests {
         assert!(parse_duration("1w").is_err());
         assert!(parse_duration("").is_err());
         assert!(parse_duration("99999999999999999d").is_err());
+    }
+
+    #[test]
+    fn rate_limits_and_trusted_proxies() {
+        let config = Config::from_env(&env(&[])).unwrap();
+        assert_eq!(config.rate_limits.window, 60);
+        assert_eq!(config.rate_limits.per_address, 60);
+        assert!(config.rate_limits.trusted_proxies.is_empty());
+        let config = Config::from_env(&env(&[
+            ("SESAME_RATE_LIMIT_PER_ADDRESS", "0"),
+            ("SESAME_TRUSTED_PROXIES", "10.0.0.0/8, fd00::/8,192.0.2.7"),
+        ]))
+        .unwrap();
+        assert_eq!(config.rate_limits.per_address, 0);
+        let nets = &config.rate_limits.trusted_proxies;
+        assert!(nets[0].contains("10.1.2.3".parse().unwrap()));
+        assert!(nets[0].contains("::ffff:10.1.2.3".parse().unwrap()));
+        assert!(!nets[0].contains("11.0.0.1".parse().unwrap()));
+        assert!(nets[1].contains("fd12::1".parse().unwrap()));
+        assert!(nets[2].contains("192.0.2.7".parse().unwrap()) && !nets[2].contains("192.0.2.8".parse().unwrap()));
+        let err = Config::from_env(&env(&[
+            ("SESAME_RATE_LIMIT_PER_CLIENT", "lots"),
+            ("SESAME_TRUSTED_PROXIES", "10.0.0.0/33"),
+        ]))
+        .unwrap_err();
+        assert!(err.mentions("SESAME_RATE_LIMIT_PER_CLIENT") && err.mentions("SESAME_TRUSTED_PROXIES"), "{err}");
     }
 
     #[test]

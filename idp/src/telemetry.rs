@@ -48,6 +48,12 @@ struct RequestLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RateLimitLabels {
+    group: String,
+    scope: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
     method: String,
     route: String,
@@ -59,6 +65,7 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     latency: Family<RouteLabels, Histogram>,
     in_flight: Gauge,
+    rate_limited: Family<RateLimitLabels, Counter>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -81,7 +88,17 @@ impl Metrics {
         registry.register("http_requests", "HTTP requests answered, by route and status", requests.clone());
         registry.register("http_request_duration_seconds", "Time to answer, by route", latency.clone());
         registry.register("http_requests_in_flight", "Requests being answered now", in_flight.clone());
-        Arc::new(Self { registry, requests, latency, in_flight })
+        let rate_limited = Family::<RateLimitLabels, Counter>::default();
+        registry.register(
+            "rate_limited_requests",
+            "Requests refused with 429, by limited group (ceremony, registration, token) and scope (address, client)",
+            rate_limited.clone(),
+        );
+        Arc::new(Self { registry, requests, latency, in_flight, rate_limited })
+    }
+
+    pub fn count_rate_limited(&self, group: &str, scope: &str) {
+        self.rate_limited.get_or_create(&RateLimitLabels { group: group.to_owned(), scope: scope.to_owned() }).inc();
     }
 
     /// The Prometheus text exposition.

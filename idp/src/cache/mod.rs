@@ -3,12 +3,14 @@
 //! so a single instance loses nothing on restart. Expiry is judged by the
 //! injected clock on both backends; Redis TTLs only collect garbage.
 
+mod rate_limit;
 mod sessions;
 
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
+pub use rate_limit::WindowCount;
 pub use sessions::SessionBackend;
 
 use crate::clock::{SharedClock, UnixTime};
@@ -33,6 +35,8 @@ enum Backend {
 pub struct Cache {
     backend: Backend,
     clock: SharedClock,
+    /// Rate-limit counters when there is no Redis (one instance: in-process).
+    counters: rate_limit::LocalCounters,
 }
 
 impl std::fmt::Debug for Cache {
@@ -55,11 +59,11 @@ pub async fn connect_redis(url: &str) -> Result<ConnectionManager, CacheError> {
 
 impl Cache {
     pub fn redis(conn: ConnectionManager, prefix: &str, clock: SharedClock) -> Self {
-        Self { backend: Backend::Redis { conn, prefix: prefix.to_owned() }, clock }
+        Self { backend: Backend::Redis { conn, prefix: prefix.to_owned() }, clock, counters: Default::default() }
     }
 
     pub fn sql(db: Db, clock: SharedClock) -> Self {
-        Self { backend: Backend::Sql(db), clock }
+        Self { backend: Backend::Sql(db), clock, counters: Default::default() }
     }
 
     pub fn backend_name(&self) -> &'static str {

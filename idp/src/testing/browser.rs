@@ -7,6 +7,9 @@
 //! session cookie.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::net::SocketAddr;
+use std::sync::Arc;
+
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -32,6 +35,11 @@ pub struct Browser {
     /// `Accept-Language` sent with every request.
     pub accept_language: String,
     csrf: Option<String>,
+    /// Kept apart from `client`, so [`Browser::switch_to`] keeps the cookies.
+    jar: Arc<reqwest::cookie::Jar>,
+    /// Where requests go: the issuer, or `http://localhost:PORT` of another
+    /// replica (reqwest's `resolve` ignores the port, the URL's wins).
+    base: String,
 }
 
 impl Browser {
@@ -41,24 +49,34 @@ impl Browser {
     }
 
     pub fn with_passkey(app: &TestApp, passkey: SoftPasskey) -> Self {
-        let client = reqwest::Client::builder()
-            .cookie_store(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .resolve("localhost", app.addr)
-            .build()
-            .expect("HTTP client");
+        Self::at(&app.issuer, app.addr, passkey)
+    }
+
+    /// A browser for the provider `issuer` (`http://localhost:PORT`) whose
+    /// requests go to `addr` — e.g. one replica among several.
+    pub fn at(issuer: &str, addr: SocketAddr, passkey: SoftPasskey) -> Self {
+        let jar = Arc::new(reqwest::cookie::Jar::default());
         Self {
-            client,
-            issuer: app.issuer.clone(),
-            origin: app.issuer.clone(),
+            client: client_to(&jar, addr),
+            issuer: issuer.to_owned(),
+            origin: issuer.to_owned(),
             passkey,
             accept_language: "fr-FR,fr;q=0.9".into(),
             csrf: None,
+            jar,
+            base: issuer.to_owned(),
         }
     }
 
+    /// Sends the following requests to another replica behind the same
+    /// issuer, with the same cookies (as a load balancer would).
+    pub fn switch_to(&mut self, addr: SocketAddr) {
+        self.client = client_to(&self.jar, addr);
+        self.base = format!("http://localhost:{}", addr.port());
+    }
+
     pub fn url(&self, path: &str) -> String {
-        format!("{}{}", self.issuer, path)
+        format!("{}{}", self.base, path)
     }
 
     /// GETs a page; remembers its CSRF token.
@@ -205,6 +223,15 @@ impl Browser {
         assert_eq!(status, StatusCode::OK, "not signed in?");
         body
     }
+}
+
+fn client_to(jar: &Arc<reqwest::cookie::Jar>, addr: SocketAddr) -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_provider(Arc::clone(jar))
+        .redirect(reqwest::redirect::Policy::none())
+        .resolve("localhost", addr)
+        .build()
+        .expect("HTTP client")
 }
 
 fn urlencode(value: &str) -> String {

@@ -7,13 +7,13 @@ use idp::testing::{TestDatabase, test_env};
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
 use tokio::process::{Child, Command};
 
-fn idp(env: &BTreeMap<String, String>) -> Command {
+pub(super) fn idp(env: &BTreeMap<String, String>) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_idp"));
     command.env_clear().envs(env).env("PATH", std::env::var("PATH").unwrap_or_default()).kill_on_drop(true);
     command
 }
 
-async fn run(env: &BTreeMap<String, String>, args: &[&str]) -> (bool, String, String) {
+pub(super) async fn run(env: &BTreeMap<String, String>, args: &[&str]) -> (bool, String, String) {
     let output = idp(env).args(args).output().await.unwrap();
     (
         output.status.success(),
@@ -22,7 +22,7 @@ async fn run(env: &BTreeMap<String, String>, args: &[&str]) -> (bool, String, St
     )
 }
 
-fn free_port() -> u16 {
+pub(super) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
@@ -40,7 +40,7 @@ async fn environment() -> Env {
 }
 
 /// Starts `idp serve` and reads its log until `wanted` appears.
-async fn serve_until(
+pub(super) async fn serve_until(
     env: &BTreeMap<String, String>,
     wanted: &str,
 ) -> (Child, tokio::io::Lines<BufReader<tokio::process::ChildStdout>>) {
@@ -50,7 +50,7 @@ async fn serve_until(
     (child, lines)
 }
 
-async fn wait_for_line(lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>, wanted: &str) {
+pub(super) async fn wait_for_line(lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>, wanted: &str) {
     while let Some(line) = lines.next_line().await.unwrap() {
         if line.contains(wanted) {
             return;
@@ -174,11 +174,11 @@ async fn client_create_list_show_and_refusals() {
     assert_eq!(created["client_secret"].as_str().unwrap().len(), 43, "256-bit secret");
     assert_eq!(created["token_endpoint_auth_method"], "client_secret_basic");
 
-    let (ok, stdout, _) = run(&env.env, &["client", "list"]).await;
-    assert!(ok);
+    let (ok, stdout, stderr) = run(&env.env, &["client", "list"]).await;
+    assert!(ok, "{stderr}");
     assert!(stdout.contains(client_id) && stdout.contains("Médiathèque"), "{stdout}");
-    let (ok, stdout, _) = run(&env.env, &["client", "show", client_id, "--json"]).await;
-    assert!(ok);
+    let (ok, stdout, stderr) = run(&env.env, &["client", "show", client_id, "--json"]).await;
+    assert!(ok, "{stderr}");
     assert!(!stdout.contains("\"client_secret\""), "the secret is never shown again: {stdout}");
 
     let (ok, _, stderr) =

@@ -1,0 +1,249 @@
+#!/usr/bin/env python3
+"""Offline checks of the Kubernetes manifests (run by .ci/run).
+
+1. `kubectl kustomize` renders every overlay (dev with a throwaway sesame.env,
+   since the real one is never in git).
+2. `kubernetes-validate --strict` checks every rendered object against the
+   OpenAPI schemas of KUBERNETES_VERSION: an unknown or misspelt field fails.
+3. A policy check of the security and availability settings k8s/README.md
+   promises (non-root, read-only root, no privilege escalation, capabilities
+   dropped, seccomp, no service-account token, probes, drain timing, no secret
+   values in the render of prod).
+4. Self-tests: the policy check must reject a render with runAsNonRoot removed,
+   and the schema check a render with an unknown field — so a check that
+   silently stopped checking fails the run.
+
+Usage: k8s_check.py KUBERNETES_VALIDATE_BINARY
+"""
+
+import copy
+import pathlib
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import yaml
+
+KUBERNETES_VERSION = "1.32.0"
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+OVERLAYS = ["dev", "prod"]
+WORKLOADS = {"Deployment", "StatefulSet", "DaemonSet", "Job"}
+PRESTOP_MARGIN = 5  # seconds of slack beyond preStop + SESAME_SHUTDOWN_GRACE
+
+
+def render(k8s_dir: pathlib.Path, overlay: str) -> str:
+    result = subprocess.run(
+        ["kubectl", "kustomize", str(k8s_dir / "overlays" / overlay)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if result.returncode != 0:
+        sys.exit(f"kubectl kustomize overlays/{overlay} failed:\n{result.stderr}")
+    return result.stdout
+
+
+def schema_errors(validator: str, text: str, workdir: pathlib.Path, name: str) -> str:
+    """Empty when every object validates strictly; the validator's output otherwise."""
+    path = workdir / f"{name}.yaml"
+    path.write_text(text)
+    result = subprocess.run(
+        [validator, "--strict", "--quiet", "-k", KUBERNETES_VERSION, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if result.returncode == 0:
+        return ""
+    return (result.stdout + result.stderr).strip() or f"exit status {result.returncode}"
+
+
+def seconds(duration: str) -> int:
+    match = re.fullmatch(r"(\d+)([smhd]?)", duration.strip())
+    if not match:
+        raise ValueError(f"not a duration: {duration!r}")
+    return int(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+
+
+def policy_problems(docs: list, overlay: str) -> list:
+    problems = []
+    by_kind = {}
+    for doc in docs:
+        by_kind.setdefault(doc["kind"], []).append(doc)
+
+    def where(doc, rest=""):
+        return f"{overlay}: {doc['kind']}/{doc['metadata']['name']}{rest}"
+
+    for doc in docs:
+        if doc["kind"] not in WORKLOADS:
+            continue
+        pod = doc["spec"]["template"]["spec"]
+        pod_sc = pod.get("securityContext", {})
+        if pod.get("automountServiceAccountToken") is not False:
+            problems.append(where(doc, ": automountServiceAccountToken must be false"))
+        if pod.get("hostNetwork") or pod.get("hostPID") or pod.get("hostIPC"):
+            problems.append(where(doc, ": host namespaces are not allowed"))
+        for container in pod.get("initContainers", []) + pod["containers"]:
+            sc = container.get("securityContext", {})
+            at = where(doc, f" container {container['name']}")
+
+            def effective(key):
+                return sc.get(key, pod_sc.get(key))
+
+            if effective("runAsNonRoot") is not True:
+                problems.append(f"{at}: runAsNonRoot must be true")
+            if effective("runAsUser") == 0:
+                problems.append(f"{at}: runAsUser must not be 0")
+            if (effective("seccompProfile") or {}).get("type") != "RuntimeDefault":
+                problems.append(f"{at}: seccompProfile must be RuntimeDefault")
+            if sc.get("allowPrivilegeEscalation") is not False:
+                problems.append(f"{at}: allowPrivilegeEscalation must be false")
+            if sc.get("readOnlyRootFilesystem") is not True:
+                problems.append(f"{at}: readOnlyRootFilesystem must be true")
+            if sc.get("privileged"):
+                problems.append(f"{at}: privileged is not allowed")
+            if "ALL" not in (sc.get("capabilities") or {}).get("drop", []):
+                problems.append(f"{at}: capabilities must drop ALL")
+            if (sc.get("capabilities") or {}).get("add"):
+                problems.append(f"{at}: no capability may be added")
+            resources = container.get("resources", {})
+            if "memory" not in resources.get("requests", {}) or "memory" not in resources.get("limits", {}):
+                problems.append(f"{at}: memory request and limit are required")
+            if "cpu" not in resources.get("requests", {}):
+                problems.append(f"{at}: a cpu request is required")
+
+    for sa in by_kind.get("ServiceAccount", []):
+        if sa.get("automountServiceAccountToken") is not False:
+            problems.append(where(sa, ": automountServiceAccountToken must be false"))
+
+    config = {}
+    for cm in by_kind.get("ConfigMap", []):
+        if cm["metadata"]["name"].startswith("sesame-config"):
+            config = cm.get("data", {})
+    for key in ("SESAME_MASTER_KEY", "SESAME_DATABASE_URL", "SESAME_REDIS_URL"):
+        if key in config:
+            problems.append(f"{overlay}: {key} belongs in the Secret, not the ConfigMap")
+    if config.get("SESAME_AUTO_MIGRATE") != "false":
+        problems.append(f"{overlay}: SESAME_AUTO_MIGRATE must be false (the migration Job migrates)")
+    if config.get("SESAME_BIND") != "0.0.0.0:8080":
+        problems.append(f"{overlay}: SESAME_BIND must be 0.0.0.0:8080")
+    grace = seconds(config.get("SESAME_SHUTDOWN_GRACE", "25s"))
+
+    deployments = [d for d in by_kind.get("Deployment", []) if d["metadata"]["name"] == "sesame"]
+    if len(deployments) != 1:
+        problems.append(f"{overlay}: expected one Deployment named sesame")
+    for dep in deployments:
+        spec = dep["spec"]
+        pod = spec["template"]["spec"]
+        idp = next((c for c in pod["containers"] if c["name"] == "idp"), None)
+        if idp is None:
+            problems.append(where(dep, ": no container named idp"))
+            continue
+        rolling = spec.get("strategy", {}).get("rollingUpdate", {})
+        if rolling.get("maxUnavailable") != 0:
+            problems.append(where(dep, ": rollingUpdate.maxUnavailable must be 0"))
+        for probe, path in (("readinessProbe", "/readyz"), ("livenessProbe", "/healthz"), ("startupProbe", None)):
+            got = (idp.get(probe) or {}).get("httpGet", {}).get("path")
+            if got is None or (path and got != path):
+                problems.append(where(dep, f": {probe} must GET {path or 'a path'}"))
+        prestop = ((idp.get("lifecycle") or {}).get("preStop") or {}).get("sleep", {}).get("seconds", 0)
+        tgps = pod.get("terminationGracePeriodSeconds", 30)
+        if tgps < prestop + grace + PRESTOP_MARGIN:
+            problems.append(
+                where(dep, f": terminationGracePeriodSeconds {tgps} must exceed preStop {prestop} s "
+                           f"+ SESAME_SHUTDOWN_GRACE {grace} s + {PRESTOP_MARGIN} s")
+            )
+        if not any("secretRef" in e for e in idp.get("envFrom", [])):
+            problems.append(where(dep, ": secrets must come from envFrom secretRef"))
+        annotations = spec["template"].get("metadata", {}).get("annotations", {})
+        if annotations.get("prometheus.io/scrape") != "true" or annotations.get("prometheus.io/path") != "/metrics":
+            problems.append(where(dep, ": Prometheus scrape annotations missing"))
+        if not pod.get("topologySpreadConstraints"):
+            problems.append(where(dep, ": topologySpreadConstraints missing"))
+
+    jobs = by_kind.get("Job", [])
+    if not any(j["spec"]["template"]["spec"]["containers"][0].get("args") == ["migrate"] for j in jobs):
+        problems.append(f"{overlay}: a Job running `idp migrate` is required")
+    for kind in ("Service", "PodDisruptionBudget", "HorizontalPodAutoscaler", "NetworkPolicy", "ServiceAccount"):
+        if kind not in by_kind:
+            problems.append(f"{overlay}: a {kind} is required")
+    for policy in by_kind.get("NetworkPolicy", []):
+        if sorted(policy["spec"].get("policyTypes", [])) != ["Egress", "Ingress"]:
+            problems.append(where(policy, ": must restrict both Ingress and Egress"))
+    if overlay != "dev":
+        if "Ingress" not in by_kind or not all(i["spec"].get("tls") for i in by_kind["Ingress"]):
+            problems.append(f"{overlay}: an Ingress with TLS is required")
+        # Outside the demo, secrets are created by the operator, never rendered from git.
+        for secret in by_kind.get("Secret", []):
+            problems.append(where(secret, ": no Secret may be rendered outside dev"))
+    return problems
+
+
+def check_dockerfile() -> list:
+    text = (ROOT / "Dockerfile").read_text()
+    problems = []
+    if "cargo build --release -p idp --locked" not in text:
+        problems.append("Dockerfile: must build with `cargo build --release -p idp --locked`")
+    if "target/release/idp" not in text:
+        problems.append("Dockerfile: must copy target/release/idp")
+    if not re.search(r'^ENTRYPOINT \["/usr/local/bin/idp"\]', text, re.M):
+        problems.append('Dockerfile: ENTRYPOINT must be ["/usr/local/bin/idp"]')
+    if re.search(r"^USER (root|0)\b", text, re.M) or not re.search(r"^USER ", text, re.M):
+        problems.append("Dockerfile: the runtime must run as a non-root USER")
+    if re.search(r"^HEALTHCHECK", text, re.M):
+        problems.append("Dockerfile: no HEALTHCHECK (Kubernetes probes do it)")
+    return problems
+
+
+def main() -> None:
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    validator = sys.argv[1]
+    problems = check_dockerfile()
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = pathlib.Path(tmp)
+        k8s = workdir / "k8s"
+        shutil.copytree(ROOT / "k8s", k8s)
+        dev_env = k8s / "overlays" / "dev" / "sesame.env"
+        # Render with the example's placeholders, whatever a developer has locally.
+        shutil.copy(k8s / "overlays" / "dev" / "sesame.env.example", dev_env)
+
+        for overlay in OVERLAYS:
+            text = render(k8s, overlay)
+            docs = [d for d in yaml.safe_load_all(text) if d]
+            kinds = sorted({d["kind"] for d in docs})
+            print(f"overlays/{overlay}: {len(docs)} objects ({', '.join(kinds)})")
+            errors = schema_errors(validator, text, workdir, overlay)
+            if errors:
+                problems.append(f"{overlay}: schema validation (Kubernetes {KUBERNETES_VERSION}, strict):\n{errors}")
+            problems += policy_problems(docs, overlay)
+
+            if overlay == "prod":
+                # Self-tests: each check must notice a regression.
+                broken = copy.deepcopy(docs)
+                for doc in broken:
+                    if doc["kind"] == "Deployment":
+                        doc["spec"]["template"]["spec"]["securityContext"].pop("runAsNonRoot", None)
+                        for c in doc["spec"]["template"]["spec"]["containers"]:
+                            c.get("securityContext", {}).pop("runAsNonRoot", None)
+                if not any("runAsNonRoot" in p for p in policy_problems(broken, overlay)):
+                    problems.append("self-test: the policy check accepted a Deployment without runAsNonRoot")
+                broken = copy.deepcopy(docs)
+                for doc in broken:
+                    if doc["kind"] == "Deployment":
+                        doc["spec"]["template"]["spec"]["containers"][0]["readinessProbes"] = {}
+                if not schema_errors(validator, yaml.safe_dump_all(broken), workdir, "broken"):
+                    problems.append("self-test: strict schema validation accepted an unknown field")
+
+    if problems:
+        print("\nKubernetes manifest problems:", file=sys.stderr)
+        for problem in problems:
+            print(f"  - {problem}", file=sys.stderr)
+        sys.exit(1)
+    print(f"manifests render, validate strictly against Kubernetes {KUBERNETES_VERSION}, and pass the policy check")
+
+
+if __name__ == "__main__":
+    main()

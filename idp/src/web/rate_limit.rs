@@ -1,0 +1,205 @@
+//! Rate limits on the endpoints worth abusing: ceremony starts (sign-in,
+//! sign-up, adding a passkey), recovery (code guessing), dynamic registration,
+//! and `/token` (client secret guessing, code grinding). Counted per source
+//! address and, on `/token`, per client, in fixed windows shared by every
+//! replica through `Cache::count_hit`. Over the limit: `429` with
+//! `Retry-After`. A cache failure lets the request through (and is logged):
+//! the handler behind will meet the same outage and answer it properly.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+
+use crate::app::AppState;
+use crate::config::IpNet;
+
+/// Largest `/token` body read to find `client_id` (the body limit of the app).
+const TOKEN_BODY_LIMIT: usize = 64 * 1024;
+
+/// Which budget a request spends, if any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limited {
+    /// Passkey ceremonies and recovery: per source address.
+    Ceremony,
+    /// Dynamic client registration (RFC 7591): per source address.
+    Registration,
+    /// The token endpoint: per client and per source address.
+    Token,
+}
+
+impl Limited {
+    pub fn of(method: &Method, path: &str) -> Option<Self> {
+        if method != Method::POST {
+            return None;
+        }
+        match path {
+            "/signin/start" | "/signup/start" | "/account/passkeys/start" | "/recover/start" | "/recover/finish" => {
+                Some(Self::Ceremony)
+            }
+            "/register" => Some(Self::Registration),
+            crate::oidc::paths::TOKEN => Some(Self::Token),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Ceremony => "ceremony",
+            Self::Registration => "registration",
+            Self::Token => "token",
+        }
+    }
+}
+
+/// The middleware: one layer over the router, acting only on [`Limited`] routes.
+pub async fn limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let Some(group) = Limited::of(request.method(), request.uri().path()) else {
+        return next.run(request).await;
+    };
+    let limits = &state.config.rate_limits;
+    // Served by `serve`, the peer is always known; a router driven without a
+    // listener (unit tests) counts as one unspecified address.
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), |info| info.0.ip());
+    let address = source_address(peer, request.headers(), &limits.trusted_proxies);
+    let (request, client) = if group == Limited::Token { with_client_id(request).await } else { (request, None) };
+
+    let per_address = if group == Limited::Token { limits.per_client } else { limits.per_address };
+    let mut checks = vec![("address", format!("{}:a:{address}", group.name()), per_address)];
+    if let Some(client) = client {
+        checks.push(("client", format!("{}:c:{client}", group.name()), limits.per_client));
+    }
+    for (scope, key, limit) in checks {
+        if limit == 0 {
+            continue;
+        }
+        match state.cache.count_hit(&key, limits.window).await {
+            Ok(hit) if hit.count > u64::from(limit) => {
+                state.metrics.count_rate_limited(group.name(), scope);
+                let retry_after = (hit.resets_at - state.clock.now()).max(1);
+                tracing::info!(group = group.name(), scope, retry_after, "rate limited");
+                return too_many_requests(retry_after);
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, group = group.name(), "rate limit not checked"),
+        }
+    }
+    next.run(request).await
+}
+
+fn too_many_requests(retry_after: i64) -> Response {
+    let body = serde_json::json!({
+        "error": "too_many_requests",
+        "error_description": "too many requests from this client or address; retry later",
+    });
+    let mut response = (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// The address the request came from: the peer, unless the peer is a trusted
+/// proxy (the ingress controller), in which case the nearest address in
+/// `X-Forwarded-For` that is not itself a trusted proxy.
+pub fn source_address(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
+    let is_trusted = |ip: IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(peer) {
+        return peer;
+    }
+    let forwarded = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect::<Vec<_>>();
+    let mut source = peer;
+    for hop in forwarded.iter().rev() {
+        let Ok(ip) = hop.parse::<IpAddr>() else { break };
+        source = ip;
+        if !is_trusted(ip) {
+            break;
+        }
+    }
+    source
+}
+
+/// Reads the client id a `/token` request claims (Basic user name or the form's
+/// `client_id`), handing back an equivalent request. Unauthenticated on
+/// purpose: the budget is spent whether or not the credentials are right.
+async fn with_client_id(request: Request) -> (Request, Option<String>) {
+    if let Some(id) = basic_user(request.headers()) {
+        return (request, Some(id));
+    }
+    let (parts, body) = request.into_parts();
+    let bytes = match axum::body::to_bytes(body, TOKEN_BODY_LIMIT).await {
+        Ok(bytes) => bytes,
+        // Too large or broken: the handler will refuse an empty body.
+        Err(_) => return (Request::from_parts(parts, Body::empty()), None),
+    };
+    let client = url::form_urlencoded::parse(&bytes).find(|(k, _)| k == "client_id").map(|(_, v)| v.into_owned());
+    (Request::from_parts(parts, Body::from(bytes)), client.filter(|c| !c.is_empty() && c.len() <= 256))
+}
+
+fn basic_user(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let encoded = value.strip_prefix("Basic ").or_else(|| value.strip_prefix("basic "))?;
+    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (user, _) = text.split_once(':')?;
+    let user = url::form_urlencoded::parse(format!("u={user}").as_bytes()).next().map(|(_, v)| v.into_owned())?;
+    (!user.is_empty() && user.len() <= 256).then_some(user)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(xff: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", HeaderValue::from_str(xff).unwrap());
+        h
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let trusted = [IpNet::parse("10.0.0.0/8").unwrap()];
+        let proxy: IpAddr = "10.1.1.1".parse().unwrap();
+        let outsider: IpAddr = "203.0.113.9".parse().unwrap();
+        // A client cannot pick its own address.
+        assert_eq!(source_address(outsider, &headers("198.51.100.1"), &trusted), outsider);
+        // Through the ingress: the nearest untrusted hop, not a spoofed first one.
+        assert_eq!(
+            source_address(proxy, &headers("1.2.3.4, 198.51.100.7, 10.2.2.2"), &trusted),
+            "198.51.100.7".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(source_address(proxy, &HeaderMap::new(), &trusted), proxy);
+        assert_eq!(source_address(proxy, &headers("198.51.100.7"), &[]), proxy);
+    }
+
+    #[test]
+    fn limited_routes() {
+        assert_eq!(Limited::of(&Method::POST, "/token"), Some(Limited::Token));
+        assert_eq!(Limited::of(&Method::POST, "/signin/start"), Some(Limited::Ceremony));
+        assert_eq!(Limited::of(&Method::POST, "/recover/finish"), Some(Limited::Ceremony));
+        assert_eq!(Limited::of(&Method::POST, "/register"), Some(Limited::Registration));
+        assert_eq!(Limited::of(&Method::GET, "/signin"), None);
+        assert_eq!(Limited::of(&Method::POST, "/signin/finish"), None);
+    }
+
+    #[test]
+    fn basic_user_is_form_decoded() {
+        let mut h = HeaderMap::new();
+        let value = base64::engine::general_purpose::STANDARD.encode("my%20client:secret");
+        h.insert(header::AUTHORIZATION, HeaderValue::from_str(&format!("Basic {value}")).unwrap());
+        assert_eq!(basic_user(&h).as_deref(), Some("my client"));
+    }
+}

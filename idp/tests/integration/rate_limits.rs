@@ -1,0 +1,101 @@
+//! Rate limits: 429 + Retry-After past the budget, windows moved by the
+//! injected clock, per address and per client, shared through the cache.
+
+use idp::cache::Cache;
+use idp::testing::TestApp;
+
+async fn post(app: &TestApp, path: &str, forwarded_for: &str, form: &[(&str, &str)]) -> reqwest::Response {
+    app.client.post(app.url(path)).header("x-forwarded-for", forwarded_for).form(form).send().await.unwrap()
+}
+
+async fn metrics(app: &TestApp) -> String {
+    app.get("/metrics").await.text().await.unwrap()
+}
+
+#[tokio::test]
+async fn ceremony_starts_are_limited_per_address_until_the_window_ends() {
+    let app = TestApp::spawn_with(|env| {
+        env.insert("SESAME_RATE_LIMIT_PER_ADDRESS".into(), "3".into());
+    })
+    .await;
+    for _ in 0..3 {
+        let response = post(&app, "/signin/start", "", &[]).await;
+        assert_ne!(response.status(), 429);
+    }
+    // Recovery shares the ceremony budget of this address.
+    let response = post(&app, "/recover/finish", "", &[]).await;
+    assert_eq!(response.status(), 429);
+    let retry_after: i64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let window_end = idp::testing::T0 - idp::testing::T0.rem_euclid(60) + 60;
+    assert_eq!(retry_after, window_end - app.clock.now());
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "too_many_requests");
+    // Pages and other routes are not limited.
+    assert_eq!(app.get("/signin").await.status(), 200);
+
+    app.clock.advance(retry_after);
+    assert_ne!(post(&app, "/signin/start", "", &[]).await.status(), 429, "a new window");
+    assert!(
+        metrics(&app).await.contains(r#"sesame_rate_limited_requests_total{group="ceremony",scope="address"} 1"#),
+        "{}",
+        metrics(&app).await
+    );
+}
+
+#[tokio::test]
+async fn token_requests_are_limited_per_client_across_addresses() {
+    let app = TestApp::spawn_with(|env| {
+        env.insert("SESAME_RATE_LIMIT_PER_CLIENT".into(), "2".into());
+        env.insert("SESAME_TRUSTED_PROXIES".into(), "127.0.0.1".into());
+    })
+    .await;
+    let form = [("grant_type", "authorization_code"), ("client_id", "service-a"), ("code", "x")];
+    for address in ["198.51.100.1", "198.51.100.2"] {
+        assert_ne!(post(&app, "/token", address, &form).await.status(), 429);
+    }
+    // A third address, same client: the client's budget is spent.
+    let response = post(&app, "/token", "198.51.100.3", &form).await;
+    assert_eq!(response.status(), 429);
+    assert!(response.headers().contains_key("retry-after"));
+    // Another client (Basic authentication), another address: its own budget.
+    let response = app
+        .client
+        .post(app.url("/token"))
+        .header("x-forwarded-for", "198.51.100.4")
+        .basic_auth("service-b", Some("wrong"))
+        .form(&[("grant_type", "authorization_code"), ("code", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401, "reaches the handler, which reads the body intact");
+    assert!(metrics(&app).await.contains(r#"sesame_rate_limited_requests_total{group="token",scope="client"} 1"#));
+}
+
+#[tokio::test]
+async fn untrusted_peers_cannot_choose_their_address() {
+    let app = TestApp::spawn_with(|env| {
+        env.insert("SESAME_RATE_LIMIT_PER_ADDRESS".into(), "1".into());
+    })
+    .await;
+    assert_ne!(post(&app, "/signup/start", "198.51.100.1", &[]).await.status(), 429);
+    assert_eq!(post(&app, "/signup/start", "198.51.100.2", &[]).await.status(), 429);
+}
+
+#[tokio::test]
+async fn counters_are_shared_by_caches_on_one_backend() {
+    // Two replicas on one Redis (or, without Redis, one process) count together.
+    let app = TestApp::spawn().await;
+    let other = match &app.state.config.redis_url {
+        Some(url) => Cache::redis(
+            idp::cache::connect_redis(url).await.unwrap(),
+            &app.state.config.redis_prefix,
+            app.state.clock.clone(),
+        ),
+        None => app.state.cache.clone(),
+    };
+    let first: &Cache = &app.state.cache;
+    assert_eq!(first.count_hit("test:k", 60).await.unwrap().count, 1);
+    assert_eq!(other.count_hit("test:k", 60).await.unwrap().count, 2);
+    app.clock.advance(60);
+    assert_eq!(first.count_hit("test:k", 60).await.unwrap().count, 1, "a new window starts at zero");
+}

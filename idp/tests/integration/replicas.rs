@@ -1,0 +1,264 @@
+//! Several `idp serve` processes on one database (and one Redis when
+//! SESAME_TEST_REDIS_URL is set): operational commands run while they serve,
+//! and replicas come and go without losing stored data; with PostgreSQL and
+//! Redis, ceremonies, codes and revocations cross replicas (the back-channel
+//! logout part of issue 8 waits for back-channel logout itself).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use idp::testing::browser::Browser;
+use idp::testing::soft_passkey::SoftPasskey;
+use idp::testing::{TestDatabase, test_env};
+use serde_json::json;
+use tokio::process::Child;
+
+use crate::binary::{free_port, run, serve_until};
+
+/// One replica: the shared environment with its own listening port. The
+/// issuer stays the first replica's, as behind one Service.
+fn replica_env(shared: &BTreeMap<String, String>, port: u16) -> BTreeMap<String, String> {
+    let mut env = shared.clone();
+    env.insert("SESAME_BIND".into(), format!("127.0.0.1:{port}"));
+    env
+}
+
+struct Replica {
+    child: Child,
+    port: u16,
+}
+
+async fn start(shared: &BTreeMap<String, String>) -> Replica {
+    start_on(shared, free_port()).await
+}
+
+async fn start_on(shared: &BTreeMap<String, String>, port: u16) -> Replica {
+    let (child, mut lines) = serve_until(&replica_env(shared, port), "Sésame is ready").await;
+    // Keep reading the log so a full pipe never blocks the replica.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Replica { child, port }
+}
+
+impl Replica {
+    fn addr(&self) -> std::net::SocketAddr {
+        ([127, 0, 0, 1], self.port).into()
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    fn signal(&self, signal: &str) {
+        let pid = self.child.id().unwrap().to_string();
+        assert!(std::process::Command::new("kill").args([signal, &pid]).status().unwrap().success());
+    }
+}
+
+#[tokio::test]
+async fn migrate_and_key_rotation_run_safely_while_replicas_serve() {
+    let db = TestDatabase::create().await;
+    let dir = tempfile::tempdir().unwrap();
+    let shared = test_env(&db, dir.path(), free_port());
+    let http = reqwest::Client::new();
+
+    let first = start(&shared).await;
+    let second = start(&shared).await;
+
+    // Traffic on both replicas for as long as the commands run.
+    let stop = Arc::new(AtomicBool::new(false));
+    let (served, failed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let load = {
+        let urls: Vec<String> = [&first, &second]
+            .iter()
+            .flat_map(|r| [r.url("/readyz"), r.url("/jwks"), r.url("/.well-known/openid-configuration")])
+            .collect();
+        let (http, stop, served, failed) = (http.clone(), stop.clone(), served.clone(), failed.clone());
+        tokio::spawn(async move {
+            while !stop.load(Ordering::SeqCst) {
+                for url in &urls {
+                    match http.get(url).send().await {
+                        Ok(r) if r.status() == 200 => served.fetch_add(1, Ordering::SeqCst),
+                        _ => failed.fetch_add(1, Ordering::SeqCst),
+                    };
+                }
+            }
+        })
+    };
+
+    let (ok, stdout, stderr) = run(&shared, &["migrate"]).await;
+    assert!(ok && stdout.contains("up to date"), "{stdout}{stderr}");
+    let (ok, stdout, stderr) = run(&shared, &["keys", "rotate", "--alg", "ES256", "--publish-for", "10m"]).await;
+    assert!(ok, "{stderr}");
+    let new_kid = stdout.lines().nth(1).unwrap().trim().to_owned();
+    let (ok, stdout, stderr) = run(&shared, &["migrate"]).await;
+    assert!(ok && stdout.contains("up to date"), "{stdout}{stderr}");
+
+    // A replica started after the rotation publishes the new key at once
+    // (running ones reload within 30 s; this test never waits for that).
+    let third = start(&shared).await;
+    let jwks: serde_json::Value = http.get(third.url("/jwks")).send().await.unwrap().json().await.unwrap();
+    assert!(jwks["keys"].as_array().unwrap().iter().any(|k| k["kid"] == new_kid.as_str()), "{jwks}");
+
+    stop.store(true, Ordering::SeqCst);
+    load.await.unwrap();
+    assert_eq!(failed.load(Ordering::SeqCst), 0, "every request answered 200 while the commands ran");
+    assert!(served.load(Ordering::SeqCst) >= 6);
+
+    // Replicas go away, gracefully and not: stored data stays.
+    first.signal("-TERM");
+    second.signal("-KILL");
+    let (mut first, mut second) = (first, second);
+    assert!(first.child.wait().await.unwrap().success(), "SIGTERM drains and exits 0");
+    let _ = second.child.wait().await;
+    let ready = http.get(third.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+    let (ok, stdout, _) = run(&shared, &["keys", "list", "--json"]).await;
+    assert!(ok);
+    let keys: Vec<serde_json::Value> = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(keys.len(), 5, "four first keys and the rotated one: {stdout}");
+    assert!(keys.iter().any(|k| k["kid"] == new_kid.as_str() && k["state"] == "next"), "{stdout}");
+    let restarted = start(&shared).await;
+    assert_eq!(http.get(restarted.url("/readyz")).send().await.unwrap().status(), 200);
+}
+
+/// The shared engines this test needs; None (with the reason printed) without them.
+fn shared_engines() -> Option<()> {
+    let set = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty()).is_some();
+    if set("SESAME_TEST_DATABASE_URL") && set("SESAME_TEST_REDIS_URL") {
+        return Some(());
+    }
+    eprintln!(
+        "skipped: replicas share state through PostgreSQL and Redis; \
+         set SESAME_TEST_DATABASE_URL and SESAME_TEST_REDIS_URL to run this test"
+    );
+    None
+}
+
+#[tokio::test]
+async fn three_replicas_behave_as_one_provider() {
+    let Some(()) = shared_engines() else { return };
+    let db = TestDatabase::create().await;
+    let dir = tempfile::tempdir().unwrap();
+    let issuer_port = free_port();
+    let shared = test_env(&db, dir.path(), issuer_port);
+    let issuer = shared["SESAME_ISSUER"].clone();
+    let first = start_on(&shared, issuer_port).await;
+    let second = start(&shared).await;
+    let third = start(&shared).await;
+    let http = reqwest::Client::new();
+
+    // Sign-up ceremony: started on replica 1, finished on replica 2.
+    let mut browser = Browser::at(&issuer, first.addr(), SoftPasskey::new());
+    browser.get("/signup").await;
+    let options =
+        browser.start("/signup/start", &json!({"given_name": "Camille", "family_name": "Martin", "email": ""})).await;
+    let credential = browser.create(&options);
+    browser.switch_to(second.addr());
+    let response = browser.post_json("/signup/finish", &json!({"credential": credential})).await;
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    // The session is everywhere.
+    browser.switch_to(third.addr());
+    browser.account().await;
+    browser.sign_out().await;
+
+    // Sign-in: options from replica 3, assertion verified by replica 1.
+    browser.get("/signin").await;
+    let options = browser.start("/signin/start", &json!({})).await;
+    let assertion = browser.assert(&options);
+    browser.switch_to(first.addr());
+    let response = browser.post_json("/signin/finish", &json!({"credential": assertion, "next": ""})).await;
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    browser.switch_to(second.addr());
+    let account = browser.account().await;
+    assert!(account.contains("Camille"), "signed in on replica 2 too");
+
+    // The code flow: authorized on replica 2, redeemed on replica 3, replayed on 1.
+    let redirect = crate::oidc_support::REDIRECT;
+    let (ok, stdout, stderr) = run(
+        &shared,
+        &["client", "create", "--name", "Mairie", "--redirect-uri", redirect, "--scope", "openid", "--json"],
+    )
+    .await;
+    assert!(ok, "{stderr}");
+    let client: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let (client_id, secret) = (client["client_id"].as_str().unwrap(), client["client_secret"].as_str().unwrap());
+    let (verifier, challenge) = crate::oidc_support::pkce();
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("response_type", "code"),
+            ("client_id", client_id),
+            ("redirect_uri", redirect),
+            ("scope", "openid"),
+            ("state", "st"),
+            ("nonce", "n"),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+        ])
+        .finish();
+    let location = browser.get_location(&format!("/authorize?{query}")).await.unwrap();
+    let consent = location.strip_prefix(&issuer).unwrap_or(&location).to_owned();
+    assert!(consent.starts_with("/authorize/consent/"), "{location}");
+    browser.get(&consent).await;
+    let response = browser.post_form(&consent, &[("decision", "allow")]).await;
+    let mut location = response.headers()["location"].to_str().unwrap().to_owned();
+    // Back to the authorization, which now answers the service.
+    for _ in 0..3 {
+        if location.starts_with(redirect) {
+            break;
+        }
+        let path = location.strip_prefix(&issuer).unwrap_or(&location).to_owned();
+        location = browser.get_location(&path).await.unwrap_or_else(|| panic!("{path} did not redirect"));
+    }
+    let code = crate::oidc_support::query_of(&location).remove("code").unwrap_or_else(|| panic!("{location}"));
+    let redeem = |replica: &Replica| {
+        http.post(replica.url("/token")).basic_auth(client_id, Some(secret)).form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", redirect),
+            ("code_verifier", verifier.as_str()),
+        ])
+    };
+    let response = redeem(&third).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let tokens: serde_json::Value = response.json().await.unwrap();
+    let access = tokens["access_token"].as_str().unwrap();
+    let introspect = |replica: &Replica| {
+        http.post(replica.url("/introspect")).basic_auth(client_id, Some(secret)).form(&[("token", access)])
+    };
+    let active: serde_json::Value = introspect(&first).send().await.unwrap().json().await.unwrap();
+    assert_eq!(active["active"], true, "a token from replica 3 is known to replica 1");
+    // Revoked on replica 1: inactive on 2 and 3, and refused by UserInfo.
+    let revoked = http
+        .post(first.url("/revoke"))
+        .basic_auth(client_id, Some(secret))
+        .form(&[("token", access)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 200);
+    for replica in [&second, &third] {
+        let body: serde_json::Value = introspect(replica).send().await.unwrap().json().await.unwrap();
+        assert_eq!(body["active"], false, "{body}");
+        let userinfo = http.get(replica.url("/userinfo")).bearer_auth(access).send().await.unwrap();
+        assert_eq!(userinfo.status(), 401);
+    }
+    // The code was taken once, for all replicas.
+    let replay = redeem(&first).send().await.unwrap();
+    assert_eq!(replay.status(), 400);
+    let body: serde_json::Value = replay.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_grant");
+
+    // Replica 1 drains on SIGTERM, replica 2 is killed: the login survives on replica 3.
+    first.signal("-TERM");
+    second.signal("-KILL");
+    let (mut first, mut second) = (first, second);
+    assert!(first.child.wait().await.unwrap().success());
+    let _ = second.child.wait().await;
+    browser.switch_to(third.addr());
+    assert!(browser.account().await.contains("Camille"), "no completed login lost");
+    // And a replica started now serves it as well.
+    let fourth = start(&shared).await;
+    browser.switch_to(fourth.addr());
+    browser.account().await;
+}
