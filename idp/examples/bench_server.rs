@@ -90,7 +90,12 @@ async fn main() {
         .client
         .post(app.url("/token"))
         .basic_auth(&client.client.client_id, client.client_secret.as_deref())
-        .form(&[("grant_type", "authorization_code"), ("code", &last), ("redirect_uri", REDIRECT), ("code_verifier", verifier)])
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &last),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", verifier),
+        ])
         .send()
         .await
         .unwrap();
@@ -99,8 +104,11 @@ async fn main() {
     std::fs::write(dir.join("access_token.txt"), tokens["access_token"].as_str().unwrap()).unwrap();
     let basic = {
         use base64::Engine as _;
-        base64::engine::general_purpose::STANDARD
-            .encode(format!("{}:{}", client.client.client_id, client.client_secret.clone().unwrap()))
+        base64::engine::general_purpose::STANDARD.encode(format!(
+            "{}:{}",
+            client.client.client_id,
+            client.client_secret.clone().unwrap()
+        ))
     };
     std::fs::write(
         dir.join("token.lua"),
@@ -121,10 +129,7 @@ end
     .unwrap();
     std::fs::write(
         dir.join("userinfo.lua"),
-        format!(
-            "wrk.headers[\"Authorization\"] = \"Bearer {}\"\n",
-            tokens["access_token"].as_str().unwrap()
-        ),
+        format!("wrk.headers[\"Authorization\"] = \"Bearer {}\"\n", tokens["access_token"].as_str().unwrap()),
     )
     .unwrap();
     std::fs::write(dir.join("url.txt"), &app.issuer).unwrap();

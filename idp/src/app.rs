@@ -77,6 +77,11 @@ pub fn router(state: AppState) -> Router {
         .route(paths::USERINFO, get(oidc::userinfo::userinfo).post(oidc::userinfo::userinfo))
         .route(paths::INTROSPECT, post(oidc::introspect::introspect))
         .route(paths::REVOKE, post(oidc::revoke::revoke))
+        .route(paths::REGISTER, post(oidc::register::register))
+        .route(
+            paths::REGISTRATION,
+            get(oidc::register::read).put(oidc::register::update).delete(oidc::register::delete),
+        )
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

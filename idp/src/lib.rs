@@ -4,6 +4,7 @@
 pub mod app;
 pub mod cache;
 pub mod citizen;
+pub mod cli;
 pub mod clients;
 pub mod clock;
 pub mod config;

@@ -9,6 +9,7 @@ pub mod error;
 pub mod grant;
 pub mod introspect;
 pub mod params;
+pub mod register;
 pub mod revoke;
 pub mod token;
 pub mod userinfo;
@@ -25,6 +26,10 @@ pub mod paths {
     pub const USERINFO: &str = "/userinfo";
     pub const INTROSPECT: &str = "/introspect";
     pub const REVOKE: &str = "/revoke";
+    /// RFC 7591 §3.
+    pub const REGISTER: &str = "/register";
+    /// RFC 7592 §2: `registration_client_uri` is this with the client_id.
+    pub const REGISTRATION: &str = "/register/{client_id}";
 }
 
 /// OAuth 2.0 response types (code flow only: ANSSI-PA-080, FAPI 2.0).

@@ -7,6 +7,7 @@ mod clients;
 mod ephemeral;
 mod grants;
 mod keys;
+mod registry;
 mod schema;
 mod sessions;
 mod tokens;
@@ -18,9 +19,10 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::{Migrate as _, Migrator};
 use sqlx::{AnyPool, ConnectOptions as _, Executor as _};
 
-pub use clients::ClientRecord;
+pub use clients::{ClientRecord, SecretChange};
 pub use grants::GrantRecord;
 pub use keys::{MetaValue, StoredKey};
+pub use registry::{EventRecord, OrganisationRecord, TokenKind, TokenRecord};
 pub use schema::Column;
 pub use tokens::{RefreshTokenRecord, Rotation};
 
