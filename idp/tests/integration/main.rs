@@ -12,6 +12,7 @@ mod oidc_flow;
 mod oidc_sessions;
 mod oidc_support;
 mod ops;
+mod registration;
 mod schema;
 mod sessions;
 mod soft_passkey;
