@@ -19,7 +19,7 @@ use crate::keys::Keyring;
 use crate::oidc::{self, paths};
 use crate::store::Db;
 use crate::telemetry::{self, Metrics};
-use crate::{ops, web};
+use crate::{admin, ops, web};
 
 /// Everything a handler may need, cheap to clone.
 #[derive(Clone, Debug)]
@@ -82,6 +82,7 @@ pub fn router(state: AppState) -> Router {
             paths::REGISTRATION,
             get(oidc::register::read).put(oidc::register::update).delete(oidc::register::delete),
         )
+        .nest(admin::PREFIX, admin::router())
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

@@ -1,6 +1,7 @@
 //! Sésame, a federated citizen-identity provider: OpenID Connect with
 //! passkeys for territorial public services.
 
+pub mod admin;
 pub mod app;
 pub mod cache;
 pub mod citizen;

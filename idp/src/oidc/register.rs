@@ -80,7 +80,8 @@ fn no_store(status: StatusCode, body: Value) -> Response {
 /// token, which fixes the organisation; the registrant grants itself no
 /// entitlement. A single-use token is spent in the registration's transaction.
 pub async fn register(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, OAuthError> {
-    let presented = bearer_token(&headers, "registration needs an initial access token (Authorization: Bearer <token>)")?;
+    let presented =
+        bearer_token(&headers, "registration needs an initial access token (Authorization: Bearer <token>)")?;
     let now = state.clock.now();
     let token = clients::admin::verify_token(&state.db, TokenKind::InitialAccess, &presented, now).await?;
     require_json(&headers)?;
