@@ -83,6 +83,7 @@ pub fn router(state: AppState) -> Router {
             get(oidc::register::read).put(oidc::register::update).delete(oidc::register::delete),
         )
         .nest(admin::PREFIX, admin::router())
+        .route(web::developers::PATH, get(web::developers::developers))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

@@ -2,6 +2,7 @@
 //! plain error answers for requests no route matches.
 
 pub mod auth_session;
+pub mod developers;
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};

@@ -5,6 +5,7 @@
 mod admin_api;
 mod binary;
 mod cache;
+mod developers;
 mod discovery;
 mod keys;
 mod oidc_attacks;
