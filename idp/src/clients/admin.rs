@@ -100,7 +100,7 @@ fn luhn_ok(digits: &str) -> bool {
             if i % 2 == 1 { if d * 2 > 9 { d * 2 - 9 } else { d * 2 } } else { d }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// A SIREN (9 digits with a valid check digit) or an INSEE commune code

@@ -445,6 +445,7 @@ pub async fn modify(
     now: UnixTime,
     change: impl Fn(&mut NewClient),
 ) -> Result<Registered, ClientError> {
+    const MAX_ATTEMPTS: u32 = 32;
     let mut attempts = 0;
     loop {
         let current =
@@ -452,7 +453,12 @@ pub async fn modify(
         let mut new = current.to_new();
         change(&mut new);
         match update(db, client_id, new, Some(current.version), actor, now).await {
-            Err(ClientError::Conflict(_)) if attempts < 5 => attempts += 1,
+            // Each round, one of the competing writers wins: with n
+            // writers at most n rounds are needed.
+            Err(ClientError::Conflict(_)) if attempts < MAX_ATTEMPTS => {
+                attempts += 1;
+                tokio::task::yield_now().await;
+            }
             other => return other,
         }
     }

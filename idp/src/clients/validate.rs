@@ -93,7 +93,7 @@ pub(super) fn validate(new: &NewClient) -> Result<Valid, ClientError> {
         return Err(meta(format!("response_types: {other:?} is not supported (code flow only)")));
     }
     // RFC 7591 §2.1: response types and grant types must agree.
-    if code_flow != !response_types.is_empty() {
+    if code_flow == response_types.is_empty() {
         return Err(meta(
             "grant_types and response_types disagree: authorization_code goes with response_types [\"code\"]".into(),
         ));
