@@ -15,6 +15,7 @@ mod oidc_sessions;
 mod oidc_support;
 mod ops;
 mod registration;
+mod registration_clients;
 mod schema;
 mod sessions;
 mod soft_passkey;
