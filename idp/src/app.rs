@@ -19,7 +19,7 @@ use crate::keys::Keyring;
 use crate::oidc::{self, paths};
 use crate::store::Db;
 use crate::telemetry::{self, Metrics};
-use crate::{admin, ops, web};
+use crate::{admin, citizen, ops, passkey, web};
 
 /// Everything a handler may need, cheap to clone.
 #[derive(Clone, Debug)]
@@ -72,6 +72,7 @@ pub fn router(state: AppState) -> Router {
         .route(paths::JWKS, get(oidc::discovery::jwks))
         .route(paths::AUTHORIZE, get(oidc::authorize::authorize).post(oidc::authorize::authorize))
         .route(paths::AUTHORIZE_CONTINUE, get(oidc::authorize::resume))
+        .route(paths::CONSENT, get(oidc::consent::show).post(oidc::consent::decide))
         .route(oidc::authorize::response::FORM_POST_SCRIPT_PATH, get(oidc::authorize::response::form_post_script))
         .route(paths::TOKEN, post(oidc::token::token))
         .route(paths::USERINFO, get(oidc::userinfo::userinfo).post(oidc::userinfo::userinfo))
@@ -88,6 +89,9 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .route("/csp-report", post(web::csp_report))
+        .route("/static/{file}", get(web::assets::serve))
+        .merge(passkey::routes::router())
+        .merge(citizen::account::router())
         .fallback(web::not_found)
         .layer(sessions)
         .layer(axum::middleware::from_fn_with_state(state.config.is_https(), web::security_headers))

@@ -1,5 +1,14 @@
-//! Citizens: the identity record and the citizen identifier.
+//! Citizens: the identity record, the citizen identifier, recovery codes,
+//! and the citizen's own account pages.
 
+pub mod account;
 pub mod identifier;
+pub mod profile;
+pub mod recovery;
 
 pub use identifier::{CitizenIdentifier, IdentifierError};
+pub use profile::{Profile, ProfileProblem};
+pub use recovery::RecoveryCode;
+
+/// Assurance of a self-registered identity (DESIGN.md "Assurance").
+pub const ACR_SELF_REGISTERED: &str = "eidas1";

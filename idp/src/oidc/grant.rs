@@ -159,14 +159,22 @@ pub struct Minted {
     pub refresh_record: Option<RefreshTokenRecord>,
 }
 
-/// Mints the access token, the ID token (when `id_token_nonce` is `Some`:
-/// the code grant, with the request's nonce), and a refresh token when the
-/// client may use one. `refresh_family` continues an existing family.
+/// What goes into an ID token beyond the standard claims.
+#[derive(Debug, Default)]
+pub struct IdTokenExtras<'a> {
+    pub nonce: Option<&'a str>,
+    /// Identity claims the `claims` request asked for in the ID token.
+    pub claims: Vec<(&'static str, serde_json::Value)>,
+}
+
+/// Mints the access token, the ID token (when `id_token` is `Some`: the code
+/// grant), and a refresh token when the client may use one.
+/// `refresh_family` continues an existing family.
 pub fn mint(
     state: &AppState,
     client: &Client,
     grant: &Grant,
-    id_token_nonce: Option<Option<&str>>,
+    id_token: Option<IdTokenExtras<'_>>,
     refresh_family: Option<(&str, UnixTime)>,
 ) -> Result<Minted, OAuthError> {
     let now = state.clock.now();
@@ -190,8 +198,8 @@ pub fn mint(
     };
     let access_token = state.keys.sign(Alg::ES256, "at+jwt", &access)?;
 
-    let id_token = match id_token_nonce {
-        Some(nonce) if grant.has_scope("openid") => {
+    let id_token = match id_token {
+        Some(extras) if grant.has_scope("openid") => {
             let alg = client.id_token_signed_response_alg;
             let mut claims = serde_json::json!({
                 "iss": state.config.issuer,
@@ -206,8 +214,13 @@ pub fn mint(
                 "sid": grant.sid,
                 "at_hash": at_hash(alg, &access_token),
             });
-            if let (Some(nonce), Some(map)) = (nonce, claims.as_object_mut()) {
-                map.insert("nonce".into(), nonce.into());
+            if let Some(map) = claims.as_object_mut() {
+                if let Some(nonce) = extras.nonce {
+                    map.insert("nonce".into(), nonce.into());
+                }
+                for (name, value) in extras.claims {
+                    map.insert(name.into(), value);
+                }
             }
             Some(state.keys.sign(alg, "JWT", &claims)?)
         }

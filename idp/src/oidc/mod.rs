@@ -3,7 +3,9 @@
 
 pub mod authorize;
 pub mod bearer;
+pub mod claims;
 pub mod client_auth;
+pub mod consent;
 pub mod discovery;
 pub mod error;
 pub mod grant;
@@ -22,6 +24,7 @@ pub mod paths {
     pub const JWKS: &str = "/jwks";
     pub const AUTHORIZE: &str = "/authorize";
     pub const AUTHORIZE_CONTINUE: &str = "/authorize/continue/{id}";
+    pub const CONSENT: &str = "/authorize/consent/{id}";
     pub const TOKEN: &str = "/token";
     pub const USERINFO: &str = "/userinfo";
     pub const INTROSPECT: &str = "/introspect";
@@ -37,7 +40,7 @@ pub const RESPONSE_TYPES: &[&str] = &["code"];
 pub const RESPONSE_MODES: &[&str] = &["query", "form_post"];
 pub const GRANT_TYPES: &[&str] = &crate::clients::GRANT_TYPES;
 pub const SUBJECT_TYPES: &[&str] = &["pairwise"];
-pub const SCOPES: &[&str] = &["openid", "offline_access"];
+pub const SCOPES: &[&str] = &["openid", "profile", "email", "offline_access"];
 pub const CLAIMS: &[&str] =
     &["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid", "azp", "at_hash"];
 pub const ACR_VALUES: &[&str] = &["eidas1", "eidas2", "eidas3"];

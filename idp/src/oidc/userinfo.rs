@@ -43,6 +43,13 @@ async fn answer(state: &AppState, method: &Method, headers: &HeaderMap, body: &B
         .ok_or_else(|| OAuthError::invalid_token("unknown client"))?;
     let mut body = serde_json::Map::new();
     body.insert("sub".into(), subject(state, &client, &grant.citizen_id).into());
+    let citizen = state.db.citizen_by_id(&grant.citizen_id).await?;
+    let Some(citizen) = citizen else {
+        return Err(OAuthError::invalid_token("the citizen's account no longer exists"));
+    };
+    for (name, value) in super::claims::released(&grant, &citizen, super::claims::Target::UserInfo) {
+        body.insert(name.into(), value);
+    }
 
     let mut response = match client.userinfo_signed_response_alg {
         None => Json(serde_json::Value::Object(body)).into_response(),

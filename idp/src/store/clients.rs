@@ -286,6 +286,30 @@ impl Db {
         Ok(row.map(|r| r.try_get("scope")).transpose()?)
     }
 
+    /// Records the citizen's consent and its audit event together.
+    pub async fn grant_consent(
+        &self,
+        citizen_id: &str,
+        client_id: &str,
+        scope: &str,
+        event: &super::NewAuditEvent,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO consents (citizen_id, client_id, scope, granted_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (citizen_id, client_id) DO UPDATE SET scope = excluded.scope, granted_at = excluded.granted_at",
+        )
+        .bind(citizen_id)
+        .bind(client_id)
+        .bind(scope)
+        .bind(event.at)
+        .execute(&mut *tx)
+        .await?;
+        super::audit::insert_event(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Records (or widens) consent.
     pub async fn save_consent(
         &self,

@@ -101,6 +101,12 @@ impl Db {
             .execute(&self.pool)
             .await?
             .rows_affected();
-        Ok(state + sessions)
+        // Logins past their absolute end can no longer be used or listed.
+        let logins = sqlx::query("DELETE FROM login_sessions WHERE expires_at <= $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(state + sessions + logins)
     }
 }

@@ -3,10 +3,14 @@
 //! the only place SQL lives. Backend differences stay in the migrations and in
 //! [`Db::connect`].
 
+mod audit;
+mod citizens;
 mod clients;
 mod ephemeral;
 mod grants;
 mod keys;
+mod logins;
+mod passkeys;
 mod registry;
 mod schema;
 mod sessions;
@@ -19,9 +23,13 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::{Migrate as _, Migrator};
 use sqlx::{AnyPool, ConnectOptions as _, Executor as _};
 
+pub use audit::{AuditEvent, NewAuditEvent};
+pub use citizens::{CitizenRecord, CreateCitizenError};
 pub use clients::{ClientRecord, SecretChange};
 pub use grants::GrantRecord;
 pub use keys::{MetaValue, StoredKey};
+pub use logins::LoginSessionRecord;
+pub use passkeys::{NewPasskey, PasskeyRecord, PasskeyRemoval, PasskeyUse};
 pub use registry::{EventRecord, OrganisationRecord, TokenKind, TokenRecord};
 pub use schema::Column;
 pub use tokens::{RefreshTokenRecord, Rotation};

@@ -17,6 +17,7 @@ use crate::config::Config;
 use crate::keys::{KeyError, RsaKeySource};
 use crate::server;
 
+pub mod browser;
 pub mod soft_passkey;
 
 /// SIREN of the test organisation (Toulouse's, a valid check digit).
@@ -199,7 +200,38 @@ impl TestApp {
             expiry_date: time::OffsetDateTime::from_unix_timestamp(self.clock.now() + 3_600).expect("time"),
         };
         self.state.cache.sessions().create(&mut record).await.expect("session stored");
+        self.record_login(auth).await;
         format!("{}={}", crate::app::SESSION_COOKIE, record.id)
+    }
+
+    /// Stores the citizen (if new) and the login behind `auth`, as sign-in does.
+    pub async fn record_login(&self, auth: &crate::web::auth_session::AuthSession) {
+        let identifier =
+            crate::citizen::CitizenIdentifier::generate(&ring::rand::SystemRandom::new()).expect("identifier");
+        self.state
+            .db
+            .insert_citizen_for_tests(&crate::store::CitizenRecord {
+                id: auth.citizen_id.clone(),
+                identifier: identifier.as_str().to_owned(),
+                given_name: "Camille".to_owned(),
+                family_name: "Martin".to_owned(),
+                email: Some("camille.martin@example.fr".to_owned()),
+                created_at: auth.auth_time,
+            })
+            .await
+            .expect("citizen stored");
+        self.state
+            .db
+            .insert_login_session(&crate::store::LoginSessionRecord {
+                sid: auth.sid.clone(),
+                citizen_id: auth.citizen_id.clone(),
+                created_at: auth.auth_time,
+                expires_at: auth.expires_at,
+                device: "test".to_owned(),
+                amr: auth.amr.join(" "),
+            })
+            .await
+            .expect("login stored");
     }
 
     /// A signed-in citizen as of now, with a user-verified device-bound passkey.

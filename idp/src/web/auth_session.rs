@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
 use crate::clock::UnixTime;
+use crate::store::{Db, StoreError};
 
 /// Session key under which [`AuthSession`] is stored.
 const AUTH_KEY: &str = "auth";
@@ -27,25 +28,37 @@ pub struct AuthSession {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("session store: {0}")]
-pub struct SessionError(#[from] tower_sessions::session::Error);
+pub enum SessionError {
+    #[error("session store: {0}")]
+    Session(#[from] tower_sessions::session::Error),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+}
 
 impl AuthSession {
-    /// The signed-in citizen, if any and not past the absolute lifetime.
-    pub async fn current(session: &Session, now: UnixTime) -> Result<Option<Self>, SessionError> {
+    /// The signed-in citizen, if any: not past the absolute lifetime, and
+    /// the login (`sid`) not ended — from this browser or another (the
+    /// account page's "sign out other sessions", recovery).
+    pub async fn current(session: &Session, db: &Db, now: UnixTime) -> Result<Option<Self>, SessionError> {
         let auth: Option<AuthSession> = session.get(AUTH_KEY).await?;
-        Ok(auth.filter(|a| a.expires_at > now))
+        let Some(auth) = auth.filter(|a| a.expires_at > now) else { return Ok(None) };
+        if db.login_session_active(&auth.sid, &auth.citizen_id, now).await? { Ok(Some(auth)) } else { Ok(None) }
     }
 
-    /// Records a login: renews the session id first (no fixation).
+    /// Records a login: renews the session id first (no fixation). The
+    /// caller has stored the login (`Db::insert_login_session`) under `sid`.
     pub async fn establish(self, session: &Session) -> Result<(), SessionError> {
         session.cycle_id().await?;
         session.insert(AUTH_KEY, self).await?;
         Ok(())
     }
 
-    /// Signs the browser out.
-    pub async fn end(session: &Session) -> Result<(), SessionError> {
+    /// Signs the browser out and ends its login everywhere.
+    pub async fn end(session: &Session, db: &Db, now: UnixTime) -> Result<(), SessionError> {
+        let auth: Option<AuthSession> = session.get(AUTH_KEY).await?;
+        if let Some(auth) = auth {
+            db.revoke_login_session(&auth.sid, now).await?;
+        }
         session.flush().await?;
         Ok(())
     }

@@ -7,26 +7,12 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
+use super::assets;
+use super::html::esc as escape;
 use crate::app::AppState;
 use crate::oidc::paths;
 
 pub const PATH: &str = "/developers";
-
-/// Escapes text for HTML element content and attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 fn curl(issuer: &str) -> String {
     format!(
@@ -268,16 +254,18 @@ fn section(out: &mut String, t: &Text, issuer: &str) {
 
 /// The page for this issuer.
 pub fn render(issuer: &str) -> String {
-    let mut out = String::from(
+    let head = String::from(
         "<!doctype html>\n<html lang=\"fr\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>Sésame — développeurs / developers</title>\n</head>\n<body>\n\
+         <title>Sésame — développeurs / developers</title>\n\
+         <link rel=\"stylesheet\" href=\"{stylesheet}\">\n</head>\n<body>\n<main id=\"main\">\n\
          <h1>Sésame — espace développeurs / developers</h1>\n\
          <nav><a href=\"#fr\" hreflang=\"fr\">Français</a> · <a href=\"#en\" hreflang=\"en\">English</a></nav>\n",
     );
+    let mut out = head.replace("{stylesheet}", &escape(assets::CSS.path()));
     section(&mut out, &FR, issuer);
     section(&mut out, &EN, issuer);
-    out.push_str("</body>\n</html>\n");
+    out.push_str("</main>\n</body>\n</html>\n");
     out
 }
 

@@ -1,8 +1,14 @@
 //! What every response carries for browsers: security headers, and the
 //! plain error answers for requests no route matches.
 
+pub mod assets;
 pub mod auth_session;
+pub mod csrf;
 pub mod developers;
+pub mod html;
+pub mod i18n;
+pub mod pages;
+pub mod respond;
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};

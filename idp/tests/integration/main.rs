@@ -4,16 +4,21 @@
 
 mod admin_api;
 mod binary;
+mod browser;
 mod cache;
 mod developers;
 mod discovery;
 mod keys;
 mod oidc_attacks;
 mod oidc_client_auth;
+mod oidc_consent;
 mod oidc_flow;
 mod oidc_sessions;
 mod oidc_support;
 mod ops;
+mod passkey_attacks;
+mod passkeys;
+mod recovery;
 mod registration;
 mod registration_clients;
 mod schema;

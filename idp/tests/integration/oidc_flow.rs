@@ -42,6 +42,10 @@ async fn code_flow_issues_valid_tokens() {
     assert_eq!(info.headers()["cache-control"], "no-store");
     let info: serde_json::Value = info.json().await.unwrap();
     assert_eq!(info["sub"], sub);
+    assert_eq!(info["given_name"], "Camille", "profile scope: {info}");
+    assert_eq!(info["family_name"], "Martin");
+    assert!(info.get("email").is_none(), "email scope not requested: {info}");
+    assert!(claims.get("given_name").is_none(), "scope claims go to UserInfo, not the ID token");
     // POST with the token in the form body (RFC 6750 §2.2).
     let posted = app.client.post(app.url("/userinfo")).form(&[("access_token", access)]).send().await.unwrap();
     assert_eq!(posted.status(), 200);
@@ -262,4 +266,19 @@ async fn userinfo_bearer_errors_follow_rfc_6750() {
     let response =
         app.client.post(app.url("/userinfo")).bearer_auth("a").form(&[("access_token", "b")]).send().await.unwrap();
     assert_eq!(response.status(), 400, "a token in two places is refused");
+}
+
+#[tokio::test]
+async fn the_claims_request_puts_consented_claims_in_the_id_token() {
+    let app = TestApp::spawn().await;
+    let flow = Flow::new(&app).await;
+    let claims = r#"{"id_token":{"given_name":null,"email":{"essential":true}},"userinfo":{"email":null}}"#;
+    let (_, location) = flow.authorize(&app, &[("scope", "openid profile"), ("claims", claims)]).await;
+    let code = query_of(&location)["code"].clone();
+    let (_, tokens) = flow.redeem(&app, &code).await;
+    let id = verified(&app, tokens["id_token"].as_str().unwrap());
+    assert_eq!(id["given_name"], "Camille");
+    assert!(id.get("email").is_none(), "email is outside the granted scopes: {id}");
+    let info: serde_json::Value = userinfo(&app, tokens["access_token"].as_str().unwrap()).await.json().await.unwrap();
+    assert!(info.get("email").is_none(), "{info}");
 }

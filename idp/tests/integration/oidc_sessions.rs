@@ -49,6 +49,7 @@ async fn sign_in_same_browser(app: &TestApp, cookie: &str, auth: &idp::web::auth
     use tower_sessions::SessionStore as _;
     let store = app.state.cache.sessions();
     let id: tower_sessions::session::Id = cookie.split_once('=').unwrap().1.parse().unwrap();
+    app.record_login(auth).await;
     let mut record = store.load(&id).await.unwrap().unwrap();
     record.data.insert("auth".into(), serde_json::to_value(auth).unwrap());
     store.save(&record).await.unwrap();

@@ -8,12 +8,12 @@ pub mod response;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, Method, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
 use self::request::{AuthorizationRequest, Refusal};
-use self::response::{PageError, redirect};
+use self::response::{Refused, redirect};
 use super::error::{ErrorCode, OAuthError};
 use super::grant::{Grant, random_id, random_token, subject};
 use super::params::Params;
@@ -21,6 +21,7 @@ use crate::app::AppState;
 use crate::clients::{self, Client};
 use crate::keys::sha256_b64;
 use crate::web::auth_session::AuthSession;
+use crate::web::respond;
 
 /// Authorization codes live 60 s (DESIGN.md; RFC 6749 §4.1.2 says at most 10 min).
 pub const CODE_TTL: i64 = 60;
@@ -57,10 +58,8 @@ pub async fn authorize(
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
         if !form {
-            return PageError::bad_request(
-                "The sign-in request must be sent as a form (application/x-www-form-urlencoded).",
-            )
-            .into_response();
+            let lang = respond::lang(&session, &headers, None).await;
+            return Refused::bad_request("authz.not_a_form").page(lang);
         }
         &body
     } else {
@@ -69,27 +68,35 @@ pub async fn authorize(
     let params = match Params::parse(raw) {
         Ok(params) => params,
         // Repeated or oversized parameters: we cannot tell which redirect_uri to trust.
-        Err(e) => return PageError::bad_request(&e.description).into_response(),
+        Err(e) => {
+            tracing::info!(reason = %e.description, "malformed authorization request");
+            let lang = respond::lang(&session, &headers, None).await;
+            return Refused::bad_request("authz.malformed").page(lang);
+        }
     };
+    let lang = respond::lang(&session, &headers, params.get("ui_locales")).await;
     match request::validate(&state, &params).await {
         Ok((request, client)) => proceed(&state, &session, request, &client, None).await,
-        Err(Refusal::Page(page)) => page.into_response(),
+        Err(Refusal::Page(refused)) => refused.page(lang),
         Err(Refusal::Redirect(target, error)) => target.error(&state.config.issuer, &error),
     }
 }
 
 /// `GET /authorize/continue/{id}`: back from sign-in (or consent).
-pub async fn resume(State(state): State<AppState>, session: Session, Path(id): Path<String>) -> Response {
+pub async fn resume(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let lang = respond::lang(&session, &headers, None).await;
     let Some(request) = pending(&state, &session, &id).await else {
-        return PageError::bad_request(
-            "This sign-in request has expired or was started in another browser. Go back to the service and start again.",
-        )
-        .into_response();
+        return Refused::bad_request("authz.expired").page(lang);
     };
     let client = match clients::find(&state.db, &request.client_id).await {
         Ok(Some(client)) => client,
-        Ok(None) => return PageError::bad_request("The service is no longer registered.").into_response(),
-        Err(e) => return PageError::internal(&e).into_response(),
+        Ok(None) => return Refused::bad_request("authz.unknown_client").page(lang),
+        Err(e) => return Refused::internal(&e).page(lang),
     };
     proceed(&state, &session, request, &client, Some(&id)).await
 }
@@ -160,7 +167,7 @@ async fn decide(
     pending_id: Option<&str>,
 ) -> Result<Response, OAuthError> {
     let now = state.clock.now();
-    let auth = AuthSession::current(session, now).await.map_err(OAuthError::server)?;
+    let auth = AuthSession::current(session, &state.db, now).await.map_err(OAuthError::server)?;
     let login_needed = match &auth {
         None => true,
         Some(auth) => {

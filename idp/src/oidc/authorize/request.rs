@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::response::{PageError, RedirectTarget, ResponseMode};
+use super::response::{RedirectTarget, Refused, ResponseMode};
 use crate::app::AppState;
 use crate::clients::{self, Client, GRANT_AUTHORIZATION_CODE};
 use crate::clock::UnixTime;
@@ -86,32 +86,26 @@ impl AuthorizationRequest {
 /// trusted) or back at the client.
 #[derive(Debug)]
 pub enum Refusal {
-    Page(PageError),
+    Page(Refused),
     Redirect(RedirectTarget, OAuthError),
 }
 
-impl From<PageError> for Refusal {
-    fn from(e: PageError) -> Self {
+impl From<Refused> for Refusal {
+    fn from(e: Refused) -> Self {
         Refusal::Page(e)
     }
 }
 
 pub async fn validate(state: &AppState, params: &Params) -> Result<(AuthorizationRequest, Client), Refusal> {
-    let client_id = params
-        .get("client_id")
-        .ok_or_else(|| PageError::bad_request("The request does not name the service (client_id is missing)."))?;
+    let client_id = params.get("client_id").ok_or_else(|| Refused::bad_request("authz.no_client_id"))?;
     let client = clients::find(&state.db, client_id)
         .await
-        .map_err(|e| PageError::internal(&e))?
-        .ok_or_else(|| PageError::bad_request("The service that sent you here is not registered with Sésame."))?;
-    let redirect_uri = params
-        .get("redirect_uri")
-        .ok_or_else(|| PageError::bad_request("The request has no return address (redirect_uri is missing)."))?;
+        .map_err(|e| Refused::internal(&e))?
+        .ok_or_else(|| Refused::bad_request("authz.unknown_client"))?;
+    let redirect_uri = params.get("redirect_uri").ok_or_else(|| Refused::bad_request("authz.no_redirect_uri"))?;
     // Exact string match (OAuth 2.0 Security BCP §4.1.3): no normalisation.
     if !client.redirect_uris.iter().any(|u| u == redirect_uri) {
-        return Err(
-            PageError::bad_request("The return address in the request is not registered for this service.").into()
-        );
+        return Err(Refused::bad_request("authz.redirect_uri_mismatch").into());
     }
 
     // From here on, errors go back to the client.

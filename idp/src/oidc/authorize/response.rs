@@ -6,6 +6,9 @@ use axum::response::{Html, IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use crate::oidc::error::OAuthError;
+use crate::web::html::esc;
+use crate::web::i18n::Lang;
+use crate::web::respond::PageError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -59,22 +62,6 @@ pub fn redirect(location: &str) -> Response {
     response
 }
 
-/// Escapes text for HTML content and attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#x27;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// Script that submits the form_post form; static, so the CSP can stay
 /// free of inline script.
 pub const FORM_POST_SCRIPT: &str = "document.forms[0].submit();\n";
@@ -83,13 +70,13 @@ pub const FORM_POST_SCRIPT_PATH: &str = "/authorize/form_post.js";
 fn form_post(action: &str, params: &[(&'static str, String)]) -> Response {
     let fields: String = params
         .iter()
-        .map(|(name, value)| format!(r#"<input type="hidden" name="{}" value="{}">"#, escape(name), escape(value)))
+        .map(|(name, value)| format!(r#"<input type="hidden" name="{}" value="{}">"#, esc(name), esc(value)))
         .collect();
     let body = format!(
         r#"<!doctype html><html lang="fr"><head><meta charset="utf-8"><title>Sésame</title>
 <script src="{FORM_POST_SCRIPT_PATH}" defer></script></head>
 <body><form method="post" action="{}">{fields}<noscript><button type="submit">Continuer / Continue</button></noscript></form></body></html>"#,
-        escape(action)
+        esc(action)
     );
     let origin = url::Url::parse(action).map(|u| u.origin().ascii_serialization()).unwrap_or_else(|_| "'none'".into());
     let csp =
@@ -112,47 +99,32 @@ pub async fn form_post_script() -> Response {
 }
 
 /// An error a person reads: the client or its return address cannot be
-/// trusted, so we must not send them back (OIDC Core §3.1.2.6).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PageError {
+/// trusted, so we must not send them back (OIDC Core §3.1.2.6). Holds a
+/// catalogue key; rendered in the citizen's language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refused {
     pub status: StatusCode,
-    pub message: String,
+    pub key: &'static str,
 }
 
-impl PageError {
-    pub fn bad_request(message: &str) -> Self {
-        Self { status: StatusCode::BAD_REQUEST, message: message.to_owned() }
+impl Refused {
+    pub fn bad_request(key: &'static str) -> Self {
+        Self { status: StatusCode::BAD_REQUEST, key }
     }
 
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
-        Self {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            message: "Sésame could not complete your request. Please try again in a moment.".to_owned(),
-        }
+        Self { status: StatusCode::INTERNAL_SERVER_ERROR, key: "err.server" }
     }
-}
 
-impl IntoResponse for PageError {
-    fn into_response(self) -> Response {
-        let body = format!(
-            r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Sésame — request refused</title></head>
-<body><main><h1>This sign-in request cannot continue</h1><p role="alert">{}</p>
-<p>Go back to the service you came from and try again. If the problem persists, contact that service.</p></main></body></html>"#,
-            escape(&self.message)
-        );
-        (self.status, [(header::CACHE_CONTROL, "no-store")], Html(body)).into_response()
+    pub fn page(self, lang: Lang) -> Response {
+        PageError::new(self.status, lang, self.key, "/account").into_response()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn escaping_covers_html_specials() {
-        assert_eq!(escape(r#"<a href="x">'&'</a>"#), "&lt;a href=&quot;x&quot;&gt;&#x27;&amp;&#x27;&lt;/a&gt;");
-    }
 
     #[test]
     fn query_response_keeps_existing_query_and_adds_iss() {

@@ -9,8 +9,9 @@ use crate::app::AppState;
 use crate::clients::Client;
 use crate::keys::sha256_b64;
 use crate::oidc::authorize::{CODE_TTL, CodeRecord, code_key};
+use crate::oidc::claims::{Target, released};
 use crate::oidc::error::OAuthError;
-use crate::oidc::grant::{TokenResponse, mint, revoke_grant};
+use crate::oidc::grant::{IdTokenExtras, TokenResponse, mint, revoke_grant};
 use crate::oidc::params::Params;
 
 /// How long a redeemed code is remembered, to recognise its replay.
@@ -53,7 +54,14 @@ pub async fn exchange(state: &AppState, client: &Client, params: &Params) -> Res
     if !bool::from(computed.as_bytes().ct_eq(record.code_challenge.as_bytes())) {
         return Err(OAuthError::invalid_grant("code_verifier does not match the code_challenge"));
     }
-    let minted = mint(state, client, &record.grant, Some(Some(&record.nonce)), None)?;
+    let citizen = state
+        .db
+        .citizen_by_id(&record.grant.citizen_id)
+        .await?
+        .ok_or_else(|| OAuthError::invalid_grant("the citizen's account no longer exists"))?;
+    let extras =
+        IdTokenExtras { nonce: Some(&record.nonce), claims: released(&record.grant, &citizen, Target::IdToken) };
+    let minted = mint(state, client, &record.grant, Some(extras), None)?;
     state.db.insert_grant(&record.grant.to_record(state.clock.now()), minted.refresh_record.as_ref()).await?;
     tracing::info!(client_id = %client.client_id, "code redeemed");
     Ok(minted.response)

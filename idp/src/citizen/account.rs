@@ -1,0 +1,203 @@
+//! `/account`: the citizen's identity, passkeys (add, rename, remove — never
+//! the last one), recovery codes left, and active sessions (sign out the
+//! others). Plain forms with a CSRF field; each answers with a redirect
+//! back to the page and a notice.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::routing::{get, post};
+use tower_sessions::Session;
+
+use crate::app::AppState;
+use crate::citizen::CitizenIdentifier;
+use crate::passkey::routes::{form_field, page_frame, query_param};
+use crate::store::{NewAuditEvent, PasskeyRemoval};
+use crate::web::auth_session::AuthSession;
+use crate::web::csrf;
+use crate::web::i18n::Lang;
+use crate::web::pages::{self, AccountView, Frame, PasskeyView, SessionView};
+use crate::web::respond::{self, PageError, html, see_other};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/account", get(account_page))
+        .route("/account/passkeys/rename", post(rename_passkey))
+        .route("/account/passkeys/remove", post(remove_passkey))
+        .route("/account/sessions/revoke-others", post(revoke_other_sessions))
+}
+
+const PASSKEY_NAME_MAX: usize = 60;
+
+/// A passkey name as typed: trimmed, 1 to 60 characters, no control
+/// characters. Empty is allowed where a default name will be given.
+pub fn passkey_name(input: &str, empty_ok: bool) -> Option<String> {
+    let name = input.split_whitespace().collect::<Vec<_>>().join(" ");
+    let ok = (empty_ok || !name.is_empty())
+        && name.chars().count() <= PASSKEY_NAME_MAX
+        && !name.chars().any(char::is_control);
+    ok.then_some(name)
+}
+
+/// Notices the page shows after a redirect: only these keys, never the
+/// query's text.
+fn notice(value: Option<&str>) -> Option<(&'static str, bool)> {
+    Some(match value? {
+        "passkey_added" => ("notice.passkey_added", false),
+        "passkey_renamed" => ("notice.passkey_renamed", false),
+        "passkey_removed" => ("notice.passkey_removed", false),
+        "sessions_ended" => ("notice.sessions_ended", false),
+        "recovered" => ("notice.recovered", false),
+        "last_passkey" => ("notice.last_passkey", true),
+        "name_required" => ("notice.name_required", true),
+        "passkey_not_found" => ("notice.passkey_not_found", true),
+        _ => return None,
+    })
+}
+
+async fn account_page(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, PageError> {
+    let (lang, token, auth) = page_frame(&state, &session, &headers, query.as_deref()).await?;
+    let Some(auth) = auth else { return Ok(see_other("/signin?next=%2Faccount")) };
+    let internal = |e: &dyn std::fmt::Display| PageError::internal(lang, e);
+    let now = state.clock.now();
+    let citizen = state.db.citizen_by_id(&auth.citizen_id).await.map_err(|e| internal(&e))?;
+    let Some(citizen) = citizen else { return Ok(see_other("/signin")) };
+    let passkeys = state.db.passkeys_of(&citizen.id).await.map_err(|e| internal(&e))?;
+    let sessions = state.db.login_sessions_of(&citizen.id, now).await.map_err(|e| internal(&e))?;
+    let codes_left = state.db.unused_recovery_codes(&citizen.id).await.map_err(|e| internal(&e))?;
+    let identifier =
+        CitizenIdentifier::parse(&citizen.identifier).map_or(citizen.identifier.clone(), |i| i.to_string());
+    let view = AccountView {
+        given_name: &citizen.given_name,
+        family_name: &citizen.family_name,
+        email: citizen.email.as_deref(),
+        identifier: &identifier,
+        acr: &auth.acr,
+        passkeys: passkeys
+            .iter()
+            .map(|p| PasskeyView {
+                credential_id: &p.credential_id,
+                name: &p.name,
+                synced: p.backup_eligible,
+                created_at: p.created_at,
+                last_used_at: p.last_used_at,
+            })
+            .collect(),
+        recovery_codes_left: codes_left,
+        sessions: sessions
+            .iter()
+            .map(|s| SessionView { device: &s.device, created_at: s.created_at, current: s.sid == auth.sid })
+            .collect(),
+        notice: notice(query_param(query.as_deref(), "notice").as_deref()),
+    };
+    let frame = Frame { lang, csrf: &token, signed_in: true, path: "/account" };
+    Ok(html(StatusCode::OK, pages::account(&frame, &view)))
+}
+
+/// CSRF field checked, citizen signed in: the common start of every form.
+async fn form_call(
+    state: &AppState,
+    session: &Session,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(Lang, AuthSession), Response> {
+    use axum::response::IntoResponse as _;
+    let lang = respond::lang(session, headers, None).await;
+    if csrf::verify(session, form_field(body, "csrf").as_deref()).await.is_err() {
+        return Err(PageError::new(StatusCode::FORBIDDEN, lang, "err.csrf", "/account").into_response());
+    }
+    match AuthSession::current(session, &state.db, state.clock.now()).await {
+        Ok(Some(auth)) => Ok((lang, auth)),
+        Ok(None) => Err(see_other("/signin?next=%2Faccount")),
+        Err(e) => Err(PageError::internal(lang, &e).into_response()),
+    }
+}
+
+fn audit(citizen_id: &str, kind: &str, details: serde_json::Value, at: i64) -> NewAuditEvent {
+    NewAuditEvent { citizen_id: citizen_id.to_owned(), kind: kind.to_owned(), details: details.to_string(), at }
+}
+
+async fn rename_passkey(State(state): State<AppState>, session: Session, headers: HeaderMap, body: Bytes) -> Response {
+    let (lang, auth) = match form_call(&state, &session, &headers, &body).await {
+        Ok(ok) => ok,
+        Err(response) => return response,
+    };
+    let credential_id = form_field(&body, "credential_id").unwrap_or_default();
+    let Some(name) = form_field(&body, "name").and_then(|n| passkey_name(&n, false)) else {
+        return see_other("/account?notice=name_required");
+    };
+    let now = state.clock.now();
+    let event = audit(&auth.citizen_id, "passkey.renamed", serde_json::json!({"credential_id": credential_id}), now);
+    match state.db.rename_passkey(&auth.citizen_id, &credential_id, &name, &event).await {
+        Ok(true) => see_other("/account?notice=passkey_renamed"),
+        Ok(false) => see_other("/account?notice=passkey_not_found"),
+        Err(e) => axum::response::IntoResponse::into_response(PageError::internal(lang, &e)),
+    }
+}
+
+async fn remove_passkey(State(state): State<AppState>, session: Session, headers: HeaderMap, body: Bytes) -> Response {
+    let (lang, auth) = match form_call(&state, &session, &headers, &body).await {
+        Ok(ok) => ok,
+        Err(response) => return response,
+    };
+    let credential_id = form_field(&body, "credential_id").unwrap_or_default();
+    let now = state.clock.now();
+    let event = audit(&auth.citizen_id, "passkey.removed", serde_json::json!({"credential_id": credential_id}), now);
+    match state.db.remove_passkey(&auth.citizen_id, &credential_id, &event).await {
+        Ok(PasskeyRemoval::Removed) => see_other("/account?notice=passkey_removed"),
+        Ok(PasskeyRemoval::LastOne) => see_other("/account?notice=last_passkey"),
+        Ok(PasskeyRemoval::NotFound) => see_other("/account?notice=passkey_not_found"),
+        Err(e) => axum::response::IntoResponse::into_response(PageError::internal(lang, &e)),
+    }
+}
+
+async fn revoke_other_sessions(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (lang, auth) = match form_call(&state, &session, &headers, &body).await {
+        Ok(ok) => ok,
+        Err(response) => return response,
+    };
+    let now = state.clock.now();
+    let result = async {
+        let ended = state.db.revoke_other_login_sessions(&auth.citizen_id, &auth.sid, now).await?;
+        let event = audit(&auth.citizen_id, "session.others_ended", serde_json::json!({"count": ended}), now);
+        state.db.append_audit_event(&event).await
+    }
+    .await;
+    match result {
+        Ok(()) => see_other("/account?notice=sessions_ended"),
+        Err(e) => axum::response::IntoResponse::into_response(PageError::internal(lang, &e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passkey_names_are_trimmed_and_bounded() {
+        assert_eq!(passkey_name("  my   phone ", false).as_deref(), Some("my phone"));
+        assert_eq!(passkey_name("", false), None);
+        assert_eq!(passkey_name("", true).as_deref(), Some(""));
+        assert_eq!(passkey_name(&"x".repeat(61), false), None);
+        assert_eq!(passkey_name("a\u{7}b", false), None);
+    }
+
+    #[test]
+    fn only_known_notices_are_shown() {
+        assert_eq!(notice(Some("passkey_added")), Some(("notice.passkey_added", false)));
+        assert_eq!(notice(Some("<script>")), None);
+        assert_eq!(notice(None), None);
+    }
+}

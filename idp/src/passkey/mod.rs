@@ -1,0 +1,106 @@
+//! Passkeys (WebAuthn Level 3 through webauthn-rs): sign-up, sign-in,
+//! adding passkeys, recovery. `ceremony` is the domain (no HTTP); `routes`
+//! is its HTTP edge (JSON ceremony endpoints and the login pages).
+
+pub mod ceremony;
+pub mod routes;
+
+use webauthn_rs::prelude::{Passkey, Url, WebauthnError};
+use webauthn_rs::{Webauthn, WebauthnBuilder};
+
+use crate::config::Config;
+use crate::store::{CreateCitizenError, StoreError};
+
+/// How long a started ceremony may be finished (WebAuthn's recommended
+/// timeout for user verification is 5 minutes).
+pub const CEREMONY_TTL: i64 = 300;
+
+/// Why a ceremony was refused. Each maps to a clear message at the edge;
+/// internal causes are logged, never sent.
+#[derive(Debug, thiserror::Error)]
+pub enum PasskeyError {
+    #[error("the declared profile is invalid")]
+    InvalidProfile(Vec<crate::citizen::ProfileProblem>),
+    #[error("citizen identifier: {0}")]
+    InvalidIdentifier(crate::citizen::IdentifierError),
+    #[error("malformed recovery code")]
+    InvalidRecoveryCode,
+    #[error("unknown citizen, wrong or used recovery code")]
+    RecoveryRefused,
+    #[error("malformed credential: {0}")]
+    InvalidCredential(&'static str),
+    #[error("no such ceremony: expired, already used or never started")]
+    CeremonyExpired,
+    #[error("ceremony started by another browser session")]
+    WrongSession,
+    #[error("the credential is not registered")]
+    UnknownCredential,
+    #[error("sign counter went backwards: possibly cloned authenticator")]
+    CounterRegression,
+    #[error("the credential is registered already")]
+    CredentialTaken,
+    #[error("verification failed: {0:?}")]
+    Verification(WebauthnError),
+    #[error("WebAuthn configuration: {0:?}")]
+    Config(WebauthnError),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Cache(#[from] crate::cache::CacheError),
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl From<CreateCitizenError> for PasskeyError {
+    fn from(e: CreateCitizenError) -> Self {
+        match e {
+            CreateCitizenError::CredentialTaken => Self::CredentialTaken,
+            CreateCitizenError::IdentifierTaken => Self::Internal("citizen identifier collision".into()),
+            CreateCitizenError::Store(e) => Self::Store(e),
+        }
+    }
+}
+
+/// The relying party: RP ID = the issuer's host, origin = the issuer's
+/// origin (never the request's `Host`).
+pub fn relying_party(config: &Config) -> Result<Webauthn, PasskeyError> {
+    let origin = Url::parse(&config.issuer).map_err(|_| PasskeyError::Config(WebauthnError::Configuration))?;
+    WebauthnBuilder::new(config.issuer_host(), &origin)
+        .and_then(|b| b.rp_name("Sésame").build())
+        .map_err(PasskeyError::Config)
+}
+
+/// RFC 8176 methods of a passkey login: `swk` for a backup-eligible
+/// (syncable) credential, else `hwk`; `user` and `mfa` when the user was
+/// verified (possession + biometric/PIN).
+pub fn amr(backup_eligible: bool, user_verified: bool) -> Vec<String> {
+    let mut methods = vec![if backup_eligible { "swk" } else { "hwk" }.to_owned()];
+    if user_verified {
+        methods.push("user".to_owned());
+        methods.push("mfa".to_owned());
+    }
+    methods
+}
+
+/// Counter and backup flags of a registered passkey, read from its record.
+pub(crate) fn passkey_facts(passkey: &Passkey) -> Result<(i64, bool, bool), PasskeyError> {
+    let json = serde_json::to_value(passkey).map_err(|e| PasskeyError::Internal(e.to_string()))?;
+    let cred = &json["cred"];
+    Ok((
+        cred["counter"].as_i64().unwrap_or(0),
+        cred["backup_eligible"].as_bool().unwrap_or(false),
+        cred["backup_state"].as_bool().unwrap_or(false),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::amr;
+
+    #[test]
+    fn amr_follows_backup_eligibility_and_user_verification() {
+        assert_eq!(amr(false, true), ["hwk", "user", "mfa"]);
+        assert_eq!(amr(true, true), ["swk", "user", "mfa"]);
+        assert_eq!(amr(false, false), ["hwk"]);
+    }
+}

@@ -1,0 +1,423 @@
+//! HTTP edge of the ceremonies: the sign-in, sign-up and recovery pages,
+//! their JSON start/finish endpoints (CSRF token in `x-csrf-token`), and
+//! sign-out. Each handler: check CSRF → call `ceremony` → answer.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tower_sessions::Session;
+
+use super::PasskeyError;
+use super::ceremony::{self, Login};
+use crate::app::AppState;
+use crate::citizen::{ACR_SELF_REGISTERED, IdentifierError, Profile, ProfileProblem};
+use crate::store::{LoginSessionRecord, NewAuditEvent};
+use crate::web::auth_session::{AuthSession, safe_next};
+use crate::web::csrf;
+use crate::web::i18n::Lang;
+use crate::web::pages::{self, Frame};
+use crate::web::respond::{self, JsonError, PageError, device_summary, html, see_other};
+
+/// Session key of what the "identifier shown once" page shows.
+const SIGNED_UP_KEY: &str = "signed_up";
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/signin", get(sign_in_page))
+        .route("/signin/start", post(sign_in_start))
+        .route("/signin/finish", post(sign_in_finish))
+        .route("/signup", get(sign_up_page))
+        .route("/signup/start", post(sign_up_start))
+        .route("/signup/finish", post(sign_up_finish))
+        .route("/signup/done", get(signed_up_page))
+        .route("/recover", get(recover_page))
+        .route("/recover/start", post(recover_start))
+        .route("/recover/finish", post(recover_finish))
+        .route("/account/passkeys/start", post(add_passkey_start))
+        .route("/account/passkeys/finish", post(add_passkey_finish))
+        .route("/signout", post(sign_out))
+}
+
+/// First value of a query parameter (duplicates and junk tolerated).
+pub fn query_param(raw: Option<&str>, name: &str) -> Option<String> {
+    url::form_urlencoded::parse(raw.unwrap_or("").as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+}
+
+/// First value of a field of an `application/x-www-form-urlencoded` body.
+pub fn form_field(body: &[u8], name: &str) -> Option<String> {
+    url::form_urlencoded::parse(body).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+}
+
+/// Where to go after a login: `next` if it is a local path, else `/account`.
+fn destination(next: Option<&str>) -> String {
+    next.and_then(safe_next).unwrap_or("/account").to_owned()
+}
+
+// --- pages ----------------------------------------------------------------
+
+/// What every login page needs: language, CSRF token, whether signed in.
+pub(crate) async fn page_frame(
+    state: &AppState,
+    session: &Session,
+    headers: &HeaderMap,
+    query: Option<&str>,
+) -> Result<(Lang, String, Option<AuthSession>), PageError> {
+    let lang = respond::lang(session, headers, query_param(query, "ui_locales").as_deref()).await;
+    let token = csrf::token(session).await.map_err(|e| PageError::internal(lang, &e))?;
+    let auth =
+        AuthSession::current(session, &state.db, state.clock.now()).await.map_err(|e| PageError::internal(lang, &e))?;
+    Ok((lang, token, auth))
+}
+
+fn path_with(path: &str, query: Option<&str>) -> String {
+    match query {
+        Some(q) if !q.is_empty() => format!("{path}?{q}"),
+        _ => path.to_owned(),
+    }
+}
+
+async fn sign_in_page(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, PageError> {
+    let (lang, token, auth) = page_frame(&state, &session, &headers, query.as_deref()).await?;
+    let next = query_param(query.as_deref(), "next").filter(|n| safe_next(n).is_some()).unwrap_or_default();
+    let path = path_with("/signin", query.as_deref());
+    let frame = Frame { lang, csrf: &token, signed_in: auth.is_some(), path: &path };
+    Ok(html(StatusCode::OK, pages::sign_in(&frame, &next)))
+}
+
+async fn sign_up_page(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, PageError> {
+    let (lang, token, auth) = page_frame(&state, &session, &headers, query.as_deref()).await?;
+    let next = query_param(query.as_deref(), "next").filter(|n| safe_next(n).is_some()).unwrap_or_default();
+    let path = path_with("/signup", query.as_deref());
+    let frame = Frame { lang, csrf: &token, signed_in: auth.is_some(), path: &path };
+    Ok(html(StatusCode::OK, pages::sign_up(&frame, &next)))
+}
+
+#[derive(Serialize, Deserialize)]
+struct SignedUpView {
+    identifier: String,
+    codes: Vec<String>,
+    next: String,
+}
+
+/// The identifier and recovery codes, shown once: taken from the session.
+async fn signed_up_page(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, PageError> {
+    let (lang, token, auth) = page_frame(&state, &session, &headers, query.as_deref()).await?;
+    let view: Option<SignedUpView> = session.remove(SIGNED_UP_KEY).await.map_err(|e| PageError::internal(lang, &e))?;
+    let Some(view) = view else { return Ok(see_other("/account")) };
+    let frame = Frame { lang, csrf: &token, signed_in: auth.is_some(), path: "/account" };
+    Ok(html(StatusCode::OK, pages::signed_up(&frame, &view.identifier, &view.codes, &view.next)))
+}
+
+async fn recover_page(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, PageError> {
+    let (lang, token, auth) = page_frame(&state, &session, &headers, query.as_deref()).await?;
+    let frame = Frame { lang, csrf: &token, signed_in: auth.is_some(), path: "/recover" };
+    Ok(html(StatusCode::OK, pages::recover(&frame)))
+}
+
+/// `POST /signout`: ends this browser's login everywhere.
+async fn sign_out(State(state): State<AppState>, session: Session, headers: HeaderMap, body: Bytes) -> Response {
+    let lang = respond::lang(&session, &headers, None).await;
+    if csrf::verify(&session, form_field(&body, "csrf").as_deref()).await.is_err() {
+        return PageError::new(StatusCode::FORBIDDEN, lang, "err.csrf", "/account").into_response();
+    }
+    match AuthSession::end(&session, &state.db, state.clock.now()).await {
+        Ok(()) => see_other("/signin"),
+        Err(e) => PageError::internal(lang, &e).into_response(),
+    }
+}
+
+// --- JSON ceremony endpoints -------------------------------------------------
+
+/// Language, CSRF check (header), ceremony binding and the parsed body.
+struct Call {
+    lang: Lang,
+    binding: String,
+    body: Value,
+}
+
+async fn call(session: &Session, headers: &HeaderMap, body: &Bytes) -> Result<Call, JsonError> {
+    let lang = respond::lang(session, headers, None).await;
+    let presented = headers.get(csrf::HEADER).and_then(|v| v.to_str().ok());
+    csrf::verify(session, presented).await.map_err(|_| JsonError::csrf(lang))?;
+    let binding = csrf::binding(session).await.map_err(|e| JsonError::internal(lang, &e))?;
+    let body = if body.is_empty() {
+        json!({})
+    } else {
+        serde_json::from_slice(body)
+            .map_err(|_| JsonError::new(StatusCode::BAD_REQUEST, "invalid_request", lang, "err.invalid_credential"))?
+    };
+    if !body.is_object() {
+        return Err(JsonError::new(StatusCode::BAD_REQUEST, "invalid_request", lang, "err.invalid_credential"));
+    }
+    Ok(Call { lang, binding, body })
+}
+
+fn text<'a>(body: &'a Value, name: &str) -> &'a str {
+    body.get(name).and_then(Value::as_str).unwrap_or("")
+}
+
+fn profile_key(problem: ProfileProblem) -> &'static str {
+    match problem {
+        ProfileProblem::GivenNameMissing => "err.given_name_required",
+        ProfileProblem::FamilyNameMissing => "err.family_name_required",
+        ProfileProblem::NameInvalid(_) => "err.name_invalid",
+        ProfileProblem::EmailInvalid => "err.email_invalid",
+    }
+}
+
+fn field_error(lang: Lang, fields: &[(&str, &'static str)]) -> JsonError {
+    let description = fields.first().map_or("", |(_, key)| lang.t(key)).to_owned();
+    let map = fields.iter().map(|(field, key)| ((*field).to_owned(), Value::from(lang.t(key)))).collect();
+    JsonError { status: StatusCode::BAD_REQUEST, error: "invalid_request", description, fields: Some(map) }
+}
+
+/// The edge mapping of every ceremony error.
+pub(crate) fn json_error(lang: Lang, error: PasskeyError) -> JsonError {
+    use PasskeyError as E;
+    let plain = |status, code, key| JsonError::new(status, code, lang, key);
+    match error {
+        E::InvalidProfile(problems) => {
+            let fields: Vec<_> = problems.iter().map(|p| (p.field(), profile_key(*p))).collect();
+            field_error(lang, &fields)
+        }
+        E::InvalidIdentifier(e) => {
+            let key = match e {
+                IdentifierError::WrongLength { .. } | IdentifierError::RandomnessUnavailable => "err.identifier_length",
+                IdentifierError::InvalidCharacter { .. } => "err.identifier_character",
+                IdentifierError::CheckCharacterMismatch => "err.identifier_check",
+            };
+            field_error(lang, &[("identifier", key)])
+        }
+        E::InvalidRecoveryCode => field_error(lang, &[("code", "err.code_invalid")]),
+        E::RecoveryRefused => plain(StatusCode::FORBIDDEN, "recovery_refused", "err.recovery_refused"),
+        E::InvalidCredential(why) => {
+            tracing::info!(reason = why, "malformed credential refused");
+            plain(StatusCode::BAD_REQUEST, "invalid_request", "err.invalid_credential")
+        }
+        E::CeremonyExpired => plain(StatusCode::BAD_REQUEST, "ceremony_expired", "err.ceremony_expired"),
+        E::WrongSession => plain(StatusCode::FORBIDDEN, "wrong_session", "err.wrong_session"),
+        E::UnknownCredential => plain(StatusCode::UNAUTHORIZED, "unknown_credential", "err.unknown_credential"),
+        E::CounterRegression => plain(StatusCode::UNAUTHORIZED, "counter_regression", "err.counter_regression"),
+        E::CredentialTaken => plain(StatusCode::CONFLICT, "credential_taken", "err.credential_taken"),
+        E::Verification(cause) => {
+            tracing::info!(cause = ?cause, "passkey verification failed");
+            plain(StatusCode::UNAUTHORIZED, "verification_failed", "err.verification_failed")
+        }
+        other @ (E::Config(_) | E::Store(_) | E::Cache(_) | E::Internal(_)) => JsonError::internal(lang, &other),
+    }
+}
+
+fn redirect_json(to: &str) -> Response {
+    (StatusCode::OK, [(axum::http::header::CACHE_CONTROL, "no-store")], axum::Json(json!({"redirect": to})))
+        .into_response()
+}
+
+fn options_json(options: Value) -> Response {
+    (StatusCode::OK, [(axum::http::header::CACHE_CONTROL, "no-store")], axum::Json(options)).into_response()
+}
+
+/// Signs this browser in after a ceremony: ends its previous login, stores
+/// the new one (`sid`) and renews the session id.
+async fn establish(state: &AppState, session: &Session, headers: &HeaderMap, login: Login) -> Result<(), PasskeyError> {
+    let now = state.clock.now();
+    let internal = |e: &dyn std::fmt::Display| PasskeyError::Internal(e.to_string());
+    if let Some(previous) = AuthSession::current(session, &state.db, now).await.map_err(|e| internal(&e))? {
+        state.db.revoke_login_session(&previous.sid, now).await?;
+    }
+    let mut sid = [0u8; 16];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut sid)
+        .map_err(|_| PasskeyError::Internal("no secure randomness".into()))?;
+    let sid = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sid);
+    let expires_at = now + state.config.lifetimes.session_absolute;
+    let device = device_summary(headers);
+    state
+        .db
+        .insert_login_session(&LoginSessionRecord {
+            sid: sid.clone(),
+            citizen_id: login.citizen_id.clone(),
+            created_at: now,
+            expires_at,
+            device: device.clone(),
+            amr: login.amr.join(" "),
+        })
+        .await?;
+    let details = json!({"device": device, "amr": login.amr});
+    state
+        .db
+        .append_audit_event(&NewAuditEvent {
+            citizen_id: login.citizen_id.clone(),
+            kind: "session.signed_in".into(),
+            details: details.to_string(),
+            at: now,
+        })
+        .await?;
+    AuthSession {
+        citizen_id: login.citizen_id,
+        auth_time: now,
+        acr: ACR_SELF_REGISTERED.to_owned(),
+        amr: login.amr,
+        sid,
+        expires_at,
+    }
+    .establish(session)
+    .await
+    .map_err(|e| internal(&e))
+}
+
+async fn sign_up_start(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, JsonError> {
+    let call = call(&session, &headers, &body).await?;
+    let email = Some(text(&call.body, "email"));
+    let profile = Profile::parse(text(&call.body, "given_name"), text(&call.body, "family_name"), email)
+        .map_err(|problems| json_error(call.lang, PasskeyError::InvalidProfile(problems)))?;
+    let options =
+        ceremony::start_sign_up(&state, &call.binding, profile).await.map_err(|e| json_error(call.lang, e))?;
+    Ok(options_json(options))
+}
+
+async fn sign_up_finish(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, JsonError> {
+    let call = call(&session, &headers, &body).await?;
+    let done = ceremony::finish_sign_up(&state, &call.binding, &call.body["credential"], &device_summary(&headers))
+        .await
+        .map_err(|e| json_error(call.lang, e))?;
+    let next = destination(call.body.get("next").and_then(Value::as_str));
+    establish(&state, &session, &headers, done.login).await.map_err(|e| json_error(call.lang, e))?;
+    let view = SignedUpView {
+        identifier: done.identifier.to_string(),
+        codes: done.recovery_codes.iter().map(|c| c.grouped()).collect(),
+        next,
+    };
+    session.insert(SIGNED_UP_KEY, view).await.map_err(|e| JsonError::internal(call.lang, &e))?;
+    Ok(redirect_json("/signup/done"))
+}
+
+async fn sign_in_start(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, JsonError> {
+    let call = call(&session, &headers, &body).await?;
+    let options = ceremony::start_sign_in(&state, &call.binding).await.map_err(|e| json_error(call.lang, e))?;
+    Ok(options_json(options))
+}
+
+async fn sign_in_finish(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, JsonError> {
+    let call = call(&session, &headers, &body).await?;
+    let login = ceremony::finish_sign_in(&state, &call.binding, &call.body["credential"])
+        .await
+        .map_err(|e| json_error(call.lang, e))?;
+    establish(&state, &session, &headers, login).await.map_err(|e| json_error(call.lang, e))?;
+    Ok(redirect_json(&destination(call.body.get("next").and_then(Value::as_str))))
+}
+
+async fn recover_start(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, JsonError> {
+    let call = call(&session, &headers, &body).await?;
+    let options =
+        ceremony::start_recovery(&state, &call.binding, text(&call.body, "identifier"), text(&call.body, "code"))
+            .await
+            .map_err(|e| json_error(call.lang, e))?;
+    Ok(options_json(options))
+}
+
+async fn recover_finish(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, JsonError> {
+    let call = call(&session, &headers, &body).await?;
+    let login = ceremony::finish_recovery(&state, &call.binding, &call.body["credential"], &device_summary(&headers))
+        .await
+        .map_err(|e| json_error(call.lang, e))?;
+    establish(&state, &session, &headers, login).await.map_err(|e| json_error(call.lang, e))?;
+    Ok(redirect_json("/account?notice=recovered"))
+}
+
+/// The signed-in citizen for a JSON call, or 401.
+async fn signed_in(state: &AppState, session: &Session, lang: Lang) -> Result<AuthSession, JsonError> {
+    AuthSession::current(session, &state.db, state.clock.now())
+        .await
+        .map_err(|e| JsonError::internal(lang, &e))?
+        .ok_or_else(|| JsonError::new(StatusCode::UNAUTHORIZED, "login_required", lang, "err.not_signed_in"))
+}
+
+async fn add_passkey_start(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, JsonError> {
+    let call = call(&session, &headers, &body).await?;
+    let auth = signed_in(&state, &session, call.lang).await?;
+    let name = crate::citizen::account::passkey_name(text(&call.body, "name"), true)
+        .ok_or_else(|| field_error(call.lang, &[("passkey_name", "notice.name_required")]))?;
+    let citizen =
+        state.db.citizen_by_id(&auth.citizen_id).await.map_err(|e| JsonError::internal(call.lang, &e))?.ok_or_else(
+            || JsonError::new(StatusCode::UNAUTHORIZED, "login_required", call.lang, "err.not_signed_in"),
+        )?;
+    let options = ceremony::start_add_passkey(&state, &call.binding, &citizen, &name)
+        .await
+        .map_err(|e| json_error(call.lang, e))?;
+    Ok(options_json(options))
+}
+
+async fn add_passkey_finish(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, JsonError> {
+    let call = call(&session, &headers, &body).await?;
+    let auth = signed_in(&state, &session, call.lang).await?;
+    let device = device_summary(&headers);
+    ceremony::finish_add_passkey(&state, &call.binding, &auth.citizen_id, &call.body["credential"], &device)
+        .await
+        .map_err(|e| json_error(call.lang, e))?;
+    Ok(redirect_json("/account?notice=passkey_added"))
+}

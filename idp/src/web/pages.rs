@@ -1,0 +1,380 @@
+//! The login pages' templates: plain functions from typed data to HTML,
+//! every dynamic value escaped, every string from the catalogue.
+
+use std::fmt::Write as _;
+
+use super::html::{self, Field, Page, esc, field, layout, status_region, when};
+use super::i18n::Lang;
+
+/// What every page needs besides its own data.
+pub struct Frame<'a> {
+    pub lang: Lang,
+    pub csrf: &'a str,
+    pub signed_in: bool,
+    pub path: &'a str,
+}
+
+fn page(frame: &Frame<'_>, title_key: &'static str, body: String) -> String {
+    layout(&Page {
+        lang: frame.lang,
+        title: frame.lang.t(title_key),
+        body,
+        csrf: frame.csrf,
+        signed_in: frame.signed_in,
+        path: frame.path,
+    })
+}
+
+pub fn sign_in(frame: &Frame<'_>, next: &str) -> String {
+    let t = |k| frame.lang.t(k);
+    let mut body = String::new();
+    let _ = write!(
+        body,
+        r#"<p>{intro}</p>
+{status}
+<form id="signin-form" data-ceremony="signin" data-autofill data-next="{next}" novalidate>
+<div class="field"><label for="username">{label}</label><p class="hint" id="username-hint">{hint}</p><input id="username" name="username" type="text" autocomplete="username webauthn" aria-describedby="username-hint"></div>
+<button type="submit">{button}</button>
+</form>
+<h2>{no_account_title}</h2>
+<p><a href="/signup{next_query}">{no_account}</a></p>
+<p><a href="/recover">{lost}</a></p>"#,
+        intro = esc(t("signin.intro")),
+        status = status_region(frame.lang),
+        next = esc(next),
+        label = esc(t("signin.username_label")),
+        hint = esc(t("signin.username_hint")),
+        button = esc(t("signin.button")),
+        no_account_title = esc(t("signin.no_account_title")),
+        next_query = esc(&next_query(next)),
+        no_account = esc(t("signin.no_account")),
+        lost = esc(t("signin.lost_passkey")),
+    );
+    page(frame, "signin.title", body)
+}
+
+pub fn sign_up(frame: &Frame<'_>, next: &str) -> String {
+    let t = |k| frame.lang.t(k);
+    let fields = [
+        Field {
+            id: "given_name",
+            label: t("signup.given_name"),
+            hint: None,
+            kind: "text",
+            autocomplete: "given-name",
+            required: true,
+            value: "",
+            max_length: 100,
+        },
+        Field {
+            id: "family_name",
+            label: t("signup.family_name"),
+            hint: None,
+            kind: "text",
+            autocomplete: "family-name",
+            required: true,
+            value: "",
+            max_length: 100,
+        },
+        Field {
+            id: "email",
+            label: t("signup.email"),
+            hint: Some(t("signup.email_hint")),
+            kind: "email",
+            autocomplete: "email",
+            required: false,
+            value: "",
+            max_length: 254,
+        },
+    ];
+    let fields: String = fields.iter().map(field).collect();
+    let body = format!(
+        r#"<p>{intro}</p>
+<p>{required}</p>
+{status}
+<form id="signup-form" data-ceremony="signup" data-next="{next}" novalidate>
+{fields}
+<button type="submit">{button}</button>
+</form>
+<p><a href="/signin{next_query}">{have_account}</a></p>"#,
+        intro = esc(t("signup.intro")),
+        required = esc(t("signup.required_note")),
+        status = status_region(frame.lang),
+        next = esc(next),
+        button = esc(t("signup.button")),
+        next_query = esc(&next_query(next)),
+        have_account = esc(t("signup.have_account")),
+    );
+    page(frame, "signup.title", body)
+}
+
+/// Shown once, right after sign-up.
+pub fn signed_up(frame: &Frame<'_>, identifier: &str, recovery_codes: &[String], next: &str) -> String {
+    let t = |k| frame.lang.t(k);
+    let codes: String = recovery_codes.iter().map(|c| format!(r#"<li class="code">{}</li>"#, esc(c))).collect();
+    let body = format!(
+        r#"<p>{welcome}</p>
+<h2 id="identifier-title">{identifier_title}</h2>
+<p class="identifier" id="citizen-identifier" aria-labelledby="identifier-title">{identifier}</p>
+<p>{identifier_help}</p>
+<h2>{codes_title}</h2>
+<p>{codes_help}</p>
+<ul class="codes" id="recovery-codes">{codes}</ul>
+<p class="notice" role="note">{once}</p>
+<p><a href="{next}">{continue_label}</a></p>"#,
+        welcome = esc(t("done.welcome")),
+        identifier_title = esc(t("done.identifier_title")),
+        identifier = esc(identifier),
+        identifier_help = esc(t("done.identifier_help")),
+        codes_title = esc(t("done.codes_title")),
+        codes_help = esc(t("done.codes_help")),
+        once = esc(t("done.shown_once")),
+        next = esc(next),
+        continue_label = esc(t("done.continue")),
+    );
+    page(frame, "done.title", body)
+}
+
+pub fn recover(frame: &Frame<'_>) -> String {
+    let t = |k| frame.lang.t(k);
+    let fields = [
+        Field {
+            id: "identifier",
+            label: t("recover.identifier"),
+            hint: Some(t("recover.identifier_hint")),
+            kind: "text",
+            autocomplete: "username",
+            required: true,
+            value: "",
+            max_length: 40,
+        },
+        Field {
+            id: "code",
+            label: t("recover.code"),
+            hint: Some(t("recover.code_hint")),
+            kind: "text",
+            autocomplete: "off",
+            required: true,
+            value: "",
+            max_length: 40,
+        },
+    ];
+    let fields: String = fields.iter().map(field).collect();
+    let body = format!(
+        r#"<p>{intro}</p>
+{status}
+<form id="recover-form" data-ceremony="recover" novalidate>
+{fields}
+<button type="submit">{button}</button>
+</form>
+<p><a href="/signin">{back}</a></p>"#,
+        intro = esc(t("recover.intro")),
+        status = status_region(frame.lang),
+        button = esc(t("recover.button")),
+        back = esc(t("recover.back")),
+    );
+    page(frame, "recover.title", body)
+}
+
+/// What the account page shows.
+pub struct AccountView<'a> {
+    pub given_name: &'a str,
+    pub family_name: &'a str,
+    pub email: Option<&'a str>,
+    /// Grouped for display.
+    pub identifier: &'a str,
+    pub acr: &'a str,
+    pub passkeys: Vec<PasskeyView<'a>>,
+    pub recovery_codes_left: i64,
+    pub sessions: Vec<SessionView<'a>>,
+    /// A catalogue key of a message to show (after a redirect), and whether it is an error.
+    pub notice: Option<(&'static str, bool)>,
+}
+
+pub struct PasskeyView<'a> {
+    pub credential_id: &'a str,
+    pub name: &'a str,
+    pub synced: bool,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+}
+
+pub struct SessionView<'a> {
+    pub device: &'a str,
+    pub created_at: i64,
+    pub current: bool,
+}
+
+pub fn account(frame: &Frame<'_>, view: &AccountView<'_>) -> String {
+    let t = |k| frame.lang.t(k);
+    let csrf = esc(frame.csrf);
+    let mut body = String::new();
+    if let Some((key, is_error)) = view.notice {
+        body.push_str(&html::notice(t(key), is_error));
+    }
+    let _ = write!(
+        body,
+        r#"<h2>{identity}</h2>
+<dl class="identity">
+<dt>{given_label}</dt><dd>{given}</dd>
+<dt>{family_label}</dt><dd>{family}</dd>
+<dt>{email_label}</dt><dd>{email}</dd>
+<dt>{identifier_label}</dt><dd class="identifier-inline" id="citizen-identifier">{identifier}</dd>
+<dt>{level_label}</dt><dd>{level}</dd>
+</dl>
+<h2 id="passkeys-title">{passkeys_title}</h2>
+<ul class="cards" aria-labelledby="passkeys-title">"#,
+        identity = esc(t("account.identity")),
+        given_label = esc(t("signup.given_name")),
+        given = esc(view.given_name),
+        family_label = esc(t("signup.family_name")),
+        family = esc(view.family_name),
+        email_label = esc(t("account.email")),
+        email = esc(view.email.unwrap_or(t("account.no_email"))),
+        identifier_label = esc(t("account.identifier")),
+        identifier = esc(view.identifier),
+        level_label = esc(t("account.level")),
+        level = esc(if view.acr == "eidas1" { t("account.level_eidas1") } else { view.acr }),
+        passkeys_title = esc(t("account.passkeys")),
+    );
+    let only_one = view.passkeys.len() <= 1;
+    for (index, key) in view.passkeys.iter().enumerate() {
+        let id = esc(key.credential_id);
+        let kind = if key.synced { t("account.passkey_synced") } else { t("account.passkey_device") };
+        let last = key.last_used_at.map_or_else(|| t("account.never").to_owned(), when);
+        let rename_id = format!("rename-{index}");
+        let _ = write!(
+            body,
+            r#"<li><h3>{name}</h3><p>{kind}</p><p>{created_label} {created} · {last_label} {last}</p>
+<div class="actions"><form method="post" action="/account/passkeys/rename" class="actions"><input type="hidden" name="csrf" value="{csrf}"><input type="hidden" name="credential_id" value="{id}"><div class="field"><label for="{rename_id}">{rename_label}</label><input id="{rename_id}" name="name" type="text" maxlength="60" required value="{name}"></div><button type="submit" class="secondary">{rename_button}</button></form>"#,
+            name = esc(key.name),
+            kind = esc(kind),
+            created_label = esc(t("account.added")),
+            created = esc(&when(key.created_at)),
+            last_label = esc(t("account.last_used")),
+            last = esc(&last),
+            rename_label = esc(t("account.rename_label")),
+            rename_button = esc(t("account.rename")),
+        );
+        if only_one {
+            let _ = write!(body, r#"<p class="hint">{}</p>"#, esc(t("account.last_passkey")));
+        } else {
+            let _ = write!(
+                body,
+                r#"<form method="post" action="/account/passkeys/remove"><input type="hidden" name="csrf" value="{csrf}"><input type="hidden" name="credential_id" value="{id}"><button type="submit" class="danger">{remove} <span class="visually-hidden">{name}</span></button></form>"#,
+                remove = esc(t("account.remove")),
+                name = esc(key.name),
+            );
+        }
+        body.push_str("</div></li>");
+    }
+    let add_field = field(&Field {
+        id: "passkey_name",
+        label: t("account.new_passkey_name"),
+        hint: Some(t("account.new_passkey_hint")),
+        kind: "text",
+        autocomplete: "off",
+        required: false,
+        value: "",
+        max_length: 60,
+    });
+    let _ = write!(
+        body,
+        r#"</ul>
+{status}
+<form id="add-passkey-form" data-ceremony="add-passkey" data-next="/account?notice=passkey_added" novalidate>
+{add_field}
+<button type="submit">{add}</button>
+</form>
+<h2>{recovery_title}</h2>
+<p>{recovery_left}</p>
+<h2 id="sessions-title">{sessions_title}</h2>
+<ul class="cards" aria-labelledby="sessions-title">"#,
+        status = status_region(frame.lang),
+        add = esc(t("account.add_passkey")),
+        recovery_title = esc(t("account.recovery_title")),
+        recovery_left = esc(&t("account.recovery_left").replace("{n}", &view.recovery_codes_left.to_string())),
+        sessions_title = esc(t("account.sessions")),
+    );
+    for s in &view.sessions {
+        let _ = write!(
+            body,
+            r#"<li><p><strong>{device}</strong>{current}</p><p>{since} {created}</p></li>"#,
+            device = esc(s.device),
+            current = if s.current { format!(" — {}", esc(t("account.this_browser"))) } else { String::new() },
+            since = esc(t("account.since")),
+            created = esc(&when(s.created_at)),
+        );
+    }
+    let _ = write!(
+        body,
+        r#"</ul>
+<form method="post" action="/account/sessions/revoke-others"><input type="hidden" name="csrf" value="{csrf}"><button type="submit" class="secondary">{others}</button></form>"#,
+        others = esc(t("account.signout_others")),
+    );
+    page(frame, "account.title", body)
+}
+
+/// A readable error page with a way back.
+pub fn error(frame: &Frame<'_>, message: &str, back: &str) -> String {
+    let body = format!(
+        r#"<p class="notice error" role="alert">{message}</p><p><a href="{back}">{back_label}</a></p>"#,
+        message = esc(message),
+        back = esc(back),
+        back_label = esc(frame.lang.t("error.back")),
+    );
+    page(frame, "error.title", body)
+}
+
+/// `?next=…` to carry a return path between the sign-in and sign-up pages.
+fn next_query(next: &str) -> String {
+    if next.is_empty() {
+        String::new()
+    } else {
+        format!("?next={}", url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame() -> Frame<'static> {
+        Frame { lang: Lang::Fr, csrf: "tok\"en", signed_in: true, path: "/account?x=<y>" }
+    }
+
+    #[test]
+    fn user_input_is_escaped_everywhere() {
+        let evil = "<img src=x onerror=alert(1)>";
+        let view = AccountView {
+            given_name: evil,
+            family_name: evil,
+            email: Some(evil),
+            identifier: "ABCD-EFGH-JKMN-PQRS-T",
+            acr: "eidas1",
+            passkeys: vec![PasskeyView {
+                credential_id: "\"><script>",
+                name: evil,
+                synced: true,
+                created_at: 0,
+                last_used_at: None,
+            }],
+            recovery_codes_left: 8,
+            sessions: vec![SessionView { device: evil, created_at: 0, current: true }],
+            notice: None,
+        };
+        let html = account(&frame(), &view);
+        assert!(!html.contains("<img"), "{html}");
+        assert!(!html.contains("<script>"));
+        assert!(!html.contains("tok\"en"));
+        assert!(sign_in(&frame(), "/x\"><b>").contains("data-next=\"/x&quot;&gt;&lt;b&gt;\""));
+        assert!(error(&frame(), evil, "/signin").contains("&lt;img"));
+    }
+
+    #[test]
+    fn pages_declare_their_language() {
+        assert!(sign_up(&frame(), "").contains(r#"<html lang="fr">"#));
+        let en = Frame { lang: Lang::En, ..frame() };
+        assert!(recover(&en).contains(r#"<html lang="en">"#));
+    }
+}

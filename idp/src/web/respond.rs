@@ -1,0 +1,150 @@
+//! The edge of the login pages: language choice, HTML answers, readable
+//! error pages, and `{error, error_description}` JSON for the ceremony
+//! endpoints.
+
+use axum::Json;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use tower_sessions::Session;
+
+use super::i18n::Lang;
+use super::pages::{self, Frame};
+
+const LANG_KEY: &str = "lang";
+
+/// The page language: `ui_locales` (remembered for the session), else the
+/// one remembered, else `Accept-Language`, else French.
+pub async fn lang(session: &Session, headers: &HeaderMap, ui_locales: Option<&str>) -> Lang {
+    if let Some(lang) = ui_locales.and_then(|v| v.split_whitespace().find_map(Lang::from_tag)) {
+        let _ = session.insert(LANG_KEY, lang).await;
+        return lang;
+    }
+    if let Ok(Some(lang)) = session.get::<Lang>(LANG_KEY).await {
+        return lang;
+    }
+    let accept = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
+    Lang::negotiate(None, accept)
+}
+
+/// An HTML page, never cached (it carries a CSRF token).
+pub fn html(status: StatusCode, body: String) -> Response {
+    (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], body)
+        .into_response()
+}
+
+/// `303 See Other` to a local path.
+pub fn see_other(path: &str) -> Response {
+    (StatusCode::SEE_OTHER, [(header::LOCATION, path.to_owned()), (header::CACHE_CONTROL, "no-store".to_owned())])
+        .into_response()
+}
+
+/// A readable error page for page routes.
+#[derive(Debug)]
+pub struct PageError {
+    pub status: StatusCode,
+    pub lang: Lang,
+    /// Catalogue key of the message.
+    pub key: &'static str,
+    /// Where the "back" link goes.
+    pub back: &'static str,
+}
+
+impl PageError {
+    pub fn new(status: StatusCode, lang: Lang, key: &'static str, back: &'static str) -> Self {
+        Self { status, lang, key, back }
+    }
+
+    /// A server-side failure: logged here, shown as a generic message.
+    pub fn internal(lang: Lang, cause: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "page failed");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, lang, "err.server", "/account")
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let frame = Frame { lang: self.lang, csrf: "", signed_in: false, path: self.back };
+        html(self.status, pages::error(&frame, self.lang.t(self.key), self.back))
+    }
+}
+
+/// `{error, error_description[, fields]}` for the JSON ceremony endpoints.
+#[derive(Debug)]
+pub struct JsonError {
+    pub status: StatusCode,
+    pub error: &'static str,
+    pub description: String,
+    /// Field name → message, for form validation errors.
+    pub fields: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+impl JsonError {
+    pub fn new(status: StatusCode, error: &'static str, lang: Lang, key: &'static str) -> Self {
+        Self { status, error, description: lang.t(key).to_owned(), fields: None }
+    }
+
+    pub fn internal(lang: Lang, cause: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "ceremony endpoint failed");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", lang, "err.server")
+    }
+
+    pub fn csrf(lang: Lang) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "invalid_csrf_token", lang, "err.csrf")
+    }
+}
+
+impl IntoResponse for JsonError {
+    fn into_response(self) -> Response {
+        let mut body = serde_json::json!({"error": self.error, "error_description": self.description});
+        if let Some(fields) = self.fields {
+            body["fields"] = fields.into();
+        }
+        (self.status, [(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
+    }
+}
+
+/// A short browser description from `User-Agent` for the sessions list
+/// ("Firefox on Linux"); never the raw header.
+pub fn device_summary(headers: &HeaderMap) -> String {
+    let ua = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let browser =
+        [("Edg/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"), ("Safari/", "Safari")]
+            .iter()
+            .find(|(needle, _)| ua.contains(needle))
+            .map_or("Browser", |(_, name)| name);
+    let system = [
+        ("Android", "Android"),
+        ("iPhone", "iOS"),
+        ("iPad", "iPadOS"),
+        ("Windows", "Windows"),
+        ("Mac OS X", "macOS"),
+        ("CrOS", "ChromeOS"),
+        ("Linux", "Linux"),
+    ]
+    .iter()
+    .find(|(needle, _)| ua.contains(needle))
+    .map(|(_, name)| *name);
+    match system {
+        Some(system) => format!("{browser} · {system}"),
+        None => browser.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn devices_are_summarised_not_copied() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::USER_AGENT,
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
+                .parse()
+                .unwrap(),
+        );
+        assert_eq!(device_summary(&headers), "Chrome · Linux");
+        headers.insert(header::USER_AGENT, "<script>".parse().unwrap());
+        assert_eq!(device_summary(&headers), "Browser");
+    }
+}

@@ -1,0 +1,62 @@
+//! The consent step through the real pages: refused, granted, remembered,
+//! audited, CSRF-protected.
+
+use idp::citizen::CitizenIdentifier;
+use idp::testing::TestApp;
+use idp::testing::browser::Browser;
+
+use crate::oidc_support::*;
+
+#[tokio::test]
+async fn consent_is_asked_refused_granted_and_remembered() {
+    let app = TestApp::spawn().await;
+    let client = confidential(&app).await;
+    let mut browser = Browser::new(&app);
+    let signed_up = browser.sign_up("Camille", "Martin", None).await;
+    let (verifier, challenge) = pkce();
+    let flow = Flow { client, cookie: String::new(), citizen_id: String::new(), verifier, challenge };
+    let query = |extra: &[(&str, &str)]| {
+        format!(
+            "/authorize?{}",
+            url::form_urlencoded::Serializer::new(String::new()).extend_pairs(flow.params(extra)).finish()
+        )
+    };
+
+    let consent = browser.get_location(&query(&[])).await.unwrap();
+    assert!(consent.starts_with("/authorize/consent/"), "{consent}");
+    let (status, page) = browser.get(&consent).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Mairie de Test") && page.contains("lang=\"fr\""), "{page}");
+    assert!(page.contains("vos nom, prénoms"), "profile explained in plain words");
+
+    // A forged form (no CSRF token) changes nothing.
+    let forged = browser.client.post(browser.url(&consent)).form(&[("decision", "allow")]).send().await.unwrap();
+    assert_eq!(forged.status(), 403);
+
+    let refused = browser.post_form(&consent, &[("decision", "deny")]).await;
+    let location = refused.headers()["location"].to_str().unwrap().to_owned();
+    let answer = query_of(&location);
+    assert!(location.starts_with(REDIRECT));
+    assert_eq!(answer["error"], "access_denied");
+    assert_eq!(answer["state"], "st-123");
+    assert_eq!(answer["iss"], app.issuer);
+
+    // Refusal is not remembered; allowing is.
+    let consent = browser.get_location(&query(&[])).await.unwrap();
+    assert!(consent.starts_with("/authorize/consent/"));
+    browser.get(&consent).await;
+    let allowed = browser.post_form(&consent, &[("decision", "allow")]).await;
+    let resume = allowed.headers()["location"].to_str().unwrap().to_owned();
+    let callback = browser.get_location(&resume).await.unwrap();
+    assert!(query_of(&callback).contains_key("code"), "{callback}");
+    let again = browser.get_location(&query(&[])).await.unwrap();
+    assert!(query_of(&again).contains_key("code"), "remembered: {again}");
+    // Asking for more asks again.
+    let more = browser.get_location(&query(&[("scope", "openid profile email")])).await.unwrap();
+    assert!(more.starts_with("/authorize/consent/"), "{more}");
+
+    let identifier = CitizenIdentifier::parse(&signed_up.identifier).unwrap();
+    let citizen = app.state.db.citizen_by_identifier(identifier.as_str()).await.unwrap().unwrap();
+    let events = app.state.db.audit_events_of(&citizen.id).await.unwrap();
+    assert_eq!(events.iter().filter(|e| e.kind == "consent.granted").count(), 1, "{events:?}");
+}

@@ -1,0 +1,143 @@
+//! The relying-party example against a real provider: login through the real
+//! pages with a software passkey, claims shown, refresh, back-channel logout.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+
+use idp::clients::NewClient;
+use idp::keys::Alg;
+use idp::testing::TestApp;
+use idp::testing::browser::Browser;
+use relying_party_example::{Rp, Settings};
+
+struct Service {
+    rp: Rp,
+    base: String,
+    client_id: String,
+}
+
+async fn start_service(app: &TestApp) -> Service {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let registered = app
+        .register_client(NewClient {
+            client_name: "Service de test".into(),
+            redirect_uris: vec![format!("{base}/callback")],
+            scope: Some("openid profile email offline_access".into()),
+            ..NewClient::default()
+        })
+        .await;
+    let settings = Settings {
+        issuer: app.issuer.clone(),
+        client_id: registered.client.client_id.clone(),
+        client_secret: registered.client_secret.clone(),
+        base_url: base.clone(),
+        scopes: vec!["profile".into(), "offline_access".into()],
+    };
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .resolve("localhost", app.addr)
+        .build()
+        .unwrap();
+    let clock = app.clock.clone();
+    let rp = Rp::discover(settings, http, Arc::new(move || clock.now())).await.expect("discovery");
+    let router = rp.clone().router();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    Service { rp, base, client_id: registered.client.client_id }
+}
+
+/// Follows redirects by hand through both servers with the browser's cookies.
+async fn follow(browser: &Browser, app: &TestApp, mut url: String) -> (String, String) {
+    for _ in 0..10 {
+        let response = browser.client.get(&url).send().await.unwrap();
+        match response.headers().get("location") {
+            Some(location) => {
+                let location = location.to_str().unwrap();
+                url = if location.starts_with('/') {
+                    let origin = if url.starts_with(&app.issuer) {
+                        app.issuer.clone()
+                    } else {
+                        url.split('/').take(3).collect::<Vec<_>>().join("/")
+                    };
+                    format!("{origin}{location}")
+                } else {
+                    location.to_owned()
+                };
+            }
+            None => return (url, response.text().await.unwrap()),
+        }
+    }
+    panic!("too many redirects");
+}
+
+#[tokio::test]
+async fn the_example_service_logs_a_citizen_in_refreshes_and_obeys_back_channel_logout() {
+    let app = TestApp::spawn().await;
+    let service = start_service(&app).await;
+    let mut browser = Browser::new(&app);
+    browser.sign_up("Camille", "Martin", None).await;
+
+    // Login: the first time, Sésame asks for consent.
+    let (at, page) = follow(&browser, &app, format!("{}/login", service.base)).await;
+    assert!(at.contains("/authorize/consent/"), "{at}");
+    assert!(page.contains("Service de test"));
+    let consent_path = at.strip_prefix(&app.issuer).unwrap().to_owned();
+    let allowed = browser.post_form(&consent_path, &[("decision", "allow")]).await;
+    let resume = allowed.headers()["location"].to_str().unwrap().to_owned();
+    let (at, page) = follow(&browser, &app, format!("{}{resume}", app.issuer)).await;
+    assert_eq!(at, format!("{}/", service.base));
+    assert!(page.contains("Connecté(e) avec Sésame"), "{page}");
+    assert!(page.contains("Camille"), "UserInfo claims shown: {page}");
+    let sessions = service.rp.open_sessions();
+    assert_eq!(sessions.len(), 1);
+    let session = sessions[0].clone();
+    assert_eq!(session.acr.as_deref(), Some("eidas1"));
+    assert!(session.sid.is_some(), "the login's sid is kept for back-channel logout");
+
+    // Refresh.
+    let response = browser.client.post(format!("{}/refresh", service.base)).send().await.unwrap();
+    assert_eq!(response.status(), 303);
+    assert_ne!(service.rp.open_sessions()[0].refresh_token, session.refresh_token, "rotated");
+
+    // Back-channel logout tokens, signed by the provider's key ring.
+    let now = app.clock.now();
+    let token = |claims: serde_json::Value| app.state.keys.sign(Alg::ES256, "logout+jwt", &claims).unwrap();
+    let good = serde_json::json!({
+        "iss": app.issuer, "aud": service.client_id, "iat": now, "exp": now + 120, "jti": "j-1",
+        "sid": session.sid, "events": {"http://schemas.openid.net/event/backchannel-logout": {}}
+    });
+    let post = |token: String| {
+        let url = format!("{}/backchannel-logout", service.base);
+        let client = browser.client.clone();
+        async move { client.post(url).form(&[("logout_token", token)]).send().await.unwrap().status().as_u16() }
+    };
+    let mut with_nonce = good.clone();
+    with_nonce["nonce"] = "n".into();
+    with_nonce["jti"] = "j-2".into();
+    assert_eq!(post(token(with_nonce)).await, 400, "nonce forbidden");
+    let mut wrong_aud = good.clone();
+    wrong_aud["aud"] = "someone-else".into();
+    wrong_aud["jti"] = "j-3".into();
+    assert_eq!(post(token(wrong_aud)).await, 400);
+    let mut no_event = good.clone();
+    no_event["events"] = serde_json::json!({});
+    no_event["jti"] = "j-4".into();
+    assert_eq!(post(token(no_event)).await, 400);
+    let mut wrong_issuer = good.clone();
+    wrong_issuer["iss"] = "https://evil.example".into();
+    wrong_issuer["jti"] = "j-5".into();
+    assert_eq!(post(token(wrong_issuer)).await, 400);
+    let forged = {
+        let key =
+            idp::keys::SigningKey::from_pkcs8(Alg::ES256, &idp::keys::generate_pkcs8(Alg::ES256).unwrap()).unwrap();
+        key.sign_jwt("logout+jwt", &good).unwrap()
+    };
+    assert_eq!(post(forged).await, 400, "unknown key");
+    assert_eq!(service.rp.open_sessions().len(), 1, "no refused token changed anything");
+
+    assert_eq!(post(token(good.clone())).await, 200);
+    assert!(service.rp.open_sessions().is_empty(), "the local session ended");
+    assert_eq!(post(token(good)).await, 400, "a replayed jti is refused");
+    let (_, page) = follow(&browser, &app, format!("{}/", service.base)).await;
+    assert!(page.contains("Se connecter avec Sésame"));
+}
