@@ -365,3 +365,30 @@ pub async fn events(
         .collect();
     Ok(reply(StatusCode::OK, json!(list)))
 }
+
+#[derive(Debug, Deserialize)]
+pub struct AuditQuery {
+    citizen_id: Option<String>,
+}
+
+/// A citizen's audit trail (global administrators only; the read is logged).
+pub async fn audit(
+    State(state): State<AppState>,
+    Query(query): Query<AuditQuery>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let admin = Admin::authenticate(&state, &headers).await?;
+    admin.require_global()?;
+    let citizen_id = query.citizen_id.unwrap_or_default();
+    let events = admin::citizen_audit_trail(&state.db, &citizen_id, &admin.actor(), state.clock.now()).await?;
+    let list: Vec<Value> = events
+        .into_iter()
+        .map(|e| {
+            json!({
+                "id": e.id, "citizen_id": e.citizen_id, "kind": e.kind, "at": e.at,
+                "details": serde_json::from_str::<Value>(&e.details).unwrap_or_default(),
+            })
+        })
+        .collect();
+    Ok(reply(StatusCode::OK, json!(list)))
+}

@@ -1,7 +1,7 @@
 //! The admin HTTP API (`/admin/api`, JSON, described by the OpenAPI 3.1
 //! document at `/admin/api/openapi.json`): organisations, clients, their
-//! entitlements, initial access tokens (RFC 7591 §3) and the
-//! administrators' log. Bearer tokens (RFC 6750) issued by `idp admin token
+//! entitlements, initial access tokens (RFC 7591 §3), the administrators'
+//! log and citizens' audit trails. Bearer tokens (RFC 6750) issued by `idp admin token
 //! issue`, scoped to one organisation or global; every change is logged.
 
 mod handlers;
@@ -43,6 +43,7 @@ pub fn routes() -> Vec<(&'static str, &'static [&'static str], MethodRouter<AppS
         ("/initial-access-tokens", &["get", "post"], get(h::list_tokens).post(h::issue_token)),
         ("/initial-access-tokens/{token_id}", &["delete"], delete(h::revoke_token)),
         ("/events", &["get"], get(h::events)),
+        ("/audit", &["get"], get(h::audit)),
     ]
 }
 

@@ -320,6 +320,21 @@ pub async fn verify_token(db: &Db, kind: TokenKind, presented: &str, now: UnixTi
     Ok(token.into())
 }
 
+/// A citizen's audit trail (passkeys, logins, consents), read by an
+/// administrator; the reading itself is logged.
+pub async fn citizen_audit_trail(
+    db: &Db,
+    citizen_id: &str,
+    actor: &Actor,
+    now: UnixTime,
+) -> Result<Vec<crate::store::AuditEvent>, ClientError> {
+    if citizen_id.is_empty() || citizen_id.len() > 100 {
+        return Err(ClientError::InvalidMetadata("citizen_id is required".into()));
+    }
+    db.insert_admin_event(&actor.event("audit.read", None, citizen_id, serde_json::json!({}), now)).await?;
+    Ok(db.audit_events_of(citizen_id).await?)
+}
+
 /// The most recent administrators' log entries (CLI and admin API readers).
 pub async fn recent_events(db: &Db, limit: i64) -> Result<Vec<EventRecord>, StoreError> {
     db.admin_events(limit).await

@@ -245,6 +245,14 @@ impl Db {
         Ok(true)
     }
 
+    /// Logs an action that changes nothing else (e.g. reading a citizen's audit trail).
+    pub async fn insert_admin_event(&self, event: &EventRecord) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        insert_event(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// The most recent log entries, newest first.
     pub async fn admin_events(&self, limit: i64) -> Result<Vec<EventRecord>, StoreError> {
         let rows = sqlx::query(

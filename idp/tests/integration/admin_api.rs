@@ -279,3 +279,28 @@ async fn the_openapi_document_lists_every_route() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_citizens_audit_trail_is_for_global_administrators_and_reading_it_is_logged() {
+    let app = TestApp::spawn().await;
+    let w = world(&app).await;
+    let event = idp::store::NewAuditEvent {
+        citizen_id: "citizen-1".into(),
+        kind: "consent.granted".into(),
+        details: json!({"client_id": w.client_a}).to_string(),
+        at: app.clock.now(),
+    };
+    app.state.db.append_audit_event(&event).await.unwrap();
+    let (status, body) = call(&app, Method::GET, "/audit?citizen_id=citizen-1", Some(&w.admin_a), None).await;
+    assert_eq!((status, body["error"].as_str()), (403, Some("insufficient_scope")));
+    assert_eq!(call(&app, Method::GET, "/audit", Some(&w.global), None).await.0, 400);
+    let (status, trail) = call(&app, Method::GET, "/audit?citizen_id=citizen-1", Some(&w.global), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(trail[0]["kind"], "consent.granted");
+    assert_eq!(trail[0]["details"]["client_id"], w.client_a.as_str());
+    let (_, events) = call(&app, Method::GET, "/events", Some(&w.global), None).await;
+    assert!(
+        events.as_array().unwrap().iter().any(|e| e["action"] == "audit.read" && e["target"] == "citizen-1"),
+        "{events}"
+    );
+}

@@ -254,6 +254,9 @@ async fn org_and_client_commands_against_a_real_database() {
     .await;
     assert!(!ok);
     assert!(stderr.contains("invalid_redirect_uri") && stderr.contains("must use https"), "{stderr}");
+    // Exactly the validation's text: `error: error_description` as /register answers it.
+    let expected = idp::clients::check_redirect_uri("http://mediatheque.example.fr/cb").unwrap_err().to_string();
+    assert_eq!(stderr.trim(), format!("idp: {expected}"));
 
     let (ok, stdout, stderr) =
         run(&env.env, &["client", "rotate-secret", &client_id, "--overlap", "1h", "--json"]).await;

@@ -145,6 +145,16 @@ async fn register_read_update_delete() {
     assert!(updated.get("logo_uri").is_none(), "omitted fields are cleared");
     assert_eq!(updated["grant_types"], json!(["authorization_code"]), "omitted fields return to defaults");
     assert!(updated.get("client_secret").is_none(), "the secret is kept, not reissued");
+    // Switching to a public client drops the secret; back to a secret method issues a new one.
+    let public = json!({"client_id": client_id, "client_name": "P", "redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none"});
+    let (status, switched) = manage(&app, reqwest::Method::PUT, &uri, &rat, Some(&public)).await;
+    assert_eq!(status, 200, "{switched}");
+    assert!(switched.get("client_secret").is_none() && switched.get("client_secret_expires_at").is_none());
+    assert!(clients::find(&app.state.db, &client_id).await.unwrap().unwrap().secret_hash.is_none());
+    let basic = json!({"client_id": client_id, "client_name": "P", "redirect_uris": [REDIRECT]});
+    let (status, switched) = manage(&app, reqwest::Method::PUT, &uri, &rat, Some(&basic)).await;
+    assert_eq!(status, 200, "{switched}");
+    assert_eq!(switched["client_secret"].as_str().unwrap().len(), 43, "a new secret, shown once");
     // The client_id in the body must be this one.
     let (status, error) = manage(&app, reqwest::Method::PUT, &uri, &rat, Some(&json!({"client_id": "other"}))).await;
     assert_eq!((status, error["error"].as_str()), (400, Some("invalid_client_metadata")));
@@ -280,6 +290,14 @@ async fn every_validation_rule_names_the_field() {
         assert!(description.contains(words), "{patch}: {description:?} lacks {words:?}");
     }
     assert_eq!(client_count(&app).await, 0, "nothing was written");
+    // The description is the validation's own text, as the CLI prints it.
+    let (_, body) =
+        post_register(&app, Some(&token), &with(json!({"redirect_uris": ["http://mairie.example.fr/cb"]}))).await;
+    let cli_text = clients::check_redirect_uri("http://mairie.example.fr/cb").unwrap_err().to_string();
+    assert_eq!(
+        format!("{}: {}", body["error"].as_str().unwrap(), body["error_description"].as_str().unwrap()),
+        cli_text
+    );
     // Loopback http is fine for development.
     register_ok(
         &app,
