@@ -32,7 +32,7 @@ impl Actor {
         Self(format!("registration:{client_id}"))
     }
 
-    pub fn event(
+    pub fn record(
         &self,
         action: &str,
         organisation_id: Option<&str>,
@@ -143,7 +143,7 @@ pub async fn create_organisation(
         contacts: serde_json::to_string(&new.contacts).unwrap_or_else(|_| "[]".into()),
         created_at: now,
     };
-    let event = actor.event(
+    let event = actor.record(
         "organisation.create",
         Some(&record.organisation_id),
         &record.organisation_id,
@@ -258,7 +258,7 @@ pub async fn issue_token(db: &Db, new: NewToken, actor: &Actor, now: UnixTime) -
         TokenKind::InitialAccess => "initial_access_token.issue",
         TokenKind::Admin => "admin_token.issue",
     };
-    let event = actor.event(
+    let event = actor.record(
         action,
         record.organisation_id.as_deref(),
         &record.token_id,
@@ -290,7 +290,7 @@ pub async fn revoke_token(
         TokenKind::InitialAccess => "initial_access_token.revoke",
         TokenKind::Admin => "admin_token.revoke",
     };
-    let event = actor.event(action, token.organisation_id.as_deref(), token_id, serde_json::json!({}), now);
+    let event = actor.record(action, token.organisation_id.as_deref(), token_id, serde_json::json!({}), now);
     if !db.revoke_token(kind, token_id, &event).await? {
         return Err(ClientError::Conflict(format!("token {token_id:?} is revoked already")));
     }
@@ -331,7 +331,7 @@ pub async fn citizen_audit_trail(
     if citizen_id.is_empty() || citizen_id.len() > 100 {
         return Err(ClientError::InvalidMetadata("citizen_id is required".into()));
     }
-    db.insert_admin_event(&actor.event("audit.read", None, citizen_id, serde_json::json!({}), now)).await?;
+    db.insert_admin_event(&actor.record("audit.read", None, citizen_id, serde_json::json!({}), now)).await?;
     Ok(db.audit_events_of(citizen_id).await?)
 }
 

@@ -368,7 +368,7 @@ pub async fn register(
     let registration_access_token = random_token(32)?;
     record.client_secret_hash = client_secret.as_deref().map(|s| sha256_b64(s.as_bytes()));
     record.registration_token_hash = Some(sha256_b64(registration_access_token.as_bytes()));
-    let event = actor.event(
+    let event = actor.record(
         "client.create",
         Some(&organisation.organisation_id),
         &record.client_id,
@@ -420,7 +420,7 @@ pub async fn update(
         (false, true) => (SecretChange::Clear, None),
         (false, false) => (SecretChange::Keep, None),
     };
-    let event = actor.event(
+    let event = actor.record(
         "client.update",
         record.organisation_id.as_deref(),
         client_id,
@@ -485,7 +485,7 @@ pub async fn rotate_secret(
         return Err(ClientError::InvalidMetadata("overlap must be between 0 and 30 days".into()));
     }
     let secret = random_token(32)?;
-    let event = actor.event(
+    let event = actor.record(
         "client.rotate_secret",
         client.organisation_id.as_deref(),
         client_id,
@@ -501,7 +501,7 @@ pub async fn rotate_secret(
 
 /// Deletes a client with its consents, grants and refresh tokens.
 pub async fn delete(db: &Db, client: &Client, actor: &Actor, now: UnixTime) -> Result<(), ClientError> {
-    let event = actor.event(
+    let event = actor.record(
         "client.delete",
         client.organisation_id.as_deref(),
         &client.client_id,
