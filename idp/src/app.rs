@@ -78,6 +78,8 @@ pub fn router(state: AppState) -> Router {
         .route(paths::USERINFO, get(oidc::userinfo::userinfo).post(oidc::userinfo::userinfo))
         .route(paths::INTROSPECT, post(oidc::introspect::introspect))
         .route(paths::REVOKE, post(oidc::revoke::revoke))
+        .route(paths::END_SESSION, get(oidc::logout::end_session).post(oidc::logout::end_session))
+        .route(paths::END_SESSION_CONFIRM, post(oidc::logout::confirm))
         .route(paths::REGISTER, post(oidc::register::register))
         .route(
             paths::REGISTRATION,

@@ -30,6 +30,7 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     ("SESSION_ABSOLUTE_TTL", "12h", "No browser session outlives this"),
     ("KEY_PUBLISH_BEFORE_USE", "1h", "How long a rotated key is published before it signs"),
     ("SHUTDOWN_GRACE", "25s", "How long in-flight requests may finish after SIGTERM"),
+    ("LOGOUT_DELIVERY_INTERVAL", "2s", "How often each replica looks for back-channel logouts to deliver"),
 ];
 
 /// Where the master key comes from.
@@ -94,6 +95,7 @@ pub struct Config {
     pub log_filter: String,
     pub lifetimes: Lifetimes,
     pub shutdown_grace: i64,
+    pub logout_delivery_interval: i64,
 }
 
 impl Config {
@@ -181,6 +183,7 @@ impl Config {
             key_publish_before_use: p.parse("KEY_PUBLISH_BEFORE_USE", "1h", parse_duration),
         };
         let shutdown_grace = p.parse("SHUTDOWN_GRACE", "25s", parse_duration);
+        let logout_delivery_interval = p.parse("LOGOUT_DELIVERY_INTERVAL", "2s", parse_duration);
 
         let (Some(issuer), Some(bind)) = (issuer, bind) else {
             return Err(ConfigError { problems });
@@ -204,7 +207,16 @@ impl Config {
             if url.is_empty() { format!("sqlite://{}?mode=rwc", data_dir.join("sesame.db").display()) } else { url }
         });
 
-        match (master_key, database_url, auto_migrate, log_format, lifetimes.complete(), shutdown_grace) {
+        let settings = (
+            master_key,
+            database_url,
+            auto_migrate,
+            log_format,
+            lifetimes.complete(),
+            shutdown_grace,
+            logout_delivery_interval,
+        );
+        match settings {
             (
                 Some(master_key),
                 Some(database_url),
@@ -212,6 +224,7 @@ impl Config {
                 Some(log_format),
                 Some(lifetimes),
                 Some(shutdown_grace),
+                Some(logout_delivery_interval),
             ) if problems.is_empty() => Ok(Config {
                 issuer,
                 bind,
@@ -225,6 +238,7 @@ impl Config {
                 log_filter,
                 lifetimes,
                 shutdown_grace,
+                logout_delivery_interval,
             }),
             _ => Err(ConfigError { problems }),
         }

@@ -2,89 +2,26 @@
 //! pages with a software passkey, claims shown, refresh, back-channel logout.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::sync::Arc;
-
-use idp::clients::NewClient;
 use idp::keys::Alg;
 use idp::testing::TestApp;
 use idp::testing::browser::Browser;
-use relying_party_example::{Rp, Settings};
-
-struct Service {
-    rp: Rp,
-    base: String,
-    client_id: String,
-}
-
-async fn start_service(app: &TestApp) -> Service {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
-    let registered = app
-        .register_client(NewClient {
-            client_name: "Service de test".into(),
-            redirect_uris: vec![format!("{base}/callback")],
-            scope: Some("openid profile email offline_access".into()),
-            ..NewClient::default()
-        })
-        .await;
-    let settings = Settings {
-        issuer: app.issuer.clone(),
-        client_id: registered.client.client_id.clone(),
-        client_secret: registered.client_secret.clone(),
-        base_url: base.clone(),
-        scopes: vec!["profile".into(), "offline_access".into()],
-    };
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .resolve("localhost", app.addr)
-        .build()
-        .unwrap();
-    let clock = app.clock.clone();
-    let rp = Rp::discover(settings, http, Arc::new(move || clock.now())).await.expect("discovery");
-    let router = rp.clone().router();
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    Service { rp, base, client_id: registered.client.client_id }
-}
-
-/// Follows redirects by hand through both servers with the browser's cookies.
-async fn follow(browser: &Browser, app: &TestApp, mut url: String) -> (String, String) {
-    for _ in 0..10 {
-        let response = browser.client.get(&url).send().await.unwrap();
-        match response.headers().get("location") {
-            Some(location) => {
-                let location = location.to_str().unwrap();
-                url = if location.starts_with('/') {
-                    let origin = if url.starts_with(&app.issuer) {
-                        app.issuer.clone()
-                    } else {
-                        url.split('/').take(3).collect::<Vec<_>>().join("/")
-                    };
-                    format!("{origin}{location}")
-                } else {
-                    location.to_owned()
-                };
-            }
-            None => return (url, response.text().await.unwrap()),
-        }
-    }
-    panic!("too many redirects");
-}
+use sesame_e2e::{follow, start_service};
 
 #[tokio::test]
 async fn the_example_service_logs_a_citizen_in_refreshes_and_obeys_back_channel_logout() {
     let app = TestApp::spawn().await;
-    let service = start_service(&app).await;
+    let service = start_service(&app, "Service de test", "127.0.0.1", |_| {}).await;
     let mut browser = Browser::new(&app);
     browser.sign_up("Camille", "Martin", None).await;
 
     // Login: the first time, Sésame asks for consent.
-    let (at, page) = follow(&browser, &app, format!("{}/login", service.base)).await;
+    let (at, page) = follow(&browser, format!("{}/login", service.base)).await;
     assert!(at.contains("/authorize/consent/"), "{at}");
     assert!(page.contains("Service de test"));
     let consent_path = at.strip_prefix(&app.issuer).unwrap().to_owned();
     let allowed = browser.post_form(&consent_path, &[("decision", "allow")]).await;
     let resume = allowed.headers()["location"].to_str().unwrap().to_owned();
-    let (at, page) = follow(&browser, &app, format!("{}{resume}", app.issuer)).await;
+    let (at, page) = follow(&browser, format!("{}{resume}", app.issuer)).await;
     assert_eq!(at, format!("{}/", service.base));
     assert!(page.contains("Connecté(e) avec Sésame"), "{page}");
     assert!(page.contains("Camille"), "UserInfo claims shown: {page}");
@@ -138,6 +75,6 @@ async fn the_example_service_logs_a_citizen_in_refreshes_and_obeys_back_channel_
     assert_eq!(post(token(good.clone())).await, 200);
     assert!(service.rp.open_sessions().is_empty(), "the local session ended");
     assert_eq!(post(token(good)).await, 400, "a replayed jti is refused");
-    let (_, page) = follow(&browser, &app, format!("{}/", service.base)).await;
+    let (_, page) = follow(&browser, format!("{}/", service.base)).await;
     assert!(page.contains("Se connecter avec Sésame"));
 }

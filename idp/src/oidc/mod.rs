@@ -10,6 +10,7 @@ pub mod discovery;
 pub mod error;
 pub mod grant;
 pub mod introspect;
+pub mod logout;
 pub mod params;
 pub mod register;
 pub mod revoke;
@@ -29,6 +30,8 @@ pub mod paths {
     pub const USERINFO: &str = "/userinfo";
     pub const INTROSPECT: &str = "/introspect";
     pub const REVOKE: &str = "/revoke";
+    pub const END_SESSION: &str = "/logout";
+    pub const END_SESSION_CONFIRM: &str = "/logout/confirm";
     /// RFC 7591 §3.
     pub const REGISTER: &str = "/register";
     /// RFC 7592 §2: `registration_client_uri` is this with the client_id.

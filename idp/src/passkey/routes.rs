@@ -146,6 +146,16 @@ async fn sign_out(State(state): State<AppState>, session: Session, headers: Head
     if csrf::verify(&session, form_field(&body, "csrf").as_deref()).await.is_err() {
         return PageError::new(StatusCode::FORBIDDEN, lang, "err.csrf", "/account").into_response();
     }
+    // Every service of this login hears of it (back-channel, queued).
+    let auth = match AuthSession::current(&session, &state.db, state.clock.now()).await {
+        Ok(auth) => auth,
+        Err(e) => return PageError::internal(lang, &e).into_response(),
+    };
+    if let Some(auth) = auth
+        && let Err(response) = crate::oidc::logout::end_login(&state, &session, &auth, "logout").await
+    {
+        return response;
+    }
     match AuthSession::end(&session, &state.db, state.clock.now()).await {
         Ok(()) => see_other("/signin"),
         Err(e) => PageError::internal(lang, &e).into_response(),

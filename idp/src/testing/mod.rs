@@ -111,6 +111,8 @@ pub fn test_env(db: &TestDatabase, data_dir: &std::path::Path, port: u16) -> BTr
     env.insert("SESAME_DATA_DIR".into(), data_dir.display().to_string());
     env.insert("SESAME_DATABASE_URL".into(), db.url.clone());
     env.insert("SESAME_MASTER_KEY".into(), base64::engine::general_purpose::STANDARD.encode(random_bytes::<32>()));
+    // Tests deliver back-channel logouts explicitly (`deliver_due`), on the test clock.
+    env.insert("SESAME_LOGOUT_DELIVERY_INTERVAL".into(), "1d".into());
     if let Some(redis) = std::env::var("SESAME_TEST_REDIS_URL").ok().filter(|v| !v.is_empty()) {
         env.insert("SESAME_REDIS_URL".into(), redis);
         env.insert("SESAME_REDIS_PREFIX".into(), format!("sesame-test:{}:", uuid::Uuid::new_v4().simple()));
@@ -307,6 +309,17 @@ impl TestApp {
             .await
             .expect("token issued")
             .token
+    }
+
+    /// Stops the server but keeps its database (a restart test starts
+    /// another provider on `self.db.url`).
+    pub async fn shutdown(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
     }
 
     /// Stops the server, waiting for in-flight requests.

@@ -9,6 +9,7 @@ mod cache;
 mod developers;
 mod discovery;
 mod keys;
+mod logout;
 mod oidc_attacks;
 mod oidc_client_auth;
 mod oidc_consent;

@@ -166,4 +166,17 @@ pub const MESSAGES: &[(&str, &str)] = &[
         "authz.expired",
         "Cette demande de connexion a expiré ou a été ouverte dans un autre navigateur. Revenez au service et recommencez.",
     ),
+    ("logout.title", "Se déconnecter"),
+    (
+        "logout.question",
+        "Voulez-vous vous déconnecter de Sésame et de tous les services où vous êtes connecté(e) avec lui ?",
+    ),
+    ("logout.from_service", "La demande vient du service « {service} »."),
+    ("logout.confirm", "Me déconnecter"),
+    ("logout.cancel", "Rester connecté(e)"),
+    ("logout.done", "Vous êtes déconnecté(e) de Sésame. Les services où vous étiez connecté(e) en sont informés."),
+    ("logout.frame_title", "Déconnexion d’un service"),
+    ("logout.back_to_service", "Revenir au service"),
+    ("logout.sign_in_again", "Se reconnecter"),
+    ("logout.bad_hint", "La demande de déconnexion n’a pas été émise par Sésame pour ce service."),
 ];

@@ -1,0 +1,163 @@
+//! Back-channel logout (OIDC Back-Channel Logout 1.0): a signed logout token
+//! per service, queued durably before the citizen's answer, delivered by
+//! whichever replica claims it, retried with backoff, never forever.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::app::AppState;
+use crate::clients::Client;
+use crate::config::LOGOUT_TOKEN_TTL;
+use crate::oidc::error::OAuthError;
+use crate::oidc::grant::{random_id, subject};
+use crate::store::LogoutDelivery;
+
+pub const EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
+/// Attempts before giving up (the last one about an hour after the first).
+pub const MAX_ATTEMPTS: i64 = 8;
+/// How long a replica holds a claimed delivery.
+const LEASE: i64 = 60;
+/// Deliveries claimed per pass.
+const BATCH: i64 = 20;
+
+#[derive(Serialize)]
+struct LogoutClaims<'a> {
+    iss: &'a str,
+    sub: &'a str,
+    aud: &'a str,
+    iat: i64,
+    exp: i64,
+    jti: &'a str,
+    sid: &'a str,
+    events: serde_json::Value,
+}
+
+/// Seconds before retry `attempts` (1, 2, …): 10 s, 20 s, 40 s … capped at 30 min.
+pub fn backoff(attempts: i64) -> i64 {
+    let exponent = u32::try_from(attempts.clamp(1, 16) - 1).unwrap_or(0);
+    (10_i64 << exponent).min(1_800)
+}
+
+/// Who must hear of a logout: a service, where it listens, and whose login ended.
+pub struct Notice<'a> {
+    pub client: &'a Client,
+    pub uri: &'a str,
+    pub citizen_id: &'a str,
+    pub sid: &'a str,
+}
+
+/// Signs one logout token per notice and stores them all (one transaction).
+pub async fn enqueue(state: &AppState, reason: &str, notices: &[Notice<'_>]) -> Result<usize, OAuthError> {
+    let now = state.clock.now();
+    let mut deliveries = Vec::with_capacity(notices.len());
+    for notice in notices {
+        let jti = random_id();
+        let sub = subject(state, notice.client, notice.citizen_id);
+        let claims = LogoutClaims {
+            iss: &state.config.issuer,
+            sub: &sub,
+            aud: &notice.client.client_id,
+            iat: now,
+            exp: now + LOGOUT_TOKEN_TTL,
+            jti: &jti,
+            sid: notice.sid,
+            events: serde_json::json!({ EVENT: {} }),
+        };
+        let token = state.keys.sign(notice.client.id_token_signed_response_alg, "logout+jwt", &claims)?;
+        deliveries.push(LogoutDelivery {
+            delivery_id: random_id(),
+            client_id: notice.client.client_id.clone(),
+            uri: notice.uri.to_owned(),
+            logout_token: token,
+            jti,
+            reason: reason.to_owned(),
+            created_at: now,
+            attempts: 0,
+            next_attempt_at: now,
+            delivered_at: None,
+            gave_up_at: None,
+            last_error: None,
+        });
+    }
+    state.db.enqueue_logout_deliveries(&deliveries).await?;
+    Ok(deliveries.len())
+}
+
+/// The HTTP client deliveries use: short timeouts, no redirects.
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(Duration::from_secs(3))
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap_or_default()
+}
+
+/// One pass: claim what is due, POST each token, record the outcome.
+/// Returns how many deliveries were attempted.
+pub async fn deliver_due(state: &AppState, http: &reqwest::Client, owner: &str) -> Result<usize, OAuthError> {
+    let now = state.clock.now();
+    let claimed = state.db.claim_logout_deliveries(owner, now, now + LEASE, BATCH).await?;
+    for delivery in &claimed {
+        let outcome = http
+            .post(&delivery.uri)
+            .header("cache-control", "no-store")
+            .form(&[("logout_token", delivery.logout_token.as_str())])
+            .send()
+            .await;
+        let now = state.clock.now();
+        match outcome {
+            Ok(response) if response.status().is_success() => {
+                state.db.mark_logout_delivered(&delivery.delivery_id, owner, now).await?;
+                tracing::info!(client_id = %delivery.client_id, attempts = delivery.attempts + 1, "back-channel logout delivered");
+            }
+            failed => {
+                let error = match failed {
+                    Ok(response) => format!("HTTP {}", response.status().as_u16()),
+                    Err(e) if e.is_timeout() => "timed out".to_owned(),
+                    Err(_) => "unreachable".to_owned(),
+                };
+                let attempts = delivery.attempts + 1;
+                let next = (attempts < MAX_ATTEMPTS).then(|| now + backoff(attempts));
+                state.db.mark_logout_failed(&delivery.delivery_id, owner, &error, next, now).await?;
+                if next.is_none() {
+                    tracing::warn!(client_id = %delivery.client_id, %error, "back-channel logout given up");
+                } else {
+                    tracing::info!(client_id = %delivery.client_id, %error, attempts, "back-channel logout will be retried");
+                }
+            }
+        }
+    }
+    Ok(claimed.len())
+}
+
+/// Delivers forever, every `SESAME_LOGOUT_DELIVERY_INTERVAL` (one task per replica).
+pub async fn run(state: AppState) {
+    let owner = format!("replica-{}", random_id());
+    let http = http_client();
+    let every = Duration::from_secs(u64::try_from(state.config.logout_delivery_interval).unwrap_or(2));
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        if let Err(e) = deliver_due(&state, &http, &owner).await {
+            tracing::warn!(error = %e.description, "back-channel logout pass failed");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff;
+
+    #[test]
+    fn backoff_doubles_then_caps() {
+        assert_eq!(backoff(1), 10);
+        assert_eq!(backoff(2), 20);
+        assert_eq!(backoff(3), 40);
+        assert_eq!(backoff(9), 1_800);
+        assert_eq!(backoff(100), 1_800);
+    }
+}

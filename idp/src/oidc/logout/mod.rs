@@ -1,0 +1,294 @@
+//! Logout: RP-initiated (OIDC RP-Initiated Logout 1.0) at the
+//! `end_session_endpoint`, and the notices every service of the ended login
+//! receives — back-channel (queued, see [`backchannel`]) and front-channel
+//! (iframes on the logged-out page, OIDC Front-Channel Logout 1.0).
+
+pub mod backchannel;
+
+use std::fmt::Write as _;
+
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use tower_sessions::Session;
+
+use super::authorize::response::redirect;
+use super::grant::subject;
+use super::params::Params;
+use crate::app::AppState;
+use crate::clients::{self, Client};
+use crate::keys;
+use crate::web::auth_session::AuthSession;
+use crate::web::csrf;
+use crate::web::html::{Page, esc, layout};
+use crate::web::i18n::Lang;
+use crate::web::respond::{self, PageError, html};
+
+/// What a valid `id_token_hint` tells us.
+struct Hint {
+    client_id: String,
+    sub: String,
+}
+
+/// An ID token we issued (signature checked, expiry ignored: OIDC
+/// RP-Initiated Logout §2 allows expired hints).
+fn read_hint(state: &AppState, token: &str) -> Option<Hint> {
+    let header = token.split('.').next()?;
+    let header: serde_json::Value =
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header).ok()?).ok()?;
+    let jwk = state.keys.published_jwk(header.get("kid")?.as_str()?)?;
+    let (_, claims) = keys::verify(token, &jwk).ok()?;
+    if claims.get("iss")?.as_str()? != state.config.issuer {
+        return None;
+    }
+    let client_id = match claims.get("aud")? {
+        serde_json::Value::String(aud) => aud.clone(),
+        serde_json::Value::Array(list) if list.len() == 1 => list.first()?.as_str()?.to_owned(),
+        _ => claims.get("azp")?.as_str()?.to_owned(),
+    };
+    Some(Hint { client_id, sub: claims.get("sub")?.as_str()?.to_owned() })
+}
+
+/// The validated request: where to send the citizen afterwards, if anywhere.
+struct LogoutRequest {
+    client: Option<Client>,
+    hint: Option<Hint>,
+    /// Registered for the client: the only place we ever redirect to.
+    post_logout_redirect_uri: Option<String>,
+    state: Option<String>,
+    ui_locales: Option<String>,
+}
+
+async fn validate(state: &AppState, params: &Params) -> Result<LogoutRequest, &'static str> {
+    let hint = match params.get("id_token_hint") {
+        Some(token) => Some(read_hint(state, token).ok_or("logout.bad_hint")?),
+        None => None,
+    };
+    let client_id = match (params.get("client_id"), &hint) {
+        (Some(id), Some(hint)) if id != hint.client_id => return Err("logout.bad_hint"),
+        (Some(id), _) => Some(id.to_owned()),
+        (None, Some(hint)) => Some(hint.client_id.clone()),
+        (None, None) => None,
+    };
+    let client = match client_id {
+        Some(id) => Some(clients::find(&state.db, &id).await.ok().flatten().ok_or("authz.unknown_client")?),
+        None => None,
+    };
+    // Never an open redirect: only a URI registered for this very client.
+    let post_logout_redirect_uri = params.get("post_logout_redirect_uri").and_then(|uri| {
+        client.as_ref().filter(|c| c.post_logout_redirect_uris.iter().any(|u| u == uri)).map(|_| uri.to_owned())
+    });
+    Ok(LogoutRequest {
+        client,
+        hint,
+        post_logout_redirect_uri,
+        state: params.get("state").map(str::to_owned),
+        ui_locales: params.get("ui_locales").map(str::to_owned),
+    })
+}
+
+/// Ends a login everywhere: queues a back-channel notice for every service
+/// that received tokens in it (before answering, so a crash loses nothing),
+/// then ends the browser session. Returns the front-channel logout URLs.
+pub async fn end_login(
+    state: &AppState,
+    session: &Session,
+    auth: &AuthSession,
+    reason: &str,
+) -> Result<Vec<String>, Response> {
+    let fail = |e: &dyn std::fmt::Display| PageError::internal(Lang::Fr, e).into_response();
+    let client_ids = state.db.clients_of_login(&auth.sid).await.map_err(|e| fail(&e))?;
+    let mut clients = Vec::new();
+    for id in client_ids {
+        if let Some(client) = clients::find(&state.db, &id).await.map_err(|e| fail(&e))? {
+            clients.push(client);
+        }
+    }
+    let notices: Vec<backchannel::Notice<'_>> = clients
+        .iter()
+        .filter_map(|client| {
+            client.metadata.backchannel_logout_uri.as_deref().map(|uri| backchannel::Notice {
+                client,
+                uri,
+                citizen_id: &auth.citizen_id,
+                sid: &auth.sid,
+            })
+        })
+        .collect();
+    backchannel::enqueue(state, reason, &notices).await.map_err(|e| fail(&e.description))?;
+    AuthSession::end(session, &state.db, state.clock.now()).await.map_err(|e| fail(&e))?;
+    let issuer: String = url::form_urlencoded::byte_serialize(state.config.issuer.as_bytes()).collect();
+    Ok(clients
+        .iter()
+        .filter_map(|c| c.metadata.frontchannel_logout_uri.as_deref())
+        .map(|uri| {
+            let separator = if uri.contains('?') { '&' } else { '?' };
+            format!("{uri}{separator}iss={issuer}&sid={}", auth.sid)
+        })
+        .collect())
+}
+
+/// `GET|POST /logout` (`end_session_endpoint`).
+pub async fn end_session(
+    State(state): State<AppState>,
+    session: Session,
+    method: Method,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Response {
+    let raw: &[u8] = if method == Method::POST { &body } else { query.as_deref().unwrap_or_default().as_bytes() };
+    let lang = respond::lang(&session, &headers, None).await;
+    let Ok(params) = Params::parse(raw) else {
+        return PageError::new(StatusCode::BAD_REQUEST, lang, "authz.malformed", "/account").into_response();
+    };
+    let lang = match params.get("ui_locales") {
+        Some(locales) => respond::lang(&session, &headers, Some(locales)).await,
+        None => lang,
+    };
+    let request = match validate(&state, &params).await {
+        Ok(request) => request,
+        Err(key) => return PageError::new(StatusCode::BAD_REQUEST, lang, key, "/account").into_response(),
+    };
+    let now = state.clock.now();
+    let auth = match AuthSession::current(&session, &state.db, now).await {
+        Ok(auth) => auth,
+        Err(e) => return PageError::internal(lang, &e).into_response(),
+    };
+    let Some(auth) = auth else {
+        // Already signed out: nothing to confirm.
+        return finish(&state, lang, &request, Vec::new());
+    };
+    let hint_matches = match (&request.hint, &request.client) {
+        (Some(hint), Some(client)) => hint.sub == subject(&state, client, &auth.citizen_id),
+        _ => false,
+    };
+    if !hint_matches {
+        return confirmation_page(&session, lang, &request).await;
+    }
+    match end_login(&state, &session, &auth, "logout").await {
+        Ok(frontchannel) => finish(&state, lang, &request, frontchannel),
+        Err(response) => response,
+    }
+}
+
+/// `POST /logout/confirm`: the citizen confirmed on our page.
+pub async fn confirm(State(state): State<AppState>, session: Session, headers: HeaderMap, body: Bytes) -> Response {
+    let lang = respond::lang(&session, &headers, None).await;
+    let Ok(params) = Params::parse(&body) else {
+        return PageError::new(StatusCode::BAD_REQUEST, lang, "authz.malformed", "/account").into_response();
+    };
+    if csrf::verify(&session, params.get("csrf")).await.is_err() {
+        return PageError::new(StatusCode::FORBIDDEN, lang, "err.csrf", "/account").into_response();
+    }
+    let request = match validate(&state, &params).await {
+        Ok(request) => request,
+        Err(key) => return PageError::new(StatusCode::BAD_REQUEST, lang, key, "/account").into_response(),
+    };
+    let auth = match AuthSession::current(&session, &state.db, state.clock.now()).await {
+        Ok(auth) => auth,
+        Err(e) => return PageError::internal(lang, &e).into_response(),
+    };
+    let frontchannel = match auth {
+        Some(auth) => match end_login(&state, &session, &auth, "logout").await {
+            Ok(frontchannel) => frontchannel,
+            Err(response) => return response,
+        },
+        None => Vec::new(),
+    };
+    finish(&state, lang, &request, frontchannel)
+}
+
+async fn confirmation_page(session: &Session, lang: Lang, request: &LogoutRequest) -> Response {
+    let token = match csrf::token(session).await {
+        Ok(token) => token,
+        Err(e) => return PageError::internal(lang, &e).into_response(),
+    };
+    let t = |key| lang.t(key);
+    let mut hidden = String::new();
+    let fields = [
+        ("client_id", request.client.as_ref().map(|c| c.client_id.clone())),
+        ("post_logout_redirect_uri", request.post_logout_redirect_uri.clone()),
+        ("state", request.state.clone()),
+        ("ui_locales", request.ui_locales.clone()),
+    ];
+    for (name, value) in fields {
+        if let Some(value) = value {
+            let _ = write!(hidden, r#"<input type="hidden" name="{name}" value="{}">"#, esc(&value));
+        }
+    }
+    let service = request
+        .client
+        .as_ref()
+        .map(|c| format!("<p>{}</p>", esc(&t("logout.from_service").replace("{service}", &c.client_name))))
+        .unwrap_or_default();
+    let body = format!(
+        r#"{service}<p>{question}</p>
+<form method="post" action="/logout/confirm"><input type="hidden" name="csrf" value="{csrf}">{hidden}
+<button type="submit">{yes}</button></form>
+<p><a href="/account">{no}</a></p>"#,
+        question = esc(t("logout.question")),
+        csrf = esc(&token),
+        yes = esc(t("logout.confirm")),
+        no = esc(t("logout.cancel")),
+    );
+    html(
+        StatusCode::OK,
+        layout(&Page { lang, title: t("logout.title"), body, csrf: &token, signed_in: true, path: "/logout" }),
+    )
+}
+
+/// After logout: straight back to the service when it asked and nothing
+/// else must load; otherwise our page (with front-channel iframes), which
+/// links back to the service.
+fn finish(state: &AppState, lang: Lang, request: &LogoutRequest, frontchannel: Vec<String>) -> Response {
+    let back = request.post_logout_redirect_uri.as_ref().map(|uri| {
+        let mut url = uri.clone();
+        if let Some(value) = &request.state {
+            url.push(if url.contains('?') { '&' } else { '?' });
+            url.push_str("state=");
+            url.extend(url::form_urlencoded::byte_serialize(value.as_bytes()));
+        }
+        url
+    });
+    if frontchannel.is_empty()
+        && let Some(back) = &back
+    {
+        return redirect(back);
+    }
+    let t = |key| lang.t(key);
+    let mut body = format!("<p role=\"status\">{}</p>", esc(t("logout.done")));
+    for url in &frontchannel {
+        let _ = write!(body, r#"<iframe src="{}" title="{}" hidden></iframe>"#, esc(url), esc(t("logout.frame_title")));
+    }
+    match &back {
+        Some(back) => {
+            let _ = write!(body, r#"<p><a href="{}">{}</a></p>"#, esc(back), esc(t("logout.back_to_service")));
+        }
+        None => {
+            let _ = write!(body, r#"<p><a href="/signin">{}</a></p>"#, esc(t("logout.sign_in_again")));
+        }
+    }
+    let mut response = html(
+        StatusCode::OK,
+        layout(&Page { lang, title: t("logout.title"), body, csrf: "", signed_in: false, path: "/logout" }),
+    );
+    if !frontchannel.is_empty() {
+        let origins: Vec<String> = frontchannel
+            .iter()
+            .filter_map(|u| url::Url::parse(u).ok().map(|u| u.origin().ascii_serialization()))
+            .collect();
+        let csp = format!(
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-src {}; \
+             form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+            origins.join(" ")
+        );
+        if let Ok(value) = HeaderValue::from_str(&csp) {
+            response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, value);
+        }
+    }
+    let _ = state;
+    response.into_response()
+}

@@ -1,0 +1,209 @@
+//! Logout: RP-initiated (end_session_endpoint), and the back-channel outbox.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use base64::Engine as _;
+use idp::clients::NewClient;
+use idp::oidc::logout::backchannel::{self, MAX_ATTEMPTS, Notice, backoff, deliver_due};
+use idp::testing::TestApp;
+
+use crate::oidc_support::*;
+
+const BYE: &str = "https://mairie.example.fr/bye";
+
+async fn flow_with_logout_uri(app: &TestApp) -> Flow {
+    let client = app
+        .register_client(NewClient {
+            client_name: "Mairie".into(),
+            redirect_uris: vec![REDIRECT.into()],
+            post_logout_redirect_uris: vec![BYE.into()],
+            scope: Some("openid profile email offline_access".into()),
+            ..NewClient::default()
+        })
+        .await;
+    Flow::for_client(app, client).await
+}
+
+async fn logout(app: &TestApp, cookie: &str, query: &[(&str, &str)]) -> reqwest::Response {
+    let query = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(query).finish();
+    app.client.get(app.url(&format!("/logout?{query}"))).header("cookie", cookie).send().await.unwrap()
+}
+
+async fn signed_in(app: &TestApp, flow: &Flow) -> bool {
+    let (_, location) = flow.authorize(app, &[("prompt", "none")]).await;
+    query_of(&location).contains_key("code")
+}
+
+#[tokio::test]
+async fn rp_initiated_logout_with_a_matching_hint_returns_to_the_service() {
+    let app = TestApp::spawn().await;
+    let flow = flow_with_logout_uri(&app).await;
+    let hint = flow.tokens(&app).await["id_token"].as_str().unwrap().to_owned();
+    assert!(signed_in(&app, &flow).await);
+    let response =
+        logout(&app, &flow.cookie, &[("id_token_hint", &hint), ("post_logout_redirect_uri", BYE), ("state", "s 1")])
+            .await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(response.headers()["location"], format!("{BYE}?state=s+1"));
+    assert!(!signed_in(&app, &flow).await, "the provider session ended");
+}
+
+#[tokio::test]
+async fn an_unregistered_post_logout_uri_is_never_followed() {
+    let app = TestApp::spawn().await;
+    let flow = flow_with_logout_uri(&app).await;
+    let hint = flow.tokens(&app).await["id_token"].as_str().unwrap().to_owned();
+    for evil in ["https://evil.example/", "https://mairie.example.fr/bye/extra", "https://mairie.example.fr/by"] {
+        let response =
+            logout(&app, &flow.cookie, &[("id_token_hint", &hint), ("post_logout_redirect_uri", evil)]).await;
+        assert_eq!(response.status(), 200, "{evil}");
+        assert!(response.headers().get("location").is_none());
+        let page = response.text().await.unwrap();
+        assert!(!page.contains("evil.example") && !page.contains("/bye/extra"), "{page}");
+    }
+    // A forged hint is refused outright.
+    let response = logout(&app, &flow.cookie, &[("id_token_hint", "e30.e30.sig")]).await;
+    assert_eq!(response.status(), 400);
+}
+
+#[tokio::test]
+async fn without_a_hint_the_citizen_confirms_on_a_page() {
+    let app = TestApp::spawn().await;
+    let flow = flow_with_logout_uri(&app).await;
+    flow.tokens(&app).await;
+    let response =
+        logout(&app, &flow.cookie, &[("client_id", flow.client_id()), ("post_logout_redirect_uri", BYE)]).await;
+    assert_eq!(response.status(), 200);
+    let page = response.text().await.unwrap();
+    assert!(page.contains(r#"action="/logout/confirm""#) && page.contains("Mairie"), "{page}");
+    assert!(signed_in(&app, &flow).await, "nothing happens before the citizen confirms");
+
+    let csrf = page.split(r#"name="csrf" value=""#).nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let forged = app
+        .client
+        .post(app.url("/logout/confirm"))
+        .header("cookie", &flow.cookie)
+        .form(&[("client_id", flow.client_id())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403, "no CSRF token");
+    let confirmed = app
+        .client
+        .post(app.url("/logout/confirm"))
+        .header("cookie", &flow.cookie)
+        .form(&[("csrf", csrf.as_str()), ("client_id", flow.client_id()), ("post_logout_redirect_uri", BYE)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(confirmed.status(), 303);
+    assert_eq!(confirmed.headers()["location"], BYE);
+    assert!(!signed_in(&app, &flow).await);
+}
+
+/// A receiver that fails `failures` times, then accepts; records tokens.
+async fn receiver(failures: usize) -> (String, Arc<AtomicUsize>, Arc<std::sync::Mutex<Vec<String>>>) {
+    let hits = Arc::new(AtomicUsize::new(0));
+    let tokens = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (h, t) = (Arc::clone(&hits), Arc::clone(&tokens));
+    let app = axum::Router::new().route(
+        "/backchannel",
+        axum::routing::post(move |body: axum::body::Bytes| {
+            let (h, t) = (Arc::clone(&h), Arc::clone(&t));
+            async move {
+                let n = h.fetch_add(1, Ordering::SeqCst);
+                let form: std::collections::HashMap<String, String> =
+                    url::form_urlencoded::parse(&body).into_owned().collect();
+                t.lock().unwrap().push(form.get("logout_token").cloned().unwrap_or_default());
+                if n < failures { axum::http::StatusCode::INTERNAL_SERVER_ERROR } else { axum::http::StatusCode::OK }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://127.0.0.1:{}/backchannel", listener.local_addr().unwrap().port());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, hits, tokens)
+}
+
+async fn queue_one(app: &TestApp, flow: &Flow, uri: &str) {
+    let client = idp::clients::find(&app.state.db, flow.client_id()).await.unwrap().unwrap();
+    let notice = Notice { client: &client, uri, citizen_id: &flow.citizen_id, sid: "sid-1" };
+    assert_eq!(backchannel::enqueue(&app.state, "logout", &[notice]).await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn back_channel_logout_is_retried_with_backoff_and_delivered_once() {
+    let app = TestApp::spawn().await;
+    let flow = Flow::new(&app).await;
+    let (uri, hits, tokens) = receiver(2).await;
+    queue_one(&app, &flow, &uri).await;
+    let http = backchannel::http_client();
+
+    assert_eq!(deliver_due(&app.state, &http, "replica-a").await.unwrap(), 1);
+    assert_eq!(deliver_due(&app.state, &http, "replica-a").await.unwrap(), 0, "not due before its backoff");
+    app.clock.advance(backoff(1));
+    assert_eq!(deliver_due(&app.state, &http, "replica-b").await.unwrap(), 1, "any replica may retry");
+    app.clock.advance(backoff(2));
+    deliver_due(&app.state, &http, "replica-a").await.unwrap();
+    app.clock.advance(3_600);
+    assert_eq!(deliver_due(&app.state, &http, "replica-a").await.unwrap(), 0, "delivered: never again");
+    assert_eq!(hits.load(Ordering::SeqCst), 3);
+    let rows = app.state.db.logout_deliveries_for(flow.client_id()).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert!(rows[0].delivered_at.is_some() && rows[0].attempts == 3, "{rows:?}");
+    assert_eq!(rows[0].last_error.as_deref(), Some("HTTP 500"));
+
+    // The token: signed, typed, with the event, a sid and no nonce; same jti on every retry.
+    let received = tokens.lock().unwrap().clone();
+    assert!(received.windows(2).all(|w| w[0] == w[1]), "the same token is retried");
+    let header: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(received[0].split('.').next().unwrap()).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header["typ"], "logout+jwt");
+    let claims = verified(&app, &received[0]);
+    assert_eq!(claims["aud"], flow.client_id());
+    assert_eq!(claims["sid"], "sid-1");
+    assert!(claims["events"]["http://schemas.openid.net/event/backchannel-logout"].is_object());
+    assert!(claims.get("nonce").is_none());
+}
+
+#[tokio::test]
+async fn an_unreachable_receiver_is_given_up_after_the_last_attempt() {
+    let app = TestApp::spawn().await;
+    let flow = Flow::new(&app).await;
+    // A port nobody listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    queue_one(&app, &flow, &format!("http://127.0.0.1:{port}/bc")).await;
+    let http = backchannel::http_client();
+    for attempt in 1..=MAX_ATTEMPTS {
+        assert_eq!(deliver_due(&app.state, &http, "r").await.unwrap(), 1, "attempt {attempt}");
+        app.clock.advance(backoff(attempt));
+    }
+    app.clock.advance(86_400);
+    assert_eq!(deliver_due(&app.state, &http, "r").await.unwrap(), 0, "never retried forever");
+    let rows = app.state.db.logout_deliveries_for(flow.client_id()).await.unwrap();
+    assert!(rows[0].gave_up_at.is_some() && rows[0].delivered_at.is_none());
+    assert_eq!(rows[0].attempts, MAX_ATTEMPTS);
+}
+
+#[tokio::test]
+async fn a_queued_logout_survives_a_provider_restart() {
+    let mut first = TestApp::spawn().await;
+    let flow = Flow::new(&first).await;
+    let (uri, hits, _) = receiver(0).await;
+    queue_one(&first, &flow, &uri).await;
+    first.shutdown().await;
+
+    let idp::config::MasterKeySource::Given(key) = first.state.config.master_key.clone() else { unreachable!() };
+    let url = first.db.url.clone();
+    let second = TestApp::spawn_with(|env| {
+        env.insert("SESAME_DATABASE_URL".into(), url);
+        env.insert("SESAME_MASTER_KEY".into(), base64::engine::general_purpose::STANDARD.encode(key));
+    })
+    .await;
+    second.clock.set(first.clock.now());
+    assert_eq!(deliver_due(&second.state, &backchannel::http_client(), "after-restart").await.unwrap(), 1);
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+}

@@ -1,0 +1,43 @@
+//! Single sign-on and single logout across two services of different
+//! sectors, each a real relying-party example.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use idp::testing::TestApp;
+use idp::testing::browser::Browser;
+use sesame_e2e::{follow, log_in, start_service};
+
+#[tokio::test]
+async fn one_passkey_login_serves_two_services_with_different_subjects() {
+    let app = TestApp::spawn().await;
+    let library = start_service(&app, "Médiathèque", "127.0.0.1", |_| {}).await;
+    let canteen = start_service(&app, "Cantine scolaire", "localhost", |_| {}).await;
+    let mut browser = Browser::new(&app);
+    browser.sign_up("Camille", "Martin", None).await;
+    let passkey_uses = browser.passkey.sign_count(&browser.passkey.credential_ids()[0]);
+
+    let page = log_in(&mut browser, &app, &library).await;
+    assert!(page.contains("Camille"));
+    let page = log_in(&mut browser, &app, &canteen).await;
+    assert!(page.contains("Camille"), "signed in to the second service");
+    assert_eq!(
+        browser.passkey.sign_count(&browser.passkey.credential_ids()[0]),
+        passkey_uses,
+        "without touching the authenticator again"
+    );
+    let a = library.rp.open_sessions()[0].sub.clone();
+    let b = canteen.rp.open_sessions()[0].sub.clone();
+    assert_ne!(a, b, "different sectors, different subjects");
+
+    // Logging in again to the first service: same subject, no prompt.
+    let (_, page) = follow(&browser, format!("{}/login", library.base)).await;
+    assert!(page.contains(&a), "stable subject");
+
+    // RP-initiated logout from the library ends the provider session.
+    let response = browser.client.post(format!("{}/logout", library.base)).send().await.unwrap();
+    let to_provider = response.headers()["location"].to_str().unwrap().to_owned();
+    assert!(to_provider.starts_with(&format!("{}/logout?", app.issuer)), "{to_provider}");
+    let (at, _) = follow(&browser, to_provider).await;
+    assert!(at.starts_with(&format!("{}/?state=", library.base)), "back to the service after logout: {at}");
+    let (at, _) = follow(&browser, format!("{}/login", canteen.base)).await;
+    assert!(at.contains("/signin?"), "the provider session is over: sign-in needed ({at})");
+}
