@@ -122,3 +122,29 @@ async fn default_max_age_applies_unless_the_request_names_one() {
     let (_, location) = flow.authorize(&app, &[("max_age", "3600")]).await;
     assert!(location.starts_with(REDIRECT), "the request's max_age wins: {location}");
 }
+
+#[tokio::test]
+async fn logout_notifies_the_back_channel_uri_a_client_registered() {
+    let app = TestApp::spawn().await;
+    let back = "https://mairie.example.fr/logout/back";
+    let body = register(
+        &app,
+        json!({
+            "client_name": "Portail", "redirect_uris": [REDIRECT], "scope": "openid profile offline_access",
+            "post_logout_redirect_uris": ["https://mairie.example.fr/bye"], "backchannel_logout_uri": back,
+        }),
+    )
+    .await;
+    let client = clients::find(&app.state.db, body["client_id"].as_str().unwrap()).await.unwrap().unwrap();
+    let flow = Flow::for_client(&app, Registered::new(client, body["client_secret"].as_str().map(str::to_owned))).await;
+    let hint = flow.tokens(&app).await["id_token"].as_str().unwrap().to_owned();
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([("id_token_hint", hint.as_str()), ("post_logout_redirect_uri", "https://mairie.example.fr/bye")])
+        .finish();
+    let response =
+        app.client.get(app.url(&format!("/logout?{query}"))).header("cookie", &flow.cookie).send().await.unwrap();
+    assert_eq!(response.status(), 303);
+    let queued = app.state.db.logout_deliveries_for(flow.client_id()).await.unwrap();
+    assert_eq!(queued.len(), 1, "{queued:?}");
+    assert_eq!(queued[0].uri, back);
+}
