@@ -140,6 +140,9 @@ async fn verify_assertion(state: &AppState, client: &Client, jwt: &str) -> Resul
     if exp - now > MAX_ASSERTION_LIFETIME {
         return Err(fail("client_assertion lives too long (at most 10 minutes)"));
     }
+    if claims.get("nbf").and_then(|v| v.as_i64()).is_some_and(|nbf| nbf > now + SKEW) {
+        return Err(fail("client_assertion is not yet valid (nbf)"));
+    }
     if claims.get("iat").and_then(|v| v.as_i64()).is_some_and(|iat| iat > now + SKEW) {
         return Err(fail("client_assertion iat is in the future"));
     }

@@ -147,6 +147,14 @@ struct Body<'a> {
 impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
         let status = self.status();
+        // RFC 6750 §3.1: a request without credentials gets no error code at all.
+        if self.challenge == Challenge::Bearer && self.description.is_empty() {
+            return (
+                status,
+                [(header::WWW_AUTHENTICATE, r#"Bearer realm="sesame""#), (header::CACHE_CONTROL, "no-store")],
+            )
+                .into_response();
+        }
         let mut response =
             (status, Json(Body { error: self.code.as_str(), error_description: &self.description })).into_response();
         let headers = response.headers_mut();

@@ -227,7 +227,8 @@ pub fn mint(
         _ => None,
     };
 
-    let refresh_token = if client.allows_grant(GRANT_REFRESH_TOKEN) && grant.has_scope("openid") {
+    let continues_family = refresh_family.is_some();
+    let refresh_token = if client.allows_grant(GRANT_REFRESH_TOKEN) && (grant.has_scope("openid") || continues_family) {
         let token = random_token()?;
         let (family_id, family_expires_at) = match refresh_family {
             Some((family, expires)) => (family.to_owned(), expires),

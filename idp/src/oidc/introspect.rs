@@ -35,7 +35,7 @@ pub async fn introspect(State(state): State<AppState>, headers: HeaderMap, body:
             }
             return Ok(json!({
                 "active": true,
-                "token_type": "access_token",
+                "token_type": "Bearer",
                 "scope": claims.scope,
                 "client_id": claims.client_id,
                 "sub": claims.sub,
@@ -59,7 +59,6 @@ pub async fn introspect(State(state): State<AppState>, headers: HeaderMap, body:
             {
                 Ok(json!({
                     "active": true,
-                    "token_type": "refresh_token",
                     "scope": t.scope,
                     "client_id": t.client_id,
                     "sub": subject(&state, &client, &t.citizen_id),

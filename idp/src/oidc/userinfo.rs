@@ -35,7 +35,12 @@ async fn answer(state: &AppState, method: &Method, headers: &HeaderMap, body: &B
     }
     let grant_id = claims.gid.as_deref().unwrap_or_default();
     let grant = match state.db.grant(grant_id).await? {
-        Some(grant) if grant.revoked_at.is_none() && grant.client_id == claims.client_id => Grant::from_record(&grant),
+        Some(grant) if grant.revoked_at.is_none() && grant.client_id == claims.client_id => {
+            // The access token's own scope governs (it may be narrower after a refresh).
+            let mut grant = Grant::from_record(&grant);
+            grant.scope.retain(|s| claims.scope.split(' ').any(|t| t == s));
+            grant
+        }
         _ => return Err(OAuthError::invalid_token("the access token is invalid, expired or revoked")),
     };
     let client = clients::find(&state.db, &claims.client_id)

@@ -75,6 +75,19 @@ impl Db {
         .transpose()
     }
 
+    /// Grants of one login that do not outlive it: those without a live
+    /// `offline_access` refresh token (OIDC Back-Channel Logout §2.7).
+    pub async fn grants_ending_with_login(&self, sid: &str) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT g.grant_id FROM grants g WHERE g.sid = $1 AND g.revoked_at IS NULL AND NOT EXISTS \
+             (SELECT 1 FROM refresh_tokens r WHERE r.grant_id = g.grant_id AND r.offline = 1 AND r.revoked_at IS NULL)",
+        )
+        .bind(sid)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| Ok(r.try_get("grant_id")?)).collect()
+    }
+
     /// Revokes a grant and its refresh tokens in one transaction.
     pub async fn revoke_grant(&self, grant_id: &str, now: UnixTime) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;

@@ -156,7 +156,10 @@ async fn back_channel_logout_is_retried_with_backoff_and_delivered_once() {
 
     // The token: signed, typed, with the event, a sid and no nonce; same jti on every retry.
     let received = tokens.lock().unwrap().clone();
-    assert!(received.windows(2).all(|w| w[0] == w[1]), "the same token is retried");
+    let jtis: Vec<serde_json::Value> = received.iter().map(|t| verified(&app, t)["jti"].clone()).collect();
+    assert!(jtis.windows(2).all(|w| w[0] == w[1]), "the same jti on every retry");
+    let iats: Vec<i64> = received.iter().map(|t| verified(&app, t)["iat"].as_i64().unwrap()).collect();
+    assert!(iats.windows(2).all(|w| w[0] < w[1]), "signed afresh for each attempt: {iats:?}");
     let header: serde_json::Value = serde_json::from_slice(
         &base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(received[0].split('.').next().unwrap()).unwrap(),
     )
@@ -206,4 +209,30 @@ async fn a_queued_logout_survives_a_provider_restart() {
     second.clock.set(first.clock.now());
     assert_eq!(deliver_due(&second.state, &backchannel::http_client(), "after-restart").await.unwrap(), 1);
     assert_eq!(hits.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn logout_ends_the_tokens_of_the_login_but_not_offline_access() {
+    let app = TestApp::spawn().await;
+    let flow = flow_with_logout_uri(&app).await;
+    let online = flow.authorize(&app, &[("scope", "openid profile")]).await.1;
+    let (_, online) = flow.redeem(&app, &query_of(&online)["code"]).await;
+    let offline = flow.tokens(&app).await; // scope includes offline_access
+    let pending_code = query_of(&flow.authorize(&app, &[]).await.1)["code"].clone();
+    let hint = offline["id_token"].as_str().unwrap();
+
+    let response = logout(&app, &flow.cookie, &[("id_token_hint", hint)]).await;
+    assert_eq!(response.status(), 200);
+
+    assert_eq!(userinfo(&app, online["access_token"].as_str().unwrap()).await.status(), 401);
+    let (status, body) = flow
+        .token(&app, &[("grant_type", "refresh_token"), ("refresh_token", online["refresh_token"].as_str().unwrap())])
+        .await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")), "online refresh ends with the login");
+    let (status, body) = flow.redeem(&app, &pending_code).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")), "a code of the ended login");
+    let (status, _) = flow
+        .token(&app, &[("grant_type", "refresh_token"), ("refresh_token", offline["refresh_token"].as_str().unwrap())])
+        .await;
+    assert_eq!(status, 200, "offline_access outlives the login");
 }

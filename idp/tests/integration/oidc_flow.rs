@@ -112,6 +112,15 @@ async fn refresh_tokens_rotate_and_reuse_revokes_the_family() {
     let access = refreshed["access_token"].as_str().unwrap().to_owned();
     assert_eq!(userinfo(&app, &access).await.status(), 200);
 
+    // A narrower access token gets narrower UserInfo.
+    let (status, narrow) = flow
+        .token(&app, &[("grant_type", "refresh_token"), ("refresh_token", &second), ("scope", "openid offline_access")])
+        .await;
+    assert_eq!(status, 200, "{narrow}");
+    let second = narrow["refresh_token"].as_str().unwrap().to_owned();
+    let info: serde_json::Value = userinfo(&app, narrow["access_token"].as_str().unwrap()).await.json().await.unwrap();
+    assert!(info.get("given_name").is_none(), "profile not in this token's scope: {info}");
+
     // Narrowing is allowed, widening is not.
     let (status, body) = flow
         .token(&app, &[("grant_type", "refresh_token"), ("refresh_token", &second), ("scope", "openid email")])
@@ -163,7 +172,7 @@ async fn introspection_and_revocation() {
     let active = introspect(access.to_owned()).await;
     assert_eq!(active["active"], true);
     assert_eq!(active["client_id"], flow.client_id());
-    assert_eq!(active["token_type"], "access_token");
+    assert_eq!(active["token_type"], "Bearer");
     assert_eq!(introspect(refresh.to_owned()).await["active"], true);
     assert_eq!(introspect("garbage".into()).await, serde_json::json!({"active": false}));
 

@@ -155,4 +155,7 @@ async fn essential_acr_above_the_citizens_level_is_unmet() {
     let claims = r#"{"id_token":{"acr":{"essential":true,"values":["eidas1"]}}}"#;
     let (_, location) = flow.authorize(&app, &[("claims", claims)]).await;
     assert!(query_of(&location).contains_key("code"), "{location}");
+    let claims = r#"{"id_token":{"acr":{"essential":true}}}"#;
+    let (_, location) = flow.authorize(&app, &[("claims", claims)]).await;
+    assert!(query_of(&location).contains_key("code"), "essential without values only asks for acr: {location}");
 }

@@ -25,6 +25,8 @@ use crate::web::respond;
 
 /// Authorization codes live 60 s (DESIGN.md; RFC 6749 §4.1.2 says at most 10 min).
 pub const CODE_TTL: i64 = 60;
+/// How long a code's replay marker outlives the code.
+pub const USED_CODE_MEMORY: i64 = 600;
 /// A pending request waits this long for sign-in or sign-up and consent.
 const PENDING_TTL: i64 = 1_800;
 /// Session key listing the pending requests this browser started.
@@ -197,7 +199,15 @@ async fn decide(
     let Some(auth) = auth else {
         return Err(OAuthError::server("signed-in session vanished"));
     };
-    if let Some(values) = request.essential_acr() {
+    // Signed in afresh, but as someone other than the hinted citizen (OIDC Core §3.1.2.1).
+    if request.hinted_subject.as_deref().is_some_and(|hinted| hinted != subject(state, client, &auth.citizen_id)) {
+        return Err(OAuthError::new(
+            ErrorCode::LoginRequired,
+            "the signed-in citizen is not the one id_token_hint names",
+        ));
+    }
+    // Essential without values only asks that acr be returned, which it always is (§5.5.1.1).
+    if let Some(values) = request.essential_acr().filter(|v| !v.is_empty()) {
         let wanted = values.iter().map(|v| acr_rank(v)).min().unwrap_or(u8::MAX);
         if acr_rank(&auth.acr) < wanted || wanted == u8::MAX {
             return Err(OAuthError::new(
@@ -240,7 +250,11 @@ async fn decide(
         nonce: request.nonce.clone(),
     };
     let value = serde_json::to_vec(&record).map_err(OAuthError::server)?;
-    state.cache.put(&code_key(&code), &value, CODE_TTL).await?;
+    let key = code_key(&code);
+    // The replay marker exists from the start, so a replay racing the first
+    // redemption always finds the grant to revoke.
+    state.cache.put(&format!("used-{key}"), record.grant.grant_id.as_bytes(), USED_CODE_MEMORY).await?;
+    state.cache.put(&key, &value, CODE_TTL).await?;
     if let Some(id) = pending_id {
         state.cache.delete(&format!("authz:{id}")).await?;
     }

@@ -16,10 +16,12 @@ use crate::store::LogoutDelivery;
 pub const EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 /// Attempts before giving up (the last one about an hour after the first).
 pub const MAX_ATTEMPTS: i64 = 8;
-/// How long a replica holds a claimed delivery.
-const LEASE: i64 = 60;
 /// Deliveries claimed per pass.
 const BATCH: i64 = 20;
+/// Per delivery: connect + answer.
+const TIMEOUT: u64 = 5;
+/// How long a replica holds a claimed batch: longer than the batch can take.
+const LEASE: i64 = BATCH * TIMEOUT as i64 + 30;
 
 #[derive(Serialize)]
 struct LogoutClaims<'a> {
@@ -89,7 +91,7 @@ pub fn http_client() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(3))
-        .timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(TIMEOUT))
         .build()
         .unwrap_or_default()
 }
@@ -98,12 +100,20 @@ pub fn http_client() -> reqwest::Client {
 /// Returns how many deliveries were attempted.
 pub async fn deliver_due(state: &AppState, http: &reqwest::Client, owner: &str) -> Result<usize, OAuthError> {
     let now = state.clock.now();
-    let claimed = state.db.claim_logout_deliveries(owner, now, now + LEASE, BATCH).await?;
+    let lease_until = now + LEASE;
+    let claimed = state.db.claim_logout_deliveries(owner, now, lease_until, BATCH).await?;
     for delivery in &claimed {
+        if state.clock.now() >= lease_until {
+            // Our lease is over: another replica may hold these now.
+            break;
+        }
+        // Signed afresh for each attempt (same jti): a retry after the first
+        // token's two minutes is still valid, and never signed by a retired key.
+        let token = resign(state, &delivery.logout_token)?;
         let outcome = http
             .post(&delivery.uri)
             .header("cache-control", "no-store")
-            .form(&[("logout_token", delivery.logout_token.as_str())])
+            .form(&[("logout_token", token.as_str())])
             .send()
             .await;
         let now = state.clock.now();
@@ -130,6 +140,30 @@ pub async fn deliver_due(state: &AppState, http: &reqwest::Client, owner: &str) 
         }
     }
     Ok(claimed.len())
+}
+
+/// The stored logout token's claims with `iat`/`exp` from now, signed again
+/// with the same algorithm (the client's).
+fn resign(state: &AppState, stored: &str) -> Result<String, OAuthError> {
+    use base64::Engine as _;
+    let part = |i: usize| -> Result<serde_json::Value, OAuthError> {
+        let text = stored.split('.').nth(i).ok_or_else(|| OAuthError::server("stored logout token is malformed"))?;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text).map_err(OAuthError::server)?;
+        serde_json::from_slice(&bytes).map_err(OAuthError::server)
+    };
+    let header = part(0)?;
+    let mut claims = part(1)?;
+    let alg = header
+        .get("alg")
+        .and_then(|a| a.as_str())
+        .and_then(crate::keys::Alg::parse)
+        .ok_or_else(|| OAuthError::server("stored logout token has no algorithm"))?;
+    let now = state.clock.now();
+    if let Some(map) = claims.as_object_mut() {
+        map.insert("iat".into(), now.into());
+        map.insert("exp".into(), (now + LOGOUT_TOKEN_TTL).into());
+    }
+    Ok(state.keys.sign(alg, "logout+jwt", &claims)?)
 }
 
 /// Delivers forever, every `SESAME_LOGOUT_DELIVERY_INTERVAL` (one task per replica).

@@ -15,7 +15,7 @@ use base64::Engine as _;
 use tower_sessions::Session;
 
 use super::authorize::response::redirect;
-use super::grant::subject;
+use super::grant::{revoke_grant, subject};
 use super::params::Params;
 use crate::app::AppState;
 use crate::clients::{self, Client};
@@ -118,6 +118,10 @@ pub async fn end_login(
         })
         .collect();
     backchannel::enqueue(state, reason, &notices).await.map_err(|e| fail(&e.description))?;
+    // Tokens of this login end with it, except offline access the citizen granted.
+    for grant_id in state.db.grants_ending_with_login(&auth.sid).await.map_err(|e| fail(&e))? {
+        revoke_grant(state, &grant_id).await.map_err(|e| fail(&e.description))?;
+    }
     AuthSession::end(session, &state.db, state.clock.now()).await.map_err(|e| fail(&e))?;
     let issuer: String = url::form_urlencoded::byte_serialize(state.config.issuer.as_bytes()).collect();
     Ok(clients

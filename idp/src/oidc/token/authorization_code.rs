@@ -8,14 +8,11 @@ use subtle::ConstantTimeEq as _;
 use crate::app::AppState;
 use crate::clients::Client;
 use crate::keys::sha256_b64;
-use crate::oidc::authorize::{CODE_TTL, CodeRecord, code_key};
+use crate::oidc::authorize::{CodeRecord, code_key};
 use crate::oidc::claims::{Target, released};
 use crate::oidc::error::OAuthError;
 use crate::oidc::grant::{IdTokenExtras, TokenResponse, mint, revoke_grant};
 use crate::oidc::params::Params;
-
-/// How long a redeemed code is remembered, to recognise its replay.
-const USED_CODE_MEMORY: i64 = 600;
 
 pub async fn exchange(state: &AppState, client: &Client, params: &Params) -> Result<TokenResponse, OAuthError> {
     let code = params.require("code")?;
@@ -33,14 +30,17 @@ pub async fn exchange(state: &AppState, client: &Client, params: &Params) -> Res
     let Some(raw) = state.cache.take(&key).await? else {
         if let Some(grant_id) = state.cache.get(&format!("used-{key}")).await? {
             let grant_id = String::from_utf8_lossy(&grant_id).into_owned();
-            tracing::warn!(client_id = %client.client_id, "authorization code replayed: revoking its tokens");
-            revoke_grant(state, &grant_id).await?;
+            // Revoke what the first redemption issued. A presentation racing
+            // that redemption (its grant not stored yet) is only refused, so
+            // that of simultaneous redemptions exactly one succeeds.
+            if state.db.grant(&grant_id).await?.is_some() {
+                tracing::warn!(client_id = %client.client_id, "authorization code replayed: revoking its tokens");
+                revoke_grant(state, &grant_id).await?;
+            }
         }
         return Err(OAuthError::invalid_grant("the code is invalid, expired or already used"));
     };
     let record: CodeRecord = serde_json::from_slice(&raw).map_err(OAuthError::server)?;
-    // Remember the redemption first: a replay racing this request is caught.
-    state.cache.put(&format!("used-{key}"), record.grant.grant_id.as_bytes(), USED_CODE_MEMORY.max(CODE_TTL)).await?;
 
     if record.grant.client_id != client.client_id {
         // A code stolen from another client (code injection).
@@ -62,7 +62,18 @@ pub async fn exchange(state: &AppState, client: &Client, params: &Params) -> Res
     let extras =
         IdTokenExtras { nonce: Some(&record.nonce), claims: released(&record.grant, &citizen, Target::IdToken) };
     let minted = mint(state, client, &record.grant, Some(extras), None)?;
-    state.db.insert_grant(&record.grant.to_record(state.clock.now()), minted.refresh_record.as_ref()).await?;
+    let now = state.clock.now();
+    if !state.db.login_session_active(&record.grant.sid, &record.grant.citizen_id, now).await? {
+        return Err(OAuthError::invalid_grant("the sign-in this code belongs to has ended"));
+    }
+    state.db.insert_grant(&record.grant.to_record(now), minted.refresh_record.as_ref()).await?;
+    // A replay that raced this redemption revoked the grant before it existed
+    // in SQL: its cache marker tells us, and the grant dies now.
+    let gid = &record.grant.grant_id;
+    if state.cache.get(&format!("revoked:grant:{gid}")).await?.is_some() {
+        state.db.revoke_grant(gid, now).await?;
+        return Err(OAuthError::invalid_grant("the code was replayed"));
+    }
     tracing::info!(client_id = %client.client_id, "code redeemed");
     Ok(minted.response)
 }

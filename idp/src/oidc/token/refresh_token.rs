@@ -22,6 +22,10 @@ pub async fn exchange(state: &AppState, client: &Client, params: &Params) -> Res
     if current.revoked_at.is_some() || current.expires_at <= now || current.family_expires_at <= now {
         return Err(invalid());
     }
+    // Without offline_access a refresh token lives only as long as the login.
+    if !current.offline && !state.db.login_session_active(&current.sid, &current.citizen_id, now).await? {
+        return Err(OAuthError::invalid_grant("the sign-in this token belongs to has ended"));
+    }
     let granted: Vec<String> = current.scope.split(' ').map(str::to_owned).collect();
     let scope = match params.get("scope") {
         None => granted.clone(),
@@ -51,6 +55,7 @@ pub async fn exchange(state: &AppState, client: &Client, params: &Params) -> Res
     };
     // Keep the granted scope on the family even when this access token is narrower.
     next.scope = current.scope.clone();
+    next.offline = current.offline;
     match state.db.rotate_refresh_token(&hash, &next, now).await? {
         Rotation::Rotated(_) => Ok(minted.response),
         Rotation::Unknown => Err(invalid()),
