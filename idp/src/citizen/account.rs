@@ -12,7 +12,7 @@ use axum::routing::{get, post};
 use tower_sessions::Session;
 
 use crate::app::AppState;
-use crate::citizen::CitizenIdentifier;
+use crate::citizen::{CitizenIdentifier, transparency};
 use crate::passkey::routes::{form_field, page_frame, query_param};
 use crate::store::{NewAuditEvent, PasskeyRemoval};
 use crate::web::auth_session::AuthSession;
@@ -27,6 +27,9 @@ pub fn router() -> Router<AppState> {
         .route("/account/passkeys/rename", post(rename_passkey))
         .route("/account/passkeys/remove", post(remove_passkey))
         .route("/account/sessions/revoke-others", post(revoke_other_sessions))
+        .route("/account/services/revoke", post(revoke_consent))
+        .route("/account/export", post(export))
+        .route("/account/delete", post(delete_account))
 }
 
 const PASSKEY_NAME_MAX: usize = 60;
@@ -53,6 +56,9 @@ fn notice(value: Option<&str>) -> Option<(&'static str, bool)> {
         "last_passkey" => ("notice.last_passkey", true),
         "name_required" => ("notice.name_required", true),
         "passkey_not_found" => ("notice.passkey_not_found", true),
+        "consent_revoked" => ("notice.consent_revoked", false),
+        "consent_not_found" => ("notice.consent_not_found", true),
+        "delete_unconfirmed" => ("notice.delete_unconfirmed", true),
         _ => return None,
     })
 }
@@ -72,6 +78,10 @@ async fn account_page(
     let passkeys = state.db.passkeys_of(&citizen.id).await.map_err(|e| internal(&e))?;
     let sessions = state.db.login_sessions_of(&citizen.id, now).await.map_err(|e| internal(&e))?;
     let codes_left = state.db.unused_recovery_codes(&citizen.id).await.map_err(|e| internal(&e))?;
+    let attributes = state.db.attributes_of(&citizen.id).await.map_err(|e| internal(&e))?;
+    let events = state.db.audit_events_of(&citizen.id).await.map_err(|e| internal(&e))?;
+    let services = transparency::connected_services(&state, &citizen.id, &events).await.map_err(|e| internal(&e))?;
+    let activity = transparency::activity(&events);
     let identifier =
         CitizenIdentifier::parse(&citizen.identifier).map_or(citizen.identifier.clone(), |i| i.to_string());
     let view = AccountView {
@@ -96,6 +106,9 @@ async fn account_page(
             .map(|s| SessionView { device: &s.device, created_at: s.created_at, current: s.sid == auth.sid })
             .collect(),
         notice: notice(query_param(query.as_deref(), "notice").as_deref()),
+        attributes: &attributes,
+        services: &services,
+        activity: &activity,
     };
     let frame = Frame { lang, csrf: &token, signed_in: true, path: "/account" };
     Ok(html(StatusCode::OK, pages::account(&frame, &view)))
@@ -179,6 +192,67 @@ async fn revoke_other_sessions(
         Ok(()) => see_other("/account?notice=sessions_ended"),
         Err(e) => axum::response::IntoResponse::into_response(PageError::internal(lang, &e)),
     }
+}
+
+/// `POST /account/services/revoke`: takes a service's consent back.
+async fn revoke_consent(State(state): State<AppState>, session: Session, headers: HeaderMap, body: Bytes) -> Response {
+    let (lang, auth) = match form_call(&state, &session, &headers, &body).await {
+        Ok(ok) => ok,
+        Err(response) => return response,
+    };
+    let client_id = form_field(&body, "client_id").unwrap_or_default();
+    match transparency::revoke_consent(&state, &auth.citizen_id, &client_id).await {
+        Ok(true) => see_other("/account?notice=consent_revoked"),
+        Ok(false) => see_other("/account?notice=consent_not_found"),
+        Err(e) => axum::response::IntoResponse::into_response(PageError::internal(lang, &e)),
+    }
+}
+
+/// `POST /account/export`: everything stored about the citizen, as a JSON
+/// download (a form with a CSRF token, like every action on this page).
+async fn export(State(state): State<AppState>, session: Session, headers: HeaderMap, body: Bytes) -> Response {
+    use axum::response::IntoResponse as _;
+    let (lang, auth) = match form_call(&state, &session, &headers, &body).await {
+        Ok(ok) => ok,
+        Err(response) => return response,
+    };
+    match transparency::export(&state, &auth.citizen_id).await {
+        Ok(Some(data)) => {
+            let text = serde_json::to_string_pretty(&data).unwrap_or_default();
+            (
+                StatusCode::OK,
+                [
+                    (axum::http::header::CONTENT_TYPE, "application/json"),
+                    (axum::http::header::CONTENT_DISPOSITION, "attachment; filename=\"sesame-my-data.json\""),
+                    (axum::http::header::CACHE_CONTROL, "no-store"),
+                ],
+                text,
+            )
+                .into_response()
+        }
+        Ok(None) => see_other("/signin"),
+        Err(e) => PageError::internal(lang, &e).into_response(),
+    }
+}
+
+/// `POST /account/delete` (with `confirm=yes`): erases the account, signs
+/// this browser out and says so.
+async fn delete_account(State(state): State<AppState>, session: Session, headers: HeaderMap, body: Bytes) -> Response {
+    use axum::response::IntoResponse as _;
+    let (lang, auth) = match form_call(&state, &session, &headers, &body).await {
+        Ok(ok) => ok,
+        Err(response) => return response,
+    };
+    if form_field(&body, "confirm").as_deref() != Some("yes") {
+        return see_other("/account?notice=delete_unconfirmed");
+    }
+    if let Err(e) = transparency::delete_account(&state, &auth.citizen_id).await {
+        return PageError::internal(lang, &e).into_response();
+    }
+    if let Err(e) = session.flush().await {
+        return PageError::internal(lang, &e).into_response();
+    }
+    html(StatusCode::OK, crate::web::transparency::account_deleted(lang))
 }
 
 #[cfg(test)]

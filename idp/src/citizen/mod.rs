@@ -3,8 +3,10 @@
 
 pub mod account;
 pub mod identifier;
+pub mod identity;
 pub mod profile;
 pub mod recovery;
+pub mod transparency;
 
 pub use identifier::{CitizenIdentifier, IdentifierError};
 pub use profile::{Profile, ProfileProblem};

@@ -11,7 +11,7 @@ use crate::app::AppState;
 use crate::clients::{Client, GRANT_REFRESH_TOKEN, SubjectType};
 use crate::clock::UnixTime;
 use crate::keys::{Alg, sha256_b64};
-use crate::store::{GrantRecord, RefreshTokenRecord};
+use crate::store::{CitizenRecord, GrantRecord, RefreshTokenRecord};
 
 /// One authorization: carried by the code, then by each refresh token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -113,12 +113,26 @@ pub fn random_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
-/// The `sub` a client sees for a citizen.
-pub fn subject(state: &AppState, client: &Client, citizen_id: &str) -> String {
+/// The `sub` a client sees for a citizen whose record is at hand: the
+/// citizen identifier for entitled clients, else the pairwise value.
+pub fn subject_of(state: &AppState, client: &Client, citizen: &CitizenRecord) -> String {
     match client.subject_type {
-        // Until the citizen record lands, entitled clients also get the
-        // pairwise value: never a value they are not entitled to.
-        SubjectType::Public | SubjectType::Pairwise => state.keys.pairwise_subject(&client.sector, citizen_id),
+        SubjectType::Public => citizen.identifier.clone(),
+        SubjectType::Pairwise => state.keys.pairwise_subject(&client.sector, &citizen.id),
+    }
+}
+
+/// The `sub` a client sees for a citizen id: pairwise subjects need no
+/// read; public ones read the identifier. A deleted account has none.
+pub async fn subject(state: &AppState, client: &Client, citizen_id: &str) -> Result<String, OAuthError> {
+    match client.subject_type {
+        SubjectType::Pairwise => Ok(state.keys.pairwise_subject(&client.sector, citizen_id)),
+        SubjectType::Public => state
+            .db
+            .citizen_by_id(citizen_id)
+            .await?
+            .map(|citizen| citizen.identifier)
+            .ok_or_else(|| OAuthError::invalid_grant("the citizen's account no longer exists")),
     }
 }
 
@@ -145,10 +159,41 @@ pub fn revocation_keys(claims: &AccessClaims) -> Vec<String> {
 /// Marks a whole grant revoked: its access tokens (until they would expire)
 /// and its refresh tokens.
 pub async fn revoke_grant(state: &AppState, grant_id: &str) -> Result<(), OAuthError> {
-    let ttl = state.config.lifetimes.access_token + 60;
-    state.cache.put(&format!("revoked:grant:{grant_id}"), b"", ttl).await?;
+    revoke_access_tokens(state, grant_id).await?;
     state.db.revoke_grant(grant_id, state.clock.now()).await?;
     Ok(())
+}
+
+/// The cache marker every access-token consumer checks: the grant's access
+/// tokens are refused from now on (the SQL side is the caller's).
+pub async fn revoke_access_tokens(state: &AppState, grant_id: &str) -> Result<(), crate::cache::CacheError> {
+    let ttl = state.config.lifetimes.access_token + 60;
+    state.cache.put(&format!("revoked:grant:{grant_id}"), b"", ttl).await
+}
+
+/// The audit event of a release of claims to a service (DESIGN.md
+/// "Transparency": who received what, when, at which assurance level).
+pub fn release_event(
+    client: &Client,
+    grant: &Grant,
+    target: super::claims::Target,
+    claims: &[&str],
+    now: UnixTime,
+) -> crate::store::NewAuditEvent {
+    crate::store::NewAuditEvent {
+        citizen_id: grant.citizen_id.clone(),
+        kind: "claims.released".into(),
+        details: serde_json::json!({
+            "client_id": client.client_id,
+            "client_name": client.client_name,
+            "to": target.member(),
+            "scope": grant.scope,
+            "claims": claims,
+            "acr": grant.acr,
+        })
+        .to_string(),
+        at: now,
+    }
 }
 
 /// Tokens minted but not yet answered: the caller stores the refresh token
@@ -168,18 +213,19 @@ pub struct IdTokenExtras<'a> {
 }
 
 /// Mints the access token, the ID token (when `id_token` is `Some`: the code
-/// grant), and a refresh token when the client may use one.
-/// `refresh_family` continues an existing family.
+/// grant), and a refresh token when the client may use one, for subject
+/// `sub` ([`subject`]). `refresh_family` continues an existing family.
 pub fn mint(
     state: &AppState,
     client: &Client,
     grant: &Grant,
+    sub: &str,
     id_token: Option<IdTokenExtras<'_>>,
     refresh_family: Option<(&str, UnixTime)>,
 ) -> Result<Minted, OAuthError> {
     let now = state.clock.now();
     let lifetimes = state.config.lifetimes;
-    let sub = subject(state, client, &grant.citizen_id);
+    let sub = sub.to_owned();
     let scope = grant.scope.join(" ");
     let access = AccessClaims {
         iss: state.config.issuer.clone(),

@@ -61,7 +61,7 @@ pub async fn introspect(State(state): State<AppState>, headers: HeaderMap, body:
                     "active": true,
                     "scope": t.scope,
                     "client_id": t.client_id,
-                    "sub": subject(&state, &client, &t.citizen_id),
+                    "sub": subject(&state, &client, &t.citizen_id).await?,
                     "iss": state.config.issuer,
                     "exp": t.expires_at,
                     "iat": t.created_at,

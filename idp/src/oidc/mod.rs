@@ -42,10 +42,36 @@ pub mod paths {
 pub const RESPONSE_TYPES: &[&str] = &["code"];
 pub const RESPONSE_MODES: &[&str] = &["query", "form_post"];
 pub const GRANT_TYPES: &[&str] = &crate::clients::GRANT_TYPES;
-pub const SUBJECT_TYPES: &[&str] = &["pairwise"];
-pub const SCOPES: &[&str] = &["openid", "profile", "email", "offline_access"];
-pub const CLAIMS: &[&str] =
-    &["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid", "azp", "at_hash"];
+/// Pairwise by default; public (the citizen identifier) for entitled clients.
+pub const SUBJECT_TYPES: &[&str] = &["pairwise", "public"];
+pub const SCOPES: &[&str] = &["openid", "profile", "email", "phone", "address", "offline_access", "citizen_identifier"];
+/// Protocol claims, then every identity claim `claims::released` can serve.
+pub const CLAIMS: &[&str] = &[
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "iat",
+    "auth_time",
+    "nonce",
+    "acr",
+    "amr",
+    "sid",
+    "azp",
+    "at_hash",
+    "given_name",
+    "family_name",
+    "birthdate",
+    "gender",
+    "birthplace",
+    "birthcountry",
+    "email",
+    "email_verified",
+    "phone_number",
+    "phone_number_verified",
+    "address",
+    "citizen_identifier",
+];
 pub const ACR_VALUES: &[&str] = &["eidas1", "eidas2", "eidas3"];
 pub const PROMPT_VALUES: &[&str] = &["none", "login", "consent", "select_account"];
 /// PKCE: S256 only, `plain` is refused (RFC 7636 §4.2, FAPI 2.0).
@@ -57,3 +83,17 @@ pub const INTROSPECTION_AUTH_METHODS: &[&str] = &["client_secret_basic", "client
 /// Every algorithm the key ring holds a key for. RS256 must be listed
 /// (OIDC Discovery §3) and strict clients insist on it.
 pub const ID_TOKEN_SIGNING_ALGS: [Alg; 4] = Alg::ALL;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn discovery_lists_exactly_the_claims_and_scopes_served() {
+        let identity: Vec<&str> = super::CLAIMS[12..].to_vec();
+        assert_eq!(identity, super::claims::RELEASABLE);
+        for claim in super::claims::RELEASABLE {
+            let scope = super::claims::scope_of(claim).unwrap_or_default();
+            assert!(super::SCOPES.contains(&scope), "{claim}");
+        }
+        assert_eq!(super::SCOPES, crate::clients::KNOWN_SCOPES);
+    }
+}

@@ -8,11 +8,13 @@ use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
 
 use super::bearer;
+use super::claims::{Target, names, released};
 use super::error::{Challenge, ErrorCode, OAuthError};
-use super::grant::{Grant, subject};
+use super::grant::{Grant, release_event, subject_of};
 use super::params::Params;
 use crate::app::AppState;
-use crate::clients;
+use crate::citizen::identity::Identity;
+use crate::clients::{self, SubjectType};
 
 pub async fn userinfo(State(state): State<AppState>, method: Method, headers: HeaderMap, body: Bytes) -> Response {
     match answer(&state, &method, &headers, &body).await {
@@ -46,13 +48,18 @@ async fn answer(state: &AppState, method: &Method, headers: &HeaderMap, body: &B
     let client = clients::find(&state.db, &claims.client_id)
         .await?
         .ok_or_else(|| OAuthError::invalid_token("unknown client"))?;
-    let mut body = serde_json::Map::new();
-    body.insert("sub".into(), subject(state, &client, &grant.citizen_id).into());
-    let citizen = state.db.citizen_by_id(&grant.citizen_id).await?;
-    let Some(citizen) = citizen else {
+    let Some(identity) = Identity::load(&state.db, &grant.citizen_id).await? else {
         return Err(OAuthError::invalid_token("the citizen's account no longer exists"));
     };
-    for (name, value) in super::claims::released(&grant, &citizen, super::claims::Target::UserInfo) {
+    let mut body = serde_json::Map::new();
+    body.insert("sub".into(), subject_of(state, &client, &identity.citizen).into());
+    let claims = released(&grant, &identity, client.subject_type == SubjectType::Public, Target::UserInfo);
+    if !claims.is_empty() {
+        // The one extra write of this endpoint: the citizen sees every release.
+        let event = release_event(&client, &grant, Target::UserInfo, &names(&claims), state.clock.now());
+        state.db.record_audit_event(&event).await?;
+    }
+    for (name, value) in claims {
         body.insert(name.into(), value);
     }
 

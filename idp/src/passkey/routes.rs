@@ -16,6 +16,7 @@ use tower_sessions::Session;
 use super::PasskeyError;
 use super::ceremony::{self, Login};
 use crate::app::AppState;
+use crate::citizen::identity::{Identity, session_acr};
 use crate::citizen::{ACR_SELF_REGISTERED, IdentifierError, Profile, ProfileProblem};
 use crate::store::{LoginSessionRecord, NewAuditEvent};
 use crate::web::auth_session::{AuthSession, safe_next};
@@ -287,17 +288,15 @@ async fn establish(state: &AppState, session: &Session, headers: &HeaderMap, log
             at: now,
         })
         .await?;
-    AuthSession {
-        citizen_id: login.citizen_id,
-        auth_time: now,
-        acr: ACR_SELF_REGISTERED.to_owned(),
-        amr: login.amr,
-        sid,
-        expires_at,
-    }
-    .establish(session)
-    .await
-    .map_err(|e| internal(&e))
+    // The lower of what the identity and the authenticator prove.
+    let acr = match Identity::load(&state.db, &login.citizen_id).await? {
+        Some(identity) => session_acr(&identity, &login.amr).as_str(),
+        None => ACR_SELF_REGISTERED,
+    };
+    AuthSession { citizen_id: login.citizen_id, auth_time: now, acr: acr.to_owned(), amr: login.amr, sid, expires_at }
+        .establish(session)
+        .await
+        .map_err(|e| internal(&e))
 }
 
 async fn sign_up_start(

@@ -50,6 +50,18 @@ impl Db {
         Ok(())
     }
 
+    /// Appends one event in a single statement (hot paths: UserInfo).
+    pub async fn record_audit_event(&self, event: &NewAuditEvent) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO audit_events (citizen_id, kind, details, at) VALUES ($1, $2, $3, $4)")
+            .bind(&event.citizen_id)
+            .bind(&event.kind)
+            .bind(&event.details)
+            .bind(event.at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// The citizen's events, oldest first.
     pub async fn audit_events_of(&self, citizen_id: &str) -> Result<Vec<AuditEvent>, StoreError> {
         let rows =

@@ -102,20 +102,24 @@ impl Db {
     }
 
     pub async fn citizen_by_id(&self, id: &str) -> Result<Option<CitizenRecord>, StoreError> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {CITIZEN_COLUMNS} FROM citizens WHERE id = $1")))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        // A deleted account's tombstone is nobody.
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {CITIZEN_COLUMNS} FROM citizens WHERE id = $1 AND deleted_at IS NULL"
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
         row.as_ref().map(citizen_from_row).transpose()
     }
 
     /// Looks a citizen up by canonical identifier.
     pub async fn citizen_by_identifier(&self, identifier: &str) -> Result<Option<CitizenRecord>, StoreError> {
-        let row =
-            sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {CITIZEN_COLUMNS} FROM citizens WHERE identifier = $1")))
-                .bind(identifier)
-                .fetch_optional(&self.pool)
-                .await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {CITIZEN_COLUMNS} FROM citizens WHERE identifier = $1 AND deleted_at IS NULL"
+        )))
+        .bind(identifier)
+        .fetch_optional(&self.pool)
+        .await?;
         row.as_ref().map(citizen_from_row).transpose()
     }
 
@@ -213,6 +217,16 @@ impl Db {
         .bind(citizen.created_at)
         .execute(&self.pool)
         .await?;
+        Ok(())
+    }
+
+    /// A civil-status correction, as a counter agent would make it.
+    pub async fn set_given_name_for_tests(&self, citizen_id: &str, given_name: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE citizens SET given_name = $1 WHERE id = $2")
+            .bind(given_name)
+            .bind(citizen_id)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 }

@@ -22,8 +22,14 @@ pub struct GrantRecord {
 }
 
 impl Db {
-    /// Records a redeemed authorization and its first refresh token together.
-    pub async fn insert_grant(&self, g: &GrantRecord, refresh: Option<&RefreshTokenRecord>) -> Result<(), StoreError> {
+    /// Records a redeemed authorization, its first refresh token and the
+    /// audit event of what it released, together.
+    pub async fn insert_grant(
+        &self,
+        g: &GrantRecord,
+        refresh: Option<&RefreshTokenRecord>,
+        release: Option<&super::NewAuditEvent>,
+    ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO grants (grant_id, client_id, citizen_id, sid, scope, claims, auth_time, acr, amr, created_at, revoked_at) \
@@ -44,6 +50,9 @@ impl Db {
         .await?;
         if let Some(refresh) = refresh {
             super::tokens::insert(&mut *tx, refresh).await?;
+        }
+        if let Some(event) = release {
+            super::audit::insert_event(&mut tx, event).await?;
         }
         tx.commit().await?;
         Ok(())

@@ -9,6 +9,7 @@ pub mod html;
 pub mod i18n;
 pub mod pages;
 pub mod respond;
+pub mod transparency;
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};

@@ -189,6 +189,11 @@ pub struct AccountView<'a> {
     pub sessions: Vec<SessionView<'a>>,
     /// A catalogue key of a message to show (after a redirect), and whether it is an error.
     pub notice: Option<(&'static str, bool)>,
+    /// Services the citizen consented to, and what happened on the account.
+    /// Identity attributes beyond the sign-up names, with their verification.
+    pub attributes: &'a [crate::store::AttributeRecord],
+    pub services: &'a [crate::citizen::transparency::ConnectedService],
+    pub activity: &'a [crate::citizen::transparency::Activity],
 }
 
 pub struct PasskeyView<'a> {
@@ -220,7 +225,7 @@ pub fn account(frame: &Frame<'_>, view: &AccountView<'_>) -> String {
 <dt>{family_label}</dt><dd>{family}</dd>
 <dt>{email_label}</dt><dd>{email}</dd>
 <dt>{identifier_label}</dt><dd class="identifier-inline" id="citizen-identifier">{identifier}</dd>
-<dt>{level_label}</dt><dd>{level}</dd>
+{attributes}<dt>{level_label}</dt><dd>{level}</dd>
 </dl>
 <h2 id="passkeys-title">{passkeys_title}</h2>
 <ul class="cards" aria-labelledby="passkeys-title">"#,
@@ -233,8 +238,13 @@ pub fn account(frame: &Frame<'_>, view: &AccountView<'_>) -> String {
         email = esc(view.email.unwrap_or(t("account.no_email"))),
         identifier_label = esc(t("account.identifier")),
         identifier = esc(view.identifier),
+        attributes = super::transparency::attribute_rows(frame.lang, view.attributes),
         level_label = esc(t("account.level")),
-        level = esc(if view.acr == "eidas1" { t("account.level_eidas1") } else { view.acr }),
+        level = esc(match view.acr {
+            "eidas1" => t("account.level_eidas1"),
+            "eidas2" => t("account.level_eidas2"),
+            other => other,
+        }),
         passkeys_title = esc(t("account.passkeys")),
     );
     let only_one = view.passkeys.len() <= 1;
@@ -312,6 +322,7 @@ pub fn account(frame: &Frame<'_>, view: &AccountView<'_>) -> String {
 <form method="post" action="/account/sessions/revoke-others"><input type="hidden" name="csrf" value="{csrf}"><button type="submit" class="secondary">{others}</button></form>"#,
         others = esc(t("account.signout_others")),
     );
+    body.push_str(&super::transparency::sections(frame, view.services, view.activity));
     page(frame, "account.title", body)
 }
 
@@ -362,6 +373,9 @@ mod tests {
             recovery_codes_left: 8,
             sessions: vec![SessionView { device: evil, created_at: 0, current: true }],
             notice: None,
+            attributes: &[],
+            services: &[],
+            activity: &[],
         };
         let html = account(&frame(), &view);
         assert!(!html.contains("<img"), "{html}");

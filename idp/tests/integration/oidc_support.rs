@@ -148,6 +148,16 @@ impl Flow {
         .await
     }
 
+    /// Code flow to tokens, with `extra` authorization parameters.
+    pub async fn tokens_with(&self, app: &TestApp, extra: &[(&str, &str)]) -> serde_json::Value {
+        let (status, location) = self.authorize(app, extra).await;
+        assert_eq!(status, 303, "{location}");
+        let code = query_of(&location).get("code").cloned().unwrap_or_else(|| panic!("no code: {location}"));
+        let (status, body) = self.redeem(app, &code).await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
     /// Code flow to tokens.
     pub async fn tokens(&self, app: &TestApp) -> serde_json::Value {
         let code = self.code(app).await;

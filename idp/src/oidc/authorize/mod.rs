@@ -176,10 +176,10 @@ async fn decide(
             // A sign-in this request asked for satisfies prompt=login and max_age.
             let fresh = request.sent_to_sign_in && auth.auth_time >= request.received_at;
             let too_old = request.max_age.is_some_and(|max| now - auth.auth_time > max);
-            let other_person = request
-                .hinted_subject
-                .as_deref()
-                .is_some_and(|hinted| hinted != subject(state, client, &auth.citizen_id));
+            let other_person = match request.hinted_subject.as_deref() {
+                Some(hinted) => hinted != subject(state, client, &auth.citizen_id).await?,
+                None => false,
+            };
             !fresh && (request.prompt.login || too_old || other_person)
         }
     };
@@ -200,7 +200,11 @@ async fn decide(
         return Err(OAuthError::server("signed-in session vanished"));
     };
     // Signed in afresh, but as someone other than the hinted citizen (OIDC Core §3.1.2.1).
-    if request.hinted_subject.as_deref().is_some_and(|hinted| hinted != subject(state, client, &auth.citizen_id)) {
+    let hint_mismatch = match request.hinted_subject.as_deref() {
+        Some(hinted) => hinted != subject(state, client, &auth.citizen_id).await?,
+        None => false,
+    };
+    if hint_mismatch {
         return Err(OAuthError::new(
             ErrorCode::LoginRequired,
             "the signed-in citizen is not the one id_token_hint names",

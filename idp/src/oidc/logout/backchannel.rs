@@ -55,7 +55,7 @@ pub async fn enqueue(state: &AppState, reason: &str, notices: &[Notice<'_>]) -> 
     let mut deliveries = Vec::with_capacity(notices.len());
     for notice in notices {
         let jti = random_id();
-        let sub = subject(state, notice.client, notice.citizen_id);
+        let sub = subject(state, notice.client, notice.citizen_id).await?;
         let claims = LogoutClaims {
             iss: &state.config.issuer,
             sub: &sub,

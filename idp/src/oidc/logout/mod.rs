@@ -166,7 +166,7 @@ pub async fn end_session(
         return finish(&state, lang, &request, Vec::new());
     };
     let hint_matches = match (&request.hint, &request.client) {
-        (Some(hint), Some(client)) => hint.sub == subject(&state, client, &auth.citizen_id),
+        (Some(hint), Some(client)) => subject(&state, client, &auth.citizen_id).await.is_ok_and(|sub| hint.sub == sub),
         _ => false,
     };
     if !hint_matches {

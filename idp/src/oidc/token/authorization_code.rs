@@ -6,12 +6,14 @@
 use subtle::ConstantTimeEq as _;
 
 use crate::app::AppState;
+use crate::citizen::identity::Identity;
 use crate::clients::Client;
+use crate::clients::SubjectType;
 use crate::keys::sha256_b64;
 use crate::oidc::authorize::{CodeRecord, code_key};
-use crate::oidc::claims::{Target, released};
+use crate::oidc::claims::{Target, names, released};
 use crate::oidc::error::OAuthError;
-use crate::oidc::grant::{IdTokenExtras, TokenResponse, mint, revoke_grant};
+use crate::oidc::grant::{IdTokenExtras, TokenResponse, mint, release_event, revoke_grant, subject_of};
 use crate::oidc::params::Params;
 
 pub async fn exchange(state: &AppState, client: &Client, params: &Params) -> Result<TokenResponse, OAuthError> {
@@ -54,19 +56,28 @@ pub async fn exchange(state: &AppState, client: &Client, params: &Params) -> Res
     if !bool::from(computed.as_bytes().ct_eq(record.code_challenge.as_bytes())) {
         return Err(OAuthError::invalid_grant("code_verifier does not match the code_challenge"));
     }
-    let citizen = state
-        .db
-        .citizen_by_id(&record.grant.citizen_id)
+    let identity = Identity::load(&state.db, &record.grant.citizen_id)
         .await?
         .ok_or_else(|| OAuthError::invalid_grant("the citizen's account no longer exists"))?;
-    let extras =
-        IdTokenExtras { nonce: Some(&record.nonce), claims: released(&record.grant, &citizen, Target::IdToken) };
-    let minted = mint(state, client, &record.grant, Some(extras), None)?;
+    let entitled = client.subject_type == SubjectType::Public;
+    let id_token_claims = released(&record.grant, &identity, entitled, Target::IdToken);
+    // What the service receives now (ID token) and may fetch at UserInfo
+    // under this grant: one audit event, written with the grant.
+    let mut claim_names = names(&id_token_claims);
+    for name in names(&released(&record.grant, &identity, entitled, Target::UserInfo)) {
+        if !claim_names.contains(&name) {
+            claim_names.push(name);
+        }
+    }
     let now = state.clock.now();
+    let event = release_event(client, &record.grant, Target::IdToken, &claim_names, now);
+    let sub = subject_of(state, client, &identity.citizen);
+    let extras = IdTokenExtras { nonce: Some(&record.nonce), claims: id_token_claims };
+    let minted = mint(state, client, &record.grant, &sub, Some(extras), None)?;
     if !state.db.login_session_active(&record.grant.sid, &record.grant.citizen_id, now).await? {
         return Err(OAuthError::invalid_grant("the sign-in this code belongs to has ended"));
     }
-    state.db.insert_grant(&record.grant.to_record(now), minted.refresh_record.as_ref()).await?;
+    state.db.insert_grant(&record.grant.to_record(now), minted.refresh_record.as_ref(), Some(&event)).await?;
     // A replay that raced this redemption revoked the grant before it existed
     // in SQL: its cache marker tells us, and the grant dies now.
     let gid = &record.grant.grant_id;

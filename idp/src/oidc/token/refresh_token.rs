@@ -6,7 +6,7 @@ use crate::app::AppState;
 use crate::clients::Client;
 use crate::keys::sha256_b64;
 use crate::oidc::error::{ErrorCode, OAuthError};
-use crate::oidc::grant::{Grant, TokenResponse, mint, revoke_grant};
+use crate::oidc::grant::{Grant, TokenResponse, mint, revoke_grant, subject};
 use crate::oidc::params::Params;
 use crate::store::Rotation;
 
@@ -49,7 +49,8 @@ pub async fn exchange(state: &AppState, client: &Client, params: &Params) -> Res
         amr: serde_json::from_str(&current.amr).unwrap_or_default(),
     };
     // No new ID token on refresh (OIDC Core §12.2 makes it optional).
-    let mut minted = mint(state, client, &grant, None, Some((&current.family_id, current.family_expires_at)))?;
+    let sub = subject(state, client, &grant.citizen_id).await?;
+    let mut minted = mint(state, client, &grant, &sub, None, Some((&current.family_id, current.family_expires_at)))?;
     let Some(mut next) = minted.refresh_record.take() else {
         return Err(OAuthError::new(ErrorCode::UnauthorizedClient, "this client may not use refresh tokens"));
     };

@@ -1,0 +1,279 @@
+//! What the citizen sees and controls of their data (DESIGN.md
+//! "Transparency"): the services they consented to and what each received,
+//! their activity, taking consent back, exporting everything stored about
+//! them, and deleting their account. No HTTP here.
+
+use serde_json::{Value, json};
+
+use crate::app::AppState;
+use crate::cache::CacheError;
+use crate::clients::Client;
+use crate::oidc::grant::revoke_access_tokens;
+use crate::oidc::logout::backchannel::{self, Notice};
+use crate::store::{AuditEvent, EndedGrant, NewAuditEvent, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum TransparencyError {
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Cache(#[from] CacheError),
+    #[error("back-channel logout: {0}")]
+    Logout(String),
+}
+
+/// A service the citizen consented to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectedService {
+    pub client_id: String,
+    pub client_name: String,
+    pub scope: Vec<String>,
+    pub granted_at: i64,
+    /// When it last received claims, and which.
+    pub last_release: Option<(i64, Vec<String>)>,
+}
+
+/// One line of the activity history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Activity {
+    pub kind: String,
+    pub at: i64,
+    /// The service concerned (consents, releases).
+    pub service: Option<String>,
+    /// Browser summary (sign-ins).
+    pub device: Option<String>,
+    /// Claims released, or scopes consented.
+    pub items: Vec<String>,
+    /// Assurance level of a release.
+    pub acr: Option<String>,
+}
+
+/// How many events the account page lists (the export has them all).
+pub const ACTIVITY_SHOWN: usize = 50;
+
+fn details(event: &AuditEvent) -> Value {
+    serde_json::from_str(&event.details).unwrap_or(Value::Null)
+}
+
+fn strings(value: &Value) -> Vec<String> {
+    value.as_array().into_iter().flatten().filter_map(|v| v.as_str().map(str::to_owned)).collect()
+}
+
+/// The activity history, newest first, from the audit events.
+pub fn activity(events: &[AuditEvent]) -> Vec<Activity> {
+    events
+        .iter()
+        .rev()
+        .take(ACTIVITY_SHOWN)
+        .map(|event| {
+            let d = details(event);
+            let text = |key: &str| d.get(key).and_then(Value::as_str).map(str::to_owned);
+            let items = match event.kind.as_str() {
+                "claims.released" => strings(&d["claims"]),
+                _ => strings(&d["scope"]),
+            };
+            Activity {
+                kind: event.kind.clone(),
+                at: event.at,
+                service: text("client_name"),
+                device: text("device"),
+                items,
+                acr: text("acr"),
+            }
+        })
+        .collect()
+}
+
+/// The services the citizen consented to, with their last release.
+pub async fn connected_services(
+    state: &AppState,
+    citizen_id: &str,
+    events: &[AuditEvent],
+) -> Result<Vec<ConnectedService>, TransparencyError> {
+    let consents = state.db.consents_of(citizen_id).await?;
+    Ok(consents
+        .into_iter()
+        .map(|c| {
+            let last_release = events
+                .iter()
+                .rev()
+                .filter(|e| e.kind == "claims.released")
+                .map(|e| (e.at, details(e)))
+                .find(|(_, d)| d.get("client_id").and_then(Value::as_str) == Some(c.client_id.as_str()))
+                .map(|(at, d)| (at, strings(&d["claims"])));
+            ConnectedService {
+                scope: c.scope.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+                client_id: c.client_id,
+                client_name: c.client_name,
+                granted_at: c.granted_at,
+                last_release,
+            }
+        })
+        .collect())
+}
+
+/// Takes consent back: the consent is deleted and every grant of that
+/// service for the citizen revoked in one transaction (refresh tokens dead
+/// at once), then their access tokens marked revoked. False when there was
+/// nothing to revoke.
+pub async fn revoke_consent(state: &AppState, citizen_id: &str, client_id: &str) -> Result<bool, TransparencyError> {
+    let client = crate::clients::find(&state.db, client_id).await?;
+    let event = NewAuditEvent {
+        citizen_id: citizen_id.to_owned(),
+        kind: "consent.revoked".into(),
+        details: json!({
+            "client_id": client_id,
+            "client_name": client.as_ref().map(|c| c.client_name.as_str()),
+        })
+        .to_string(),
+        at: state.clock.now(),
+    };
+    let Some(grants) = state.db.revoke_consent(citizen_id, client_id, &event).await? else { return Ok(false) };
+    end_access_tokens(state, &grants).await?;
+    notify_services(state, citizen_id, &grants, "consent_revoked").await?;
+    Ok(true)
+}
+
+async fn end_access_tokens(state: &AppState, grants: &[EndedGrant]) -> Result<(), CacheError> {
+    for grant in grants {
+        revoke_access_tokens(state, &grant.grant_id).await?;
+    }
+    Ok(())
+}
+
+/// Queues a back-channel logout (durable outbox) for every login in which
+/// a service that listens for them received these grants.
+async fn notify_services(
+    state: &AppState,
+    citizen_id: &str,
+    grants: &[EndedGrant],
+    reason: &str,
+) -> Result<(), TransparencyError> {
+    let mut logins: Vec<(&str, &str)> = grants.iter().map(|g| (g.client_id.as_str(), g.sid.as_str())).collect();
+    logins.sort_unstable();
+    logins.dedup();
+    let mut clients: Vec<Client> = Vec::new();
+    for (client_id, _) in &logins {
+        if !clients.iter().any(|c| c.client_id == *client_id)
+            && let Some(client) = crate::clients::find(&state.db, client_id).await?
+        {
+            clients.push(client);
+        }
+    }
+    let notices: Vec<Notice<'_>> = logins
+        .iter()
+        .filter_map(|(client_id, sid)| {
+            let client = clients.iter().find(|c| c.client_id == *client_id)?;
+            let uri = client.metadata.backchannel_logout_uri.as_deref()?;
+            Some(Notice { client, uri, citizen_id, sid })
+        })
+        .collect();
+    backchannel::enqueue(state, reason, &notices)
+        .await
+        .map_err(|e| TransparencyError::Logout(e.description.into_owned()))?;
+    Ok(())
+}
+
+/// Everything stored about the citizen, as one JSON document; `None` for
+/// an unknown or deleted account. Secrets and their digests (passkey
+/// records' internals, recovery-code and refresh-token digests) are left
+/// out: they identify nothing and prove nothing to the citizen.
+pub async fn export(state: &AppState, citizen_id: &str) -> Result<Option<Value>, TransparencyError> {
+    let db = &state.db;
+    let Some(citizen) = db.citizen_by_id(citizen_id).await? else { return Ok(None) };
+    let attributes = db.attributes_of(citizen_id).await?;
+    let passkeys = db.passkeys_of(citizen_id).await?;
+    let codes = db.recovery_codes_of(citizen_id).await?;
+    let logins = db.login_history_of(citizen_id).await?;
+    let consents = db.consents_of(citizen_id).await?;
+    let grants = db.grants_of(citizen_id).await?;
+    let tokens = db.refresh_tokens_of(citizen_id).await?;
+    let events = db.audit_events_of(citizen_id).await?;
+    let identifier = super::CitizenIdentifier::parse(&citizen.identifier)
+        .map_or_else(|_| citizen.identifier.clone(), |i| i.to_string());
+    Ok(Some(json!({
+        "exported_at": state.clock.now(),
+        "citizen": {
+            "id": citizen.id,
+            "identifier": identifier,
+            "given_name": citizen.given_name,
+            "family_name": citizen.family_name,
+            "email": citizen.email,
+            "created_at": citizen.created_at,
+        },
+        "attributes": attributes.iter().map(|a| json!({
+            "name": a.name, "value": a.value, "verified_by": a.verified_by,
+            "verified_at": a.verified_at, "updated_at": a.updated_at,
+        })).collect::<Vec<_>>(),
+        "passkeys": passkeys.iter().map(|p| json!({
+            "credential_id": p.credential_id, "name": p.name, "created_at": p.created_at,
+            "last_used_at": p.last_used_at, "synced": p.backup_eligible, "backed_up": p.backup_state,
+            "sign_count": p.sign_count,
+        })).collect::<Vec<_>>(),
+        "recovery_codes": codes.iter().map(|c| json!({"created_at": c.created_at, "used_at": c.used_at})).collect::<Vec<_>>(),
+        "login_sessions": logins.iter().map(|l| json!({
+            "sid": l.sid, "device": l.device, "amr": l.amr, "created_at": l.created_at,
+            "expires_at": l.expires_at, "ended_at": l.revoked_at,
+        })).collect::<Vec<_>>(),
+        "consents": consents.iter().map(|c| json!({
+            "client_id": c.client_id, "service": c.client_name, "scope": c.scope, "granted_at": c.granted_at,
+        })).collect::<Vec<_>>(),
+        "grants": grants.iter().map(|g| json!({
+            "grant_id": g.grant_id, "client_id": g.client_id, "sid": g.sid, "scope": g.scope,
+            "claims_request": serde_json::from_str::<Value>(&g.claims).unwrap_or(Value::Null),
+            "auth_time": g.auth_time, "acr": g.acr,
+            "amr": serde_json::from_str::<Value>(&g.amr).unwrap_or(Value::Null),
+            "created_at": g.created_at, "revoked_at": g.revoked_at,
+        })).collect::<Vec<_>>(),
+        "refresh_tokens": tokens.iter().map(|t| json!({
+            "family_id": t.family_id, "grant_id": t.grant_id, "client_id": t.client_id, "scope": t.scope,
+            "offline": t.offline, "created_at": t.created_at, "expires_at": t.expires_at,
+            "rotated_at": t.rotated_at, "revoked_at": t.revoked_at,
+        })).collect::<Vec<_>>(),
+        "audit_events": events.iter().map(|e| json!({
+            "id": e.id, "kind": e.kind, "details": details(e), "at": e.at,
+        })).collect::<Vec<_>>(),
+    })))
+}
+
+/// Deletes the account: personal data erased in one transaction, the
+/// identifier kept as a tombstone (never issued again), every grant's access
+/// tokens marked revoked, services told by back-channel logout. The caller
+/// ends the browser session.
+pub async fn delete_account(state: &AppState, citizen_id: &str) -> Result<(), TransparencyError> {
+    // Told first, while the subjects (the identifier, for entitled
+    // services) can still be computed; a logout of a live account is harmless.
+    let live = state.db.live_grants_of(citizen_id).await?;
+    notify_services(state, citizen_id, &live, "deletion").await?;
+    let grants = state.db.delete_citizen(citizen_id, state.clock.now()).await?;
+    end_access_tokens(state, &grants).await?;
+    tracing::info!(citizen_id, "account deleted");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(id: i64, kind: &str, details: Value) -> AuditEvent {
+        AuditEvent { id, citizen_id: "x".into(), kind: kind.into(), details: details.to_string(), at: id }
+    }
+
+    #[test]
+    fn activity_is_newest_first_with_its_details() {
+        let events = vec![
+            event(1, "session.signed_in", json!({"device": "Firefox · Linux", "amr": ["hwk"]})),
+            event(2, "consent.granted", json!({"client_name": "Mairie", "scope": ["openid", "profile"]})),
+            event(3, "claims.released", json!({"client_name": "Mairie", "claims": ["given_name"], "acr": "eidas1"})),
+        ];
+        let list = activity(&events);
+        assert_eq!(
+            list.iter().map(|a| a.kind.as_str()).collect::<Vec<_>>(),
+            ["claims.released", "consent.granted", "session.signed_in"]
+        );
+        assert_eq!(list[0].items, ["given_name"]);
+        assert_eq!(list[0].acr.as_deref(), Some("eidas1"));
+        assert_eq!(list[1].items, ["openid", "profile"]);
+        assert_eq!(list[2].device.as_deref(), Some("Firefox · Linux"));
+    }
+}

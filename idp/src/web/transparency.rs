@@ -1,0 +1,260 @@
+//! The account page's transparency sections: connected services (revoke),
+//! activity history, export and deletion; and the page after deletion.
+//! Every dynamic value escaped, every string from the catalogue.
+
+use std::fmt::Write as _;
+
+use super::html::{Page, esc, layout, when};
+use super::i18n::Lang;
+use super::pages::Frame;
+use crate::citizen::transparency::{Activity, ConnectedService};
+use crate::store::AttributeRecord;
+
+/// Catalogue key of an activity kind.
+pub fn activity_key(kind: &str) -> &'static str {
+    match kind {
+        "citizen.signed_up" => "activity.signed_up",
+        "session.signed_in" => "activity.signed_in",
+        "session.others_ended" => "activity.others_ended",
+        "passkey.added" => "activity.passkey_added",
+        "passkey.renamed" => "activity.passkey_renamed",
+        "passkey.removed" => "activity.passkey_removed",
+        "passkey.revoked_all" => "activity.passkeys_revoked",
+        "passkey.counter_regression" => "activity.counter_regression",
+        "recovery.codes_issued" => "activity.codes_issued",
+        "recovery.used" => "activity.recovery_used",
+        "recovery.refused" => "activity.recovery_refused",
+        "consent.granted" => "activity.consent_granted",
+        "consent.revoked" => "activity.consent_revoked",
+        "claims.released" => "activity.claims_released",
+        "identity.updated" => "activity.identity_updated",
+        _ => "activity.other",
+    }
+}
+
+/// Catalogue key naming a claim in plain words.
+pub fn claim_key(claim: &str) -> Option<&'static str> {
+    Some(match claim {
+        "given_name" => "claim.given_name",
+        "family_name" => "claim.family_name",
+        "birthdate" => "claim.birthdate",
+        "gender" => "claim.gender",
+        "birthplace" => "claim.birthplace",
+        "birthcountry" => "claim.birthcountry",
+        "email" => "claim.email",
+        "email_verified" => "claim.email_verified",
+        "phone_number" => "claim.phone_number",
+        "phone_number_verified" => "claim.phone_number_verified",
+        "address" => "claim.address",
+        "citizen_identifier" => "claim.citizen_identifier",
+        _ => return None,
+    })
+}
+
+fn claim_list(lang: Lang, claims: &[String]) -> String {
+    claims.iter().map(|c| claim_key(c).map_or_else(|| esc(c), |k| esc(lang.t(k)))).collect::<Vec<_>>().join(", ")
+}
+
+fn scope_list(lang: Lang, scopes: &[String]) -> String {
+    scopes
+        .iter()
+        .map(|s| {
+            let key = match s.as_str() {
+                "openid" => "consent.scope.openid",
+                "profile" => "consent.scope.profile",
+                "email" => "consent.scope.email",
+                "phone" => "consent.scope.phone",
+                "address" => "consent.scope.address",
+                "offline_access" => "consent.scope.offline_access",
+                "citizen_identifier" => "consent.scope.citizen_identifier",
+                other => return format!("<li>{}</li>", esc(other)),
+            };
+            format!("<li>{}</li>", esc(lang.t(key)))
+        })
+        .collect()
+}
+
+/// `<dt>`/`<dd>` rows of the identity record's other attributes, each
+/// with who verified it and when (or "declared by you").
+pub fn attribute_rows(lang: Lang, attributes: &[AttributeRecord]) -> String {
+    let mut rows = String::new();
+    for a in attributes {
+        let (label, value) = match claim_key(&a.name) {
+            Some(key) if !matches!(a.name.as_str(), "given_name" | "family_name" | "email") => (lang.t(key), &a.value),
+            _ => continue,
+        };
+        let status = match (&a.verified_by, a.verified_at) {
+            (Some(by), Some(at)) => format!("{} {} · {}", esc(lang.t("account.verified_by")), esc(by), esc(&when(at))),
+            _ => esc(lang.t("account.self_declared")),
+        };
+        let _ = write!(rows, "<dt>{}</dt><dd>{} <span class=\"hint\">({status})</span></dd>", esc(label), esc(value));
+    }
+    rows
+}
+
+/// Connected services, activity, export and deletion.
+pub fn sections(frame: &Frame<'_>, services: &[ConnectedService], activity: &[Activity]) -> String {
+    let lang = frame.lang;
+    let t = |k| lang.t(k);
+    let csrf = esc(frame.csrf);
+    let mut body = String::new();
+    let _ = write!(
+        body,
+        r#"<h2 id="services-title">{title}</h2><p>{intro}</p>"#,
+        title = esc(t("account.services")),
+        intro = esc(t("account.services_intro")),
+    );
+    if services.is_empty() {
+        let _ = write!(body, r#"<p id="no-services">{}</p>"#, esc(t("account.services_none")));
+    } else {
+        body.push_str(r#"<ul class="cards" aria-labelledby="services-title" id="services">"#);
+        for s in services {
+            let last = match &s.last_release {
+                Some((at, claims)) if !claims.is_empty() => {
+                    format!("{} ({})", esc(&when(*at)), claim_list(lang, claims))
+                }
+                Some((at, _)) => esc(&when(*at)),
+                None => esc(t("account.service_never")),
+            };
+            let _ = write!(
+                body,
+                r#"<li class="service"><h3>{name}</h3><p>{since_label} {since}</p><p>{scopes_label}</p><ul>{scopes}</ul><p>{last_label} {last}</p>
+<form method="post" action="/account/services/revoke"><input type="hidden" name="csrf" value="{csrf}"><input type="hidden" name="client_id" value="{id}"><button type="submit" class="danger">{revoke} <span class="visually-hidden">{name}</span></button></form></li>"#,
+                name = esc(&s.client_name),
+                since_label = esc(t("account.service_since")),
+                since = esc(&when(s.granted_at)),
+                scopes_label = esc(t("account.service_scopes")),
+                scopes = scope_list(lang, &s.scope),
+                last_label = esc(t("account.service_last")),
+                id = esc(&s.client_id),
+                revoke = esc(t("account.revoke")),
+            );
+        }
+        body.push_str("</ul>");
+    }
+
+    let _ = write!(
+        body,
+        r#"<h2 id="activity-title">{title}</h2><p>{intro}</p><ul class="activity" aria-labelledby="activity-title" id="activity">"#,
+        title = esc(t("account.activity")),
+        intro = esc(t("account.activity_intro")),
+    );
+    for a in activity {
+        let mut line = esc(t(activity_key(&a.kind)));
+        if let Some(service) = &a.service {
+            let _ = write!(line, " — {}", esc(service));
+        }
+        if let Some(device) = &a.device {
+            let _ = write!(line, " — {}", esc(device));
+        }
+        if !a.items.is_empty() {
+            let items = if a.kind == "claims.released" {
+                claim_list(lang, &a.items)
+            } else {
+                a.items.iter().map(|i| esc(i)).collect::<Vec<_>>().join(", ")
+            };
+            let _ = write!(line, " ({items})");
+        }
+        if let Some(acr) = &a.acr {
+            let _ = write!(line, " · {} {}", esc(t("account.level")), esc(acr));
+        }
+        let _ = write!(body, r#"<li><time>{}</time> {line}</li>"#, esc(&when(a.at)));
+    }
+    let _ = write!(
+        body,
+        r#"</ul>
+<h2>{data_title}</h2>
+<p>{export_intro}</p>
+<form method="post" action="/account/export"><input type="hidden" name="csrf" value="{csrf}"><button type="submit" class="secondary">{export}</button></form>
+<h3>{delete_title}</h3>
+<p>{delete_intro}</p>
+<form method="post" action="/account/delete"><input type="hidden" name="csrf" value="{csrf}"><div class="field"><input type="checkbox" id="delete-confirm" name="confirm" value="yes" required><label for="delete-confirm">{confirm}</label></div><button type="submit" class="danger">{delete}</button></form>"#,
+        data_title = esc(t("account.data")),
+        export_intro = esc(t("account.export_intro")),
+        export = esc(t("account.export")),
+        delete_title = esc(t("account.delete_title")),
+        delete_intro = esc(t("account.delete_intro")),
+        confirm = esc(t("account.delete_confirm")),
+        delete = esc(t("account.delete")),
+    );
+    body
+}
+
+/// Shown once the account is deleted (the browser is signed out).
+pub fn account_deleted(lang: Lang) -> String {
+    let body = format!(
+        r#"<p role="status">{done}</p><p>{identifier}</p><p><a href="/signup">{again}</a></p>"#,
+        done = esc(lang.t("deleted.done")),
+        identifier = esc(lang.t("deleted.identifier")),
+        again = esc(lang.t("deleted.signup")),
+    );
+    layout(&Page { lang, title: lang.t("deleted.title"), body, csrf: "", signed_in: false, path: "/signin" })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_label_exists_in_both_languages() {
+        let kinds = [
+            "citizen.signed_up",
+            "session.signed_in",
+            "session.others_ended",
+            "passkey.added",
+            "passkey.renamed",
+            "passkey.removed",
+            "passkey.revoked_all",
+            "passkey.counter_regression",
+            "recovery.codes_issued",
+            "recovery.used",
+            "recovery.refused",
+            "consent.granted",
+            "consent.revoked",
+            "claims.released",
+            "identity.updated",
+            "anything.else",
+        ];
+        let keys = kinds
+            .iter()
+            .map(|k| activity_key(k))
+            .chain(crate::oidc::claims::RELEASABLE.iter().map(|c| claim_key(c).unwrap_or("missing")));
+        for key in keys {
+            for lang in [Lang::Fr, Lang::En] {
+                assert_ne!(lang.t(key), key, "{key} in {lang:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn service_names_and_details_are_escaped() {
+        let evil = "<img src=x onerror=alert(1)>";
+        let frame = Frame { lang: Lang::En, csrf: "c", signed_in: true, path: "/account" };
+        let services = vec![ConnectedService {
+            client_id: evil.into(),
+            client_name: evil.into(),
+            scope: vec!["openid".into(), evil.into()],
+            granted_at: 0,
+            last_release: Some((0, vec![evil.into()])),
+        }];
+        let activity = vec![Activity {
+            kind: "claims.released".into(),
+            at: 0,
+            service: Some(evil.into()),
+            device: Some(evil.into()),
+            items: vec![evil.into()],
+            acr: Some(evil.into()),
+        }];
+        let html = sections(&frame, &services, &activity);
+        assert!(!html.contains("<img"), "{html}");
+        let attributes = [AttributeRecord {
+            name: "birthplace".into(),
+            value: evil.into(),
+            verified_by: Some(evil.into()),
+            verified_at: Some(0),
+            updated_at: 0,
+        }];
+        let rows = attribute_rows(Lang::Fr, &attributes);
+        assert!(rows.contains("lieu de naissance") && !rows.contains("<img"), "{rows}");
+    }
+}
