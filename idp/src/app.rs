@@ -19,7 +19,7 @@ use crate::keys::Keyring;
 use crate::oidc::{self, paths};
 use crate::store::Db;
 use crate::telemetry::{self, Metrics};
-use crate::{citizen, ops, passkey, web};
+use crate::{admin, citizen, ops, passkey, web};
 
 /// Everything a handler may need, cheap to clone.
 #[derive(Clone, Debug)]
@@ -80,6 +80,13 @@ pub fn router(state: AppState) -> Router {
         .route(paths::REVOKE, post(oidc::revoke::revoke))
         .route(paths::END_SESSION, get(oidc::logout::end_session).post(oidc::logout::end_session))
         .route(paths::END_SESSION_CONFIRM, post(oidc::logout::confirm))
+        .route(paths::REGISTER, post(oidc::register::register))
+        .route(
+            paths::REGISTRATION,
+            get(oidc::register::read).put(oidc::register::update).delete(oidc::register::delete),
+        )
+        .nest(admin::PREFIX, admin::router())
+        .route(web::developers::PATH, get(web::developers::developers))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

@@ -1,9 +1,11 @@
 //! Sésame, a federated citizen-identity provider: OpenID Connect with
 //! passkeys for territorial public services.
 
+pub mod admin;
 pub mod app;
 pub mod cache;
 pub mod citizen;
+pub mod cli;
 pub mod clients;
 pub mod clock;
 pub mod config;

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
+use idp::cli::{AdminCommand, ClientCommand, IatCommand, OrgCommand, RegistryCommand};
 use idp::clock::{SharedClock, SystemClock};
 use idp::config::{Config, SETTINGS, parse_duration};
 use idp::keys::{Alg, GenerateRsa, Keyring, MasterKey};
@@ -36,59 +37,19 @@ enum Command {
     /// Manage the signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
-    /// Register and inspect territorial services (OAuth clients).
+    /// Enrol and inspect organisations (territorial authorities).
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Register, inspect, change and delete territorial services (OAuth clients).
     #[command(subcommand)]
     Client(ClientCommand),
-}
-
-#[derive(Debug, Subcommand)]
-enum ClientCommand {
-    /// Register a service. Prints its client_id and, for confidential
-    /// clients, its secret — shown once, stored only as a hash.
-    Create {
-        /// Name shown to citizens on the consent page.
-        #[arg(long)]
-        name: String,
-        /// Exact redirect URI (repeatable); https, or http on loopback.
-        #[arg(long = "redirect-uri", required = true)]
-        redirect_uris: Vec<String>,
-        /// Where the service may send citizens after logout (repeatable).
-        #[arg(long = "post-logout-redirect-uri")]
-        post_logout_redirect_uris: Vec<String>,
-        /// client_secret_basic (default), client_secret_post, private_key_jwt, none.
-        #[arg(long)]
-        auth_method: Option<String>,
-        /// authorization_code, refresh_token, client_credentials (repeatable;
-        /// default authorization_code + refresh_token).
-        #[arg(long = "grant-type")]
-        grant_types: Vec<String>,
-        /// Scopes the service may request, e.g. "openid profile email".
-        #[arg(long)]
-        scope: Option<String>,
-        /// ID token algorithm: ES256 (default), PS256, RS256, EdDSA.
-        #[arg(long)]
-        id_token_alg: Option<String>,
-        /// JSON Web Key Set file with the service's public keys (private_key_jwt).
-        #[arg(long)]
-        jwks_file: Option<std::path::PathBuf>,
-        /// Entitle the service to the citizen identifier as `sub` (administrators only).
-        #[arg(long)]
-        public_subject: bool,
-        /// Print JSON instead of text.
-        #[arg(long)]
-        json: bool,
-    },
-    /// List registered services.
-    List {
-        #[arg(long)]
-        json: bool,
-    },
-    /// Show one service's registration.
-    Show {
-        client_id: String,
-        #[arg(long)]
-        json: bool,
-    },
+    /// Initial access tokens, with which an organisation's developers
+    /// register services themselves (RFC 7591).
+    #[command(subcommand)]
+    Iat(IatCommand),
+    /// Admin API tokens and the administrators' log.
+    #[command(subcommand)]
+    Admin(AdminCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -187,14 +148,10 @@ async fn run(command: Command) -> Result<(), StartError> {
             println!("  auto migrate  {}", config.auto_migrate);
             Ok(())
         }
-        Command::Client(command) => {
-            let db = server::connect_database(&config).await?;
-            match db.pending_migrations().await? {
-                0 => {}
-                n => return Err(StartError::Unmigrated(n)),
-            }
-            clients_command(&db, command, clock.as_ref()).await
-        }
+        Command::Org(command) => registry(&config, RegistryCommand::Org(command), clock).await,
+        Command::Client(command) => registry(&config, RegistryCommand::Client(command), clock).await,
+        Command::Iat(command) => registry(&config, RegistryCommand::Iat(command), clock).await,
+        Command::Admin(command) => registry(&config, RegistryCommand::Admin(command), clock).await,
         Command::Keys(keys) => {
             let db = server::connect_database(&config).await?;
             match db.pending_migrations().await? {
@@ -238,95 +195,11 @@ async fn run(command: Command) -> Result<(), StartError> {
     }
 }
 
-async fn clients_command(
-    db: &idp::store::Db,
-    command: ClientCommand,
-    clock: &dyn idp::clock::Clock,
-) -> Result<(), StartError> {
-    match command {
-        ClientCommand::Create {
-            name,
-            redirect_uris,
-            post_logout_redirect_uris,
-            auth_method,
-            grant_types,
-            scope,
-            id_token_alg,
-            jwks_file,
-            public_subject,
-            json,
-        } => {
-            let jwks = match jwks_file {
-                None => None,
-                Some(path) => {
-                    let text = std::fs::read_to_string(&path)
-                        .map_err(|e| StartError::Cli(format!("cannot read {}: {e}", path.display())))?;
-                    Some(
-                        serde_json::from_str(&text)
-                            .map_err(|e| StartError::Cli(format!("{} is not JSON: {e}", path.display())))?,
-                    )
-                }
-            };
-            let new = idp::clients::NewClient {
-                client_name: name,
-                redirect_uris,
-                post_logout_redirect_uris,
-                grant_types,
-                token_endpoint_auth_method: auth_method,
-                scope,
-                id_token_signed_response_alg: id_token_alg,
-                jwks,
-                public_subject,
-            };
-            let registered =
-                idp::clients::register(db, new, clock.now()).await.map_err(|e| StartError::Cli(e.to_string()))?;
-            if json {
-                let mut value = serde_json::to_value(&registered.client).unwrap_or_default();
-                if let (Some(map), Some(secret)) = (value.as_object_mut(), &registered.client_secret) {
-                    map.insert("client_secret".into(), secret.clone().into());
-                }
-                println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
-            } else {
-                println!("registered {:?}", registered.client.client_name);
-                println!("  client_id      {}", registered.client.client_id);
-                if let Some(secret) = &registered.client_secret {
-                    println!("  client_secret  {secret}");
-                    println!("  (the secret is shown only now; it is stored as a hash)");
-                }
-            }
-            Ok(())
-        }
-        ClientCommand::List { json } => {
-            let clients = idp::clients::list(db).await?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&clients).unwrap_or_default());
-            } else {
-                println!("{:<24} {:<20} {:<30} REDIRECT URIS", "CLIENT ID", "AUTH METHOD", "NAME");
-                for c in clients {
-                    println!(
-                        "{:<24} {:<20} {:<30} {}",
-                        c.client_id,
-                        c.token_endpoint_auth_method.as_str(),
-                        c.client_name,
-                        c.redirect_uris.join(" ")
-                    );
-                }
-            }
-            Ok(())
-        }
-        ClientCommand::Show { client_id, json } => {
-            let client = idp::clients::find(db, &client_id)
-                .await?
-                .ok_or_else(|| StartError::Cli(format!("no client {client_id:?}")))?;
-            let value = serde_json::to_value(&client).unwrap_or_default();
-            if json {
-                println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
-            } else if let Some(map) = value.as_object() {
-                for (name, value) in map {
-                    println!("{name:<30} {value}");
-                }
-            }
-            Ok(())
-        }
+async fn registry(config: &Config, command: RegistryCommand, clock: SharedClock) -> Result<(), StartError> {
+    let db = server::connect_database(config).await?;
+    match db.pending_migrations().await? {
+        0 => {}
+        n => return Err(StartError::Unmigrated(n)),
     }
+    idp::cli::run(&db, command, clock.as_ref()).await
 }

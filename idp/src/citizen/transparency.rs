@@ -164,7 +164,7 @@ async fn notify_services(
         .iter()
         .filter_map(|(client_id, sid)| {
             let client = clients.iter().find(|c| c.client_id == *client_id)?;
-            let uri = client.backchannel_logout_uri.as_deref()?;
+            let uri = client.metadata.backchannel_logout_uri.as_deref()?;
             Some(Notice { client, uri, citizen_id, sid })
         })
         .collect();

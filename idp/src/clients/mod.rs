@@ -1,12 +1,22 @@
-//! The registry of territorial services (OAuth clients): their metadata,
-//! validated once at registration, and their credentials.
+//! The registry of territorial services (OAuth clients) and their
+//! organisations: metadata validated once for the CLI, the admin API and
+//! dynamic registration (RFC 7591 §2, RFC 7592 §2.2), and credentials.
+
+pub mod admin;
+pub mod metadata;
+mod validate;
 
 use base64::Engine as _;
 use serde::Serialize;
 
+pub use admin::{Actor, Organisation};
+pub use metadata::ExtraMetadata;
+pub use validate::{KNOWN_SCOPES, check_redirect_uri};
+use validate::{record_of, validate};
+
 use crate::clock::UnixTime;
 use crate::keys::{Alg, sha256_b64};
-use crate::store::{ClientRecord, Db, StoreError};
+use crate::store::{ClientRecord, Db, SecretChange, StoreError};
 
 /// How a client authenticates at the token endpoint (OIDC Core §9).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -54,34 +64,92 @@ pub enum SubjectType {
     Public,
 }
 
+/// Who asked for a client: an administrator (CLI, admin API) or a developer
+/// through dynamic registration. Defaults differ (OIDC Registration §2:
+/// RS256 ID tokens when a registered client names no algorithm).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    #[default]
+    Administrator,
+    Registration,
+}
+
+impl Origin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Administrator => "administrator",
+            Self::Registration => "registration",
+        }
+    }
+}
+
+/// `http://` redirect and logout URIs are accepted only for these hosts.
+pub fn is_loopback(host: &str) -> bool {
+    matches!(host, "localhost" | "127.0.0.1" | "[::1]")
+}
+
+/// How long the previous secret stays valid after a rotation, unless the
+/// client was registered with another overlap.
+pub const DEFAULT_SECRET_OVERLAP: i64 = 86_400;
+/// Longest overlap an administrator may set.
+pub const MAX_SECRET_OVERLAP: i64 = 30 * 86_400;
+
 /// A registered client, parsed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Client {
     pub client_id: String,
     #[serde(skip)]
     pub secret_hash: Option<String>,
+    #[serde(skip)]
+    pub previous_secret_hash: Option<String>,
+    /// Until when the secret replaced by the last rotation is still accepted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_secret_expires_at: Option<UnixTime>,
+    #[serde(skip)]
+    pub registration_token_hash: Option<String>,
+    pub organisation_id: Option<String>,
     pub client_name: String,
     pub redirect_uris: Vec<String>,
     pub post_logout_redirect_uris: Vec<String>,
     pub grant_types: Vec<String>,
+    pub response_types: Vec<String>,
     pub token_endpoint_auth_method: AuthMethod,
+    #[serde(serialize_with = "space_separated")]
     pub scope: Vec<String>,
     pub id_token_signed_response_alg: Alg,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub userinfo_signed_response_alg: Option<Alg>,
     pub subject_type: SubjectType,
     pub sector: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub jwks: Option<serde_json::Value>,
-    /// OIDC Back-Channel Logout 1.0 §2.2.
-    pub backchannel_logout_uri: Option<String>,
-    /// OIDC Front-Channel Logout 1.0 §2.
-    pub frontchannel_logout_uri: Option<String>,
+    #[serde(flatten)]
+    pub metadata: ExtraMetadata,
+    /// Entitlement: consent is not asked (first-party services; administrators only).
+    pub skip_consent: bool,
+    /// Seconds the previous secret outlives a rotation.
+    pub secret_overlap: i64,
+    pub registered_by: Origin,
     pub created_at: UnixTime,
+    pub updated_at: UnixTime,
+    /// Bumped by every change (optimistic concurrency).
+    pub version: i64,
+}
+
+fn space_separated<S: serde::Serializer>(scope: &[String], serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&scope.join(" "))
 }
 
 impl Serialize for Alg {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
     }
+}
+
+fn digest_matches(stored: &str, presented: &str) -> bool {
+    use subtle::ConstantTimeEq as _;
+    sha256_b64(presented.as_bytes()).as_bytes().ct_eq(stored.as_bytes()).into()
 }
 
 impl Client {
@@ -97,11 +165,47 @@ impl Client {
         self.token_endpoint_auth_method != AuthMethod::None
     }
 
-    /// Constant-time check of a presented secret against the stored digest.
-    pub fn secret_matches(&self, presented: &str) -> bool {
-        use subtle::ConstantTimeEq as _;
-        let Some(stored) = &self.secret_hash else { return false };
-        sha256_b64(presented.as_bytes()).as_bytes().ct_eq(stored.as_bytes()).into()
+    /// Constant-time check of a presented secret against the stored digest,
+    /// or against the previous one while its rotation overlap lasts.
+    pub fn secret_matches(&self, presented: &str, now: UnixTime) -> bool {
+        let current = self.secret_hash.as_deref().is_some_and(|stored| digest_matches(stored, presented));
+        let previous = self.previous_secret_expires_at.is_some_and(|until| now < until)
+            && self.previous_secret_hash.as_deref().is_some_and(|stored| digest_matches(stored, presented));
+        current | previous
+    }
+
+    /// RFC 7592 §3: the registration access token of this client.
+    pub fn registration_token_matches(&self, presented: &str) -> bool {
+        self.registration_token_hash.as_deref().is_some_and(|stored| digest_matches(stored, presented))
+    }
+
+    pub fn public_subject(&self) -> bool {
+        self.subject_type == SubjectType::Public
+    }
+
+    /// The request that would register this client as it is (for updates
+    /// that change a few fields).
+    pub fn to_new(&self) -> NewClient {
+        NewClient {
+            organisation_id: self.organisation_id.clone().unwrap_or_default(),
+            client_name: self.client_name.clone(),
+            redirect_uris: self.redirect_uris.clone(),
+            post_logout_redirect_uris: self.post_logout_redirect_uris.clone(),
+            grant_types: self.grant_types.clone(),
+            response_types: Some(self.response_types.clone()),
+            token_endpoint_auth_method: Some(self.token_endpoint_auth_method.as_str().to_owned()),
+            scope: Some(self.scope.join(" ")),
+            id_token_signed_response_alg: Some(self.id_token_signed_response_alg.as_str().to_owned()),
+            userinfo_signed_response_alg: self.userinfo_signed_response_alg.map(|a| a.as_str().to_owned()),
+            subject_type: None,
+            jwks: self.jwks.clone(),
+            jwks_uri: None,
+            extra: self.metadata.clone(),
+            public_subject: self.public_subject(),
+            skip_consent: self.skip_consent,
+            secret_overlap: Some(self.secret_overlap),
+            origin: self.registered_by,
+        }
     }
 
     fn from_record(r: ClientRecord) -> Result<Self, StoreError> {
@@ -109,10 +213,16 @@ impl Client {
         let json_list = |text: &str, what: &str| -> Result<Vec<String>, StoreError> {
             serde_json::from_str(text).map_err(|_| corrupt(what))
         };
+        let mut metadata: serde_json::Value = serde_json::from_str(&r.metadata).map_err(|_| corrupt("metadata"))?;
+        let response_types = match metadata.as_object_mut().and_then(|m| m.remove("response_types")) {
+            Some(list) => serde_json::from_value(list).map_err(|_| corrupt("response_types"))?,
+            None => vec!["code".to_owned()],
+        };
         Ok(Client {
             redirect_uris: json_list(&r.redirect_uris, "redirect_uris")?,
             post_logout_redirect_uris: json_list(&r.post_logout_redirect_uris, "post_logout_redirect_uris")?,
             grant_types: json_list(&r.grant_types, "grant_types")?,
+            response_types,
             token_endpoint_auth_method: AuthMethod::parse(&r.token_endpoint_auth_method)
                 .ok_or_else(|| corrupt("token_endpoint_auth_method"))?,
             scope: r.scope.split_whitespace().map(str::to_owned).collect(),
@@ -131,40 +241,73 @@ impl Client {
                 Some(text) => Some(serde_json::from_str(text).map_err(|_| corrupt("jwks"))?),
                 None => None,
             },
-            // Registration metadata (logout URIs) arrives with the registry.
-            backchannel_logout_uri: None,
-            frontchannel_logout_uri: None,
+            metadata: serde_json::from_value(metadata).map_err(|_| corrupt("metadata"))?,
+            registered_by: match r.registered_by.as_str() {
+                "registration" => Origin::Registration,
+                _ => Origin::Administrator,
+            },
             client_id: r.client_id,
             secret_hash: r.client_secret_hash,
+            previous_secret_hash: r.previous_secret_hash,
+            previous_secret_expires_at: r.previous_secret_expires_at,
+            registration_token_hash: r.registration_token_hash,
+            organisation_id: r.organisation_id,
             client_name: r.client_name,
             sector: r.sector,
+            skip_consent: r.skip_consent,
+            secret_overlap: r.secret_overlap,
             created_at: r.created_at,
+            updated_at: r.updated_at,
+            version: r.version,
         })
     }
 }
 
-/// What an administrator (CLI) or a developer (registration) asks for.
+/// What an administrator (CLI, admin API) or a developer (registration) asks for.
 #[derive(Debug, Clone, Default)]
 pub struct NewClient {
+    /// The organisation the service belongs to (id or official code).
+    pub organisation_id: String,
     pub client_name: String,
     pub redirect_uris: Vec<String>,
     pub post_logout_redirect_uris: Vec<String>,
     pub grant_types: Vec<String>,
+    pub response_types: Option<Vec<String>>,
     pub token_endpoint_auth_method: Option<String>,
     pub scope: Option<String>,
     pub id_token_signed_response_alg: Option<String>,
+    pub userinfo_signed_response_alg: Option<String>,
+    pub subject_type: Option<String>,
     pub jwks: Option<serde_json::Value>,
-    /// Only an administrator may set this.
+    /// Not supported (refused with a clear error): keys are registered inline.
+    pub jwks_uri: Option<String>,
+    pub extra: ExtraMetadata,
+    /// Entitlement (administrators only): the citizen identifier as `sub`.
     pub public_subject: bool,
+    /// Entitlement (administrators only): no consent page (first-party service).
+    pub skip_consent: bool,
+    pub secret_overlap: Option<i64>,
+    pub origin: Origin,
 }
 
-/// Why client metadata was refused (RFC 7591 §3.2.2 codes).
+/// Why a registry request was refused (RFC 7591 §3.2.2 codes and more).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ClientError {
     #[error("invalid_redirect_uri: {0}")]
     InvalidRedirectUri(String),
     #[error("invalid_client_metadata: {0}")]
     InvalidMetadata(String),
+    /// A missing, unknown, expired, revoked or spent token.
+    #[error("invalid_token: {0}")]
+    InvalidToken(String),
+    /// A valid administrator token used outside its organisation.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// Changed by someone else meanwhile, or a duplicate.
+    #[error("conflict: {0}")]
+    Conflict(String),
     #[error(transparent)]
     Store(#[from] StoreErrorText),
 }
@@ -180,148 +323,208 @@ impl From<StoreError> for ClientError {
     }
 }
 
-/// Scopes a client may be registered for.
-pub const KNOWN_SCOPES: [&str; 7] =
-    ["openid", "profile", "email", "phone", "address", "offline_access", "citizen_identifier"];
-
-/// A redirect URI we accept: absolute, https (http only on loopback), no
-/// fragment, no wildcard, no credentials (RFC 6749 §3.1.2, OAuth BCP §2.1).
-pub fn check_redirect_uri(uri: &str) -> Result<url::Url, ClientError> {
-    let bad = |why: &str| ClientError::InvalidRedirectUri(format!("{uri:?} {why}"));
-    if uri.len() > 2_000 {
-        return Err(bad("is longer than 2000 characters"));
-    }
-    let url = url::Url::parse(uri).map_err(|_| bad("is not an absolute URL"))?;
-    if url.fragment().is_some() || uri.contains('#') {
-        return Err(bad("must not contain a fragment (#…)"));
-    }
-    if uri.contains('*') {
-        return Err(bad("must not contain a wildcard"));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(bad("must not contain credentials"));
-    }
-    let host = url.host_str().ok_or_else(|| bad("has no host"))?;
-    let loopback = matches!(host, "localhost" | "127.0.0.1" | "[::1]");
-    match url.scheme() {
-        "https" => Ok(url),
-        "http" if loopback => Ok(url),
-        "http" => Err(bad("must use https (http is allowed only for 127.0.0.1, [::1] and localhost)")),
-        _ => Err(bad("must use https")),
-    }
-}
-
-fn random_token(bytes: usize) -> Result<String, ClientError> {
+pub(crate) fn random_token(bytes: usize) -> Result<String, ClientError> {
     let mut buffer = vec![0u8; bytes];
     ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut buffer)
-        .map_err(|_| ClientError::InvalidMetadata("no randomness available".into()))?;
+        .map_err(|_| ClientError::Store(StoreErrorText("no randomness available".into())))?;
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buffer))
 }
 
-/// A client just registered, with its secret in clear: shown once.
+/// A client just registered or updated, with the credentials in clear that
+/// exist only now: shown once.
 #[derive(Debug, Clone)]
 pub struct Registered {
     pub client: Client,
     pub client_secret: Option<String>,
+    pub registration_access_token: Option<String>,
 }
 
-/// Validates and stores a new client. Defaults: confidential
-/// (`client_secret_basic`), `authorization_code` + `refresh_token`,
-/// scope `openid`, ID tokens in ES256, pairwise subjects.
-pub async fn register(db: &Db, new: NewClient, now: UnixTime) -> Result<Registered, ClientError> {
-    let meta = |why: String| ClientError::InvalidMetadata(why);
-    let name = new.client_name.trim();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(meta("client_name must be 1 to 200 characters".into()));
+impl Registered {
+    /// A client known by its credentials (tests, or a client read back).
+    pub fn new(client: Client, client_secret: Option<String>) -> Self {
+        Self { client, client_secret, registration_access_token: None }
     }
-    if new.redirect_uris.is_empty() {
-        return Err(ClientError::InvalidRedirectUri("at least one redirect_uri is required".into()));
-    }
-    let mut hosts = Vec::new();
-    for uri in &new.redirect_uris {
-        let url = check_redirect_uri(uri)?;
-        hosts.push(url.host_str().unwrap_or_default().to_owned());
-    }
-    for uri in &new.post_logout_redirect_uris {
-        check_redirect_uri(uri).map_err(|e| meta(format!("post_logout_redirect_uris: {e}")))?;
-    }
-    hosts.dedup();
-    if hosts.len() > 1 {
-        return Err(ClientError::InvalidRedirectUri(
-            "redirect_uris on several hosts need a sector_identifier_uri (not supported yet): register one client per host"
-                .into(),
-        ));
-    }
-    let sector = hosts.pop().unwrap_or_default();
-    let auth_method = match new.token_endpoint_auth_method.as_deref() {
-        None => AuthMethod::ClientSecretBasic,
-        Some(m) => AuthMethod::parse(m).ok_or_else(|| {
-            meta(format!("token_endpoint_auth_method {m:?} is not one of client_secret_basic, client_secret_post, private_key_jwt, none"))
-        })?,
-    };
-    if auth_method == AuthMethod::PrivateKeyJwt {
-        let keys = new.jwks.as_ref().and_then(|j| j.get("keys")).and_then(|k| k.as_array());
-        if keys.is_none_or(|k| k.is_empty()) {
-            return Err(meta("private_key_jwt needs jwks with at least one public key".into()));
-        }
-    } else if new.jwks.is_some() {
-        return Err(meta("jwks is only used with token_endpoint_auth_method private_key_jwt".into()));
-    }
-    let grant_types = if new.grant_types.is_empty() {
-        vec![GRANT_AUTHORIZATION_CODE.to_owned(), GRANT_REFRESH_TOKEN.to_owned()]
-    } else {
-        new.grant_types.clone()
-    };
-    for grant in &grant_types {
-        if !GRANT_TYPES.contains(&grant.as_str()) {
-            return Err(meta(format!("grant_types: {grant:?} is not supported")));
-        }
-    }
-    if grant_types.iter().any(|g| g == GRANT_CLIENT_CREDENTIALS) && auth_method == AuthMethod::None {
-        return Err(meta("client_credentials needs a confidential client".into()));
-    }
-    let scope: Vec<String> = new.scope.as_deref().unwrap_or("openid").split_whitespace().map(str::to_owned).collect();
-    if let Some(unknown) = scope.iter().find(|s| !KNOWN_SCOPES.contains(&s.as_str())) {
-        return Err(meta(format!("scope {unknown:?} is not offered")));
-    }
-    if scope.iter().any(|s| s == "citizen_identifier") && !new.public_subject {
-        return Err(meta("scope citizen_identifier is granted by an administrator only".into()));
-    }
-    let alg = match new.id_token_signed_response_alg.as_deref() {
-        None => Alg::ES256,
-        Some(a) => Alg::parse(a).ok_or_else(|| {
-            meta(format!("id_token_signed_response_alg {a:?} is not one of ES256, PS256, RS256, EdDSA"))
-        })?,
-    };
-    let client_id = random_token(16)?;
+}
+
+/// Validates and stores a new client, with its registration access token
+/// (RFC 7592) and, for confidential clients, a 256-bit secret. Defaults:
+/// `client_secret_basic`, scope `openid`, pairwise subjects; administrators
+/// get `authorization_code` + `refresh_token` and ES256 ID tokens,
+/// registrations `authorization_code` and RS256 (RFC 7591 §2, OIDC
+/// Registration §2). `spend_token`: the single-use initial access token
+/// that authorises this registration, spent in the same transaction.
+pub async fn register(
+    db: &Db,
+    new: NewClient,
+    actor: &Actor,
+    spend_token: Option<&str>,
+    now: UnixTime,
+) -> Result<Registered, ClientError> {
+    let valid = validate(&new)?;
+    let organisation = admin::organisation_for(db, &new.organisation_id).await?;
+    let auth_method = valid.auth_method;
+    let mut record = record_of(&new, valid, organisation.organisation_id.clone(), random_token(16)?, now);
     let client_secret = if auth_method.uses_secret() { Some(random_token(32)?) } else { None };
-    let record = ClientRecord {
-        client_id: client_id.clone(),
-        client_secret_hash: client_secret.as_deref().map(|s| sha256_b64(s.as_bytes())),
-        client_name: name.to_owned(),
-        redirect_uris: serde_json::to_string(&new.redirect_uris).unwrap_or_default(),
-        post_logout_redirect_uris: serde_json::to_string(&new.post_logout_redirect_uris).unwrap_or_default(),
-        grant_types: serde_json::to_string(&grant_types).unwrap_or_default(),
-        token_endpoint_auth_method: auth_method.as_str().to_owned(),
-        scope: scope.join(" "),
-        id_token_signed_response_alg: alg.as_str().to_owned(),
-        userinfo_signed_response_alg: None,
-        subject_type: if new.public_subject { "public" } else { "pairwise" }.to_owned(),
-        sector,
-        jwks: new.jwks.as_ref().map(ToString::to_string),
-        created_at: now,
-        updated_at: now,
+    let registration_access_token = random_token(32)?;
+    record.client_secret_hash = client_secret.as_deref().map(|s| sha256_b64(s.as_bytes()));
+    record.registration_token_hash = Some(sha256_b64(registration_access_token.as_bytes()));
+    let event = actor.record(
+        "client.create",
+        Some(&organisation.organisation_id),
+        &record.client_id,
+        serde_json::json!({ "client_name": record.client_name, "registered_by": record.registered_by }),
+        now,
+    );
+    if !db.insert_client(&record, spend_token.map(|t| (t, now)), &event).await? {
+        return Err(ClientError::InvalidToken("the initial access token was already used".into()));
+    }
+    Ok(Registered {
+        client: Client::from_record(record)?,
+        client_secret,
+        registration_access_token: Some(registration_access_token),
+    })
+}
+
+/// Replaces a client's metadata with `new` (RFC 7592 §2.2: fields left out
+/// return to their defaults), as of `expected_version` when given. The
+/// organisation stays unless `new` names another; entitlements are what
+/// `new` says — callers copy them from the client unless an administrator
+/// changes them. A client switching to a secret-based method gets a secret.
+pub async fn update(
+    db: &Db,
+    client_id: &str,
+    mut new: NewClient,
+    expected_version: Option<i64>,
+    actor: &Actor,
+    now: UnixTime,
+) -> Result<Registered, ClientError> {
+    let current =
+        find(db, client_id).await?.ok_or_else(|| ClientError::NotFound(format!("no client {client_id:?}")))?;
+    new.origin = current.registered_by;
+    let valid = validate(&new)?;
+    let organisation_id = match new.organisation_id.as_str() {
+        "" => current.organisation_id.clone().ok_or_else(|| {
+            ClientError::InvalidMetadata("this client belongs to no organisation yet: name one".into())
+        })?,
+        wanted => admin::organisation_for(db, wanted).await?.organisation_id,
     };
-    db.insert_client(&record).await?;
-    Ok(Registered { client: Client::from_record(record)?, client_secret })
+    let auth_method = valid.auth_method;
+    let mut record = record_of(&new, valid, organisation_id, current.client_id.clone(), now);
+    record.version = expected_version.unwrap_or(current.version);
+    let (secret, client_secret) = match (auth_method.uses_secret(), current.secret_hash.is_some()) {
+        (true, true) => (SecretChange::Keep, None),
+        (true, false) => {
+            let secret = random_token(32)?;
+            (SecretChange::Replace(sha256_b64(secret.as_bytes())), Some(secret))
+        }
+        (false, true) => (SecretChange::Clear, None),
+        (false, false) => (SecretChange::Keep, None),
+    };
+    let event = actor.record(
+        "client.update",
+        record.organisation_id.as_deref(),
+        client_id,
+        serde_json::json!({ "from_version": record.version }),
+        now,
+    );
+    if !db.update_client(&record, &secret, &event).await? {
+        return Err(ClientError::Conflict(format!(
+            "client {client_id:?} was changed by someone else meanwhile: read it again and retry"
+        )));
+    }
+    let client = find(db, client_id).await?.ok_or_else(|| ClientError::NotFound(format!("no client {client_id:?}")))?;
+    Ok(Registered { client, client_secret, registration_access_token: None })
+}
+
+/// Changes some fields of a client: reads it, applies `change`, writes it
+/// back if nobody else wrote meanwhile, else starts again (a few times).
+pub async fn modify(
+    db: &Db,
+    client_id: &str,
+    actor: &Actor,
+    now: UnixTime,
+    change: impl Fn(&mut NewClient),
+) -> Result<Registered, ClientError> {
+    const MAX_ATTEMPTS: u32 = 32;
+    let mut attempts = 0;
+    loop {
+        let current =
+            find(db, client_id).await?.ok_or_else(|| ClientError::NotFound(format!("no client {client_id:?}")))?;
+        let mut new = current.to_new();
+        change(&mut new);
+        match update(db, client_id, new, Some(current.version), actor, now).await {
+            // Each round, one of the competing writers wins: with n
+            // writers at most n rounds are needed.
+            Err(ClientError::Conflict(_)) if attempts < MAX_ATTEMPTS => {
+                attempts += 1;
+                tokio::task::yield_now().await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Issues a new 256-bit secret; the current one stays valid for `overlap`
+/// seconds (the client's own overlap when `None`).
+pub async fn rotate_secret(
+    db: &Db,
+    client_id: &str,
+    overlap: Option<i64>,
+    actor: &Actor,
+    now: UnixTime,
+) -> Result<(Client, String), ClientError> {
+    let client = find(db, client_id).await?.ok_or_else(|| ClientError::NotFound(format!("no client {client_id:?}")))?;
+    if !client.token_endpoint_auth_method.uses_secret() {
+        return Err(ClientError::InvalidMetadata(format!(
+            "client {client_id:?} authenticates with {}: it has no secret to rotate",
+            client.token_endpoint_auth_method.as_str()
+        )));
+    }
+    let overlap = overlap.unwrap_or(client.secret_overlap);
+    if !(0..=MAX_SECRET_OVERLAP).contains(&overlap) {
+        return Err(ClientError::InvalidMetadata("overlap must be between 0 and 30 days".into()));
+    }
+    let secret = random_token(32)?;
+    let event = actor.record(
+        "client.rotate_secret",
+        client.organisation_id.as_deref(),
+        client_id,
+        serde_json::json!({ "previous_secret_valid_until": now + overlap }),
+        now,
+    );
+    if !db.rotate_client_secret(client_id, &sha256_b64(secret.as_bytes()), now + overlap, &event).await? {
+        return Err(ClientError::NotFound(format!("no confidential client {client_id:?}")));
+    }
+    let client = find(db, client_id).await?.ok_or_else(|| ClientError::NotFound(format!("no client {client_id:?}")))?;
+    Ok((client, secret))
+}
+
+/// Deletes a client with its consents, grants and refresh tokens.
+pub async fn delete(db: &Db, client: &Client, actor: &Actor, now: UnixTime) -> Result<(), ClientError> {
+    let event = actor.record(
+        "client.delete",
+        client.organisation_id.as_deref(),
+        &client.client_id,
+        serde_json::json!({ "client_name": client.client_name }),
+        now,
+    );
+    if !db.delete_client(&client.client_id, &event).await? {
+        return Err(ClientError::NotFound(format!("no client {:?}", client.client_id)));
+    }
+    Ok(())
 }
 
 pub async fn find(db: &Db, client_id: &str) -> Result<Option<Client>, StoreError> {
     db.client(client_id).await?.map(Client::from_record).transpose()
 }
 
-pub async fn list(db: &Db) -> Result<Vec<Client>, StoreError> {
-    db.clients().await?.into_iter().map(Client::from_record).collect()
+/// Every client, or those of one organisation.
+pub async fn list(db: &Db, organisation_id: Option<&str>) -> Result<Vec<Client>, StoreError> {
+    let records = match organisation_id {
+        Some(org) => db.clients_of_organisation(org).await?,
+        None => db.clients().await?,
+    };
+    records.into_iter().map(Client::from_record).collect()
 }
 
 #[cfg(test)]

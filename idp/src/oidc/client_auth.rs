@@ -59,11 +59,17 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap, params: &Params
     match method {
         AuthMethod::ClientSecretBasic => {
             let secret = basic.map(|(_, s)| s).unwrap_or_default();
-            client.secret_matches(&secret).then_some(()).ok_or_else(|| fail("wrong client credentials"))?;
+            client
+                .secret_matches(&secret, state.clock.now())
+                .then_some(())
+                .ok_or_else(|| fail("wrong client credentials"))?;
         }
         AuthMethod::ClientSecretPost => {
             let secret = params.get("client_secret").unwrap_or_default();
-            client.secret_matches(secret).then_some(()).ok_or_else(|| fail("wrong client credentials"))?;
+            client
+                .secret_matches(secret, state.clock.now())
+                .then_some(())
+                .ok_or_else(|| fail("wrong client credentials"))?;
         }
         AuthMethod::PrivateKeyJwt => verify_assertion(state, &client, assertion.unwrap_or_default()).await?,
         AuthMethod::None => {}

@@ -22,6 +22,7 @@ struct ProviderMetadata {
     introspection_endpoint: String,
     revocation_endpoint: String,
     end_session_endpoint: String,
+    registration_endpoint: String,
     jwks_uri: String,
     scopes_supported: &'static [&'static str],
     claims_supported: &'static [&'static str],
@@ -59,6 +60,7 @@ pub fn render(config: &Config) -> String {
         introspection_endpoint: config.url(paths::INTROSPECT),
         revocation_endpoint: config.url(paths::REVOKE),
         end_session_endpoint: config.url(paths::END_SESSION),
+        registration_endpoint: config.url(paths::REGISTER),
         jwks_uri: config.url(paths::JWKS),
         scopes_supported: SCOPES,
         claims_supported: CLAIMS,
@@ -77,11 +79,12 @@ pub fn render(config: &Config) -> String {
         revocation_endpoint_auth_methods_supported: TOKEN_ENDPOINT_AUTH_METHODS,
         authorization_response_iss_parameter_supported: true,
         claims_parameter_supported: true,
-        // True once registration stores clients' logout URIs.
-        backchannel_logout_supported: false,
-        backchannel_logout_session_supported: false,
-        frontchannel_logout_supported: false,
-        frontchannel_logout_session_supported: false,
+        // Clients register backchannel_logout_uri / frontchannel_logout_uri;
+        // every logout token and front-channel URL carries sid.
+        backchannel_logout_supported: true,
+        backchannel_logout_session_supported: true,
+        frontchannel_logout_supported: true,
+        frontchannel_logout_session_supported: true,
         request_parameter_supported: false,
         request_uri_parameter_supported: false,
         ui_locales_supported: &["fr", "en"],

@@ -34,6 +34,12 @@ pub enum ErrorCode {
     RegistrationNotSupported,
     UnmetAuthenticationRequirements,
     UnsupportedTokenType,
+    /// RFC 7591 §3.2.2.
+    InvalidRedirectUri,
+    InvalidClientMetadata,
+    /// The admin API's: no such resource (404), a conflicting change (409).
+    NotFound,
+    Conflict,
 }
 
 impl ErrorCode {
@@ -61,6 +67,10 @@ impl ErrorCode {
             Self::RegistrationNotSupported => "registration_not_supported",
             Self::UnmetAuthenticationRequirements => "unmet_authentication_requirements",
             Self::UnsupportedTokenType => "unsupported_token_type",
+            Self::InvalidRedirectUri => "invalid_redirect_uri",
+            Self::InvalidClientMetadata => "invalid_client_metadata",
+            Self::NotFound => "not_found",
+            Self::Conflict => "conflict",
         }
     }
 }
@@ -121,6 +131,8 @@ impl OAuthError {
             ErrorCode::InsufficientScope => StatusCode::FORBIDDEN,
             ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
             ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::NotFound => StatusCode::NOT_FOUND,
+            ErrorCode::Conflict => StatusCode::CONFLICT,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -168,6 +180,22 @@ impl IntoResponse for OAuthError {
 impl From<crate::store::StoreError> for OAuthError {
     fn from(e: crate::store::StoreError) -> Self {
         Self::server(e)
+    }
+}
+
+/// Registry refusals (RFC 7591 §3.2.2 codes, RFC 6750 §3.1 for tokens).
+impl From<crate::clients::ClientError> for OAuthError {
+    fn from(e: crate::clients::ClientError) -> Self {
+        use crate::clients::ClientError as E;
+        match e {
+            E::InvalidRedirectUri(why) => Self::new(ErrorCode::InvalidRedirectUri, why),
+            E::InvalidMetadata(why) => Self::new(ErrorCode::InvalidClientMetadata, why),
+            E::InvalidToken(why) => Self::invalid_token(why),
+            E::Forbidden(why) => Self::new(ErrorCode::InsufficientScope, why).with_challenge(Challenge::Bearer),
+            E::NotFound(why) => Self::new(ErrorCode::NotFound, why),
+            E::Conflict(why) => Self::new(ErrorCode::Conflict, why),
+            E::Store(cause) => Self::server(cause),
+        }
     }
 }
 

@@ -12,6 +12,7 @@ pub mod grant;
 pub mod introspect;
 pub mod logout;
 pub mod params;
+pub mod register;
 pub mod revoke;
 pub mod token;
 pub mod userinfo;
@@ -31,6 +32,10 @@ pub mod paths {
     pub const REVOKE: &str = "/revoke";
     pub const END_SESSION: &str = "/logout";
     pub const END_SESSION_CONFIRM: &str = "/logout/confirm";
+    /// RFC 7591 §3.
+    pub const REGISTER: &str = "/register";
+    /// RFC 7592 §2: `registration_client_uri` is this with the client_id.
+    pub const REGISTRATION: &str = "/register/{client_id}";
 }
 
 /// OAuth 2.0 response types (code flow only: ANSSI-PA-080, FAPI 2.0).

@@ -20,6 +20,9 @@ use crate::server;
 pub mod browser;
 pub mod soft_passkey;
 
+/// SIREN of the test organisation (Toulouse's, a valid check digit).
+pub const TEST_SIREN: &str = "213105554";
+
 /// A fixed start time for tests: 2026-01-01T00:00:00Z.
 pub const T0: i64 = 1_767_225_600;
 
@@ -245,9 +248,67 @@ impl TestApp {
         }
     }
 
-    /// Registers a client directly (administrator path).
-    pub async fn register_client(&self, new: crate::clients::NewClient) -> crate::clients::Registered {
-        crate::clients::register(&self.state.db, new, self.clock.now()).await.expect("client registered")
+    /// Registers a client directly (administrator path), in the test
+    /// organisation unless `new` names one.
+    pub async fn register_client(&self, mut new: crate::clients::NewClient) -> crate::clients::Registered {
+        if new.organisation_id.is_empty() {
+            new.organisation_id = self.organisation().await.organisation_id;
+        }
+        crate::clients::register(&self.state.db, new, &crate::clients::Actor::cli(), None, self.clock.now())
+            .await
+            .expect("client registered")
+    }
+
+    /// The test organisation (a commune), created on first use.
+    pub async fn organisation(&self) -> crate::clients::Organisation {
+        self.organisation_with_code(TEST_SIREN).await
+    }
+
+    /// An organisation with this official code (SIREN or INSEE), created on first use.
+    pub async fn organisation_with_code(&self, code: &str) -> crate::clients::Organisation {
+        use crate::clients::admin;
+        if let Some(found) = admin::find_organisation(&self.state.db, code).await.expect("organisation read") {
+            return found;
+        }
+        let new = admin::NewOrganisation {
+            name: format!("Commune {code}"),
+            kind: "commune".into(),
+            official_code: code.into(),
+            contacts: vec!["dsi@mairie.example.fr".into()],
+        };
+        admin::create_organisation(&self.state.db, new, &crate::clients::Actor::cli(), self.clock.now())
+            .await
+            .expect("organisation created")
+    }
+
+    /// An initial access token for an organisation (RFC 7591 §3).
+    pub async fn initial_access_token(&self, organisation_id: &str, lifetime: i64, single_use: bool) -> String {
+        self.issue_token(crate::store::TokenKind::InitialAccess, Some(organisation_id), lifetime, single_use).await
+    }
+
+    /// An administrator token for the admin API: one organisation's, or global (`None`).
+    pub async fn admin_token(&self, organisation_id: Option<&str>) -> String {
+        self.issue_token(crate::store::TokenKind::Admin, organisation_id, 3_600, false).await
+    }
+
+    async fn issue_token(
+        &self,
+        kind: crate::store::TokenKind,
+        organisation: Option<&str>,
+        lifetime: i64,
+        single_use: bool,
+    ) -> String {
+        let new = crate::clients::admin::NewToken {
+            kind,
+            organisation: organisation.map(str::to_owned),
+            description: "test".into(),
+            lifetime,
+            single_use,
+        };
+        crate::clients::admin::issue_token(&self.state.db, new, &crate::clients::Actor::cli(), self.clock.now())
+            .await
+            .expect("token issued")
+            .token
     }
 
     /// Stops the server but keeps its database (a restart test starts

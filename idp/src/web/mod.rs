@@ -4,6 +4,7 @@
 pub mod assets;
 pub mod auth_session;
 pub mod csrf;
+pub mod developers;
 pub mod html;
 pub mod i18n;
 pub mod pages;

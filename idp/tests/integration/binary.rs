@@ -159,33 +159,160 @@ async fn sigterm_lets_in_flight_requests_finish() {
     assert!(child.wait().await.unwrap().success());
 }
 
+fn json_of(stdout: &str) -> serde_json::Value {
+    serde_json::from_str(stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+}
+
 #[tokio::test]
-async fn client_create_list_show_and_refusals() {
+async fn org_and_client_commands_against_a_real_database() {
     let env = environment().await;
     assert!(run(&env.env, &["migrate"]).await.0);
+    let org = |args: &'static [&'static str]| run(&env.env, args);
+    let (ok, stdout, stderr) = org(&[
+        "org",
+        "create",
+        "--name",
+        "Ville de Toulouse",
+        "--kind",
+        "commune",
+        "--code",
+        "213105554",
+        "--contact",
+        "dsi@toulouse.example.fr",
+        "--json",
+    ])
+    .await;
+    assert!(ok, "{stderr}");
+    let organisation = json_of(&stdout);
+    let org_id = organisation["organisation_id"].as_str().unwrap().to_owned();
+    assert_eq!(organisation["official_code"], "213105554");
+    let (ok, _, stderr) = org(&["org", "create", "--name", "X", "--kind", "commune", "--code", "213105555"]).await;
+    assert!(!ok && stderr.contains("wrong check digit"), "{stderr}");
+    let (ok, _, stderr) = org(&["org", "create", "--name", "X", "--kind", "canton", "--code", "31555"]).await;
+    assert!(!ok && stderr.contains("kind \"canton\""), "{stderr}");
+    let (ok, _, stderr) = org(&["org", "create", "--name", "Bis", "--kind", "commune", "--code", "213105554"]).await;
+    assert!(!ok && stderr.contains("exists already"), "{stderr}");
+    let (ok, stdout, _) = org(&["org", "list"]).await;
+    assert!(ok && stdout.contains("Ville de Toulouse") && stdout.contains(&org_id), "{stdout}");
+
+    // A client needs an organisation.
+    let (ok, _, stderr) =
+        run(&env.env, &["client", "create", "--name", "X", "--redirect-uri", "https://x.example.fr/cb"]).await;
+    assert!(!ok && stderr.contains("--org"), "{stderr}");
     let (ok, stdout, stderr) = run(
         &env.env,
-        &["client", "create", "--name", "Médiathèque", "--redirect-uri", "https://mediatheque.example.fr/cb", "--json"],
+        &[
+            "client",
+            "create",
+            "--org",
+            "213105554",
+            "--name",
+            "Médiathèque",
+            "--redirect-uri",
+            "https://mediatheque.example.fr/cb",
+            "--json",
+        ],
     )
     .await;
     assert!(ok, "{stderr}");
-    let created: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-    let client_id = created["client_id"].as_str().unwrap();
+    let created = json_of(&stdout);
+    let client_id = created["client_id"].as_str().unwrap().to_owned();
     assert_eq!(created["client_secret"].as_str().unwrap().len(), 43, "256-bit secret");
+    assert_eq!(created["registration_access_token"].as_str().unwrap().len(), 43);
     assert_eq!(created["token_endpoint_auth_method"], "client_secret_basic");
+    assert_eq!(created["id_token_signed_response_alg"], "ES256", "administrators' clients keep ES256");
+    assert_eq!(created["organisation_id"], org_id.as_str());
 
-    let (ok, stdout, stderr) = run(&env.env, &["client", "list"]).await;
+    let (ok, stdout, stderr) = run(&env.env, &["client", "list", "--org", &org_id]).await;
     assert!(ok, "{stderr}");
-    assert!(stdout.contains(client_id) && stdout.contains("Médiathèque"), "{stdout}");
-    let (ok, stdout, stderr) = run(&env.env, &["client", "show", client_id, "--json"]).await;
-    assert!(ok, "{stderr}");
+    assert!(stdout.contains(&client_id) && stdout.contains("Médiathèque"), "{stdout}");
+    let (ok, stdout, _) = run(&env.env, &["client", "show", &client_id, "--json"]).await;
+    assert!(ok);
     assert!(!stdout.contains("\"client_secret\""), "the secret is never shown again: {stdout}");
+    let (ok, stdout, _) = run(&env.env, &["org", "show", &org_id, "--json"]).await;
+    assert!(ok && json_of(&stdout)["clients"][0] == client_id.as_str(), "{stdout}");
 
+    // Update changes only what is named; the same validation as HTTP.
+    let (ok, stdout, stderr) = run(
+        &env.env,
+        &["client", "update", &client_id, "--scope", "openid email", "--public-subject", "true", "--json"],
+    )
+    .await;
+    assert!(ok, "{stderr}");
+    let updated = json_of(&stdout);
+    assert_eq!(updated["scope"], "openid email");
+    assert_eq!(updated["subject_type"], "public");
+    assert_eq!(updated["redirect_uris"][0], "https://mediatheque.example.fr/cb");
     let (ok, _, stderr) =
-        run(&env.env, &["client", "create", "--name", "X", "--redirect-uri", "http://mediatheque.example.fr/cb"]).await;
+        run(&env.env, &["client", "update", &client_id, "--redirect-uri", "https://*.example.fr/cb"]).await;
+    assert!(!ok);
+    assert!(stderr.contains("invalid_redirect_uri: redirect_uris:") && stderr.contains("wildcard"), "{stderr}");
+    let (ok, _, stderr) = run(
+        &env.env,
+        &["client", "create", "--org", &org_id, "--name", "X", "--redirect-uri", "http://mediatheque.example.fr/cb"],
+    )
+    .await;
     assert!(!ok);
     assert!(stderr.contains("invalid_redirect_uri") && stderr.contains("must use https"), "{stderr}");
-    let (ok, _, stderr) = run(&env.env, &["client", "show", "nope"]).await;
+    // Exactly the validation's text: `error: error_description` as /register answers it.
+    let expected = idp::clients::check_redirect_uri("http://mediatheque.example.fr/cb").unwrap_err().to_string();
+    assert_eq!(stderr.trim(), format!("idp: {expected}"));
+
+    let (ok, stdout, stderr) =
+        run(&env.env, &["client", "rotate-secret", &client_id, "--overlap", "1h", "--json"]).await;
+    assert!(ok, "{stderr}");
+    let rotated = json_of(&stdout);
+    assert_ne!(rotated["client_secret"], created["client_secret"]);
+    assert!(rotated["previous_secret_expires_at"].as_i64().is_some());
+
+    let (ok, stdout, _) = run(&env.env, &["client", "delete", &client_id]).await;
+    assert!(ok && stdout.contains("deleted"), "{stdout}");
+    let (ok, _, stderr) = run(&env.env, &["client", "show", &client_id]).await;
     assert!(!ok);
     assert!(stderr.contains("no client"), "{stderr}");
+}
+
+#[tokio::test]
+async fn initial_access_and_admin_token_commands() {
+    let env = environment().await;
+    assert!(run(&env.env, &["migrate"]).await.0);
+    let (ok, _, stderr) =
+        run(&env.env, &["org", "create", "--name", "Département", "--kind", "departement", "--code", "200046977"])
+            .await;
+    assert!(ok, "{stderr}");
+    let (ok, stdout, stderr) =
+        run(&env.env, &["iat", "issue", "--org", "200046977", "--single-use", "--expires-in", "1d", "--json"]).await;
+    assert!(ok, "{stderr}");
+    let issued = json_of(&stdout);
+    assert_eq!(issued["token"].as_str().unwrap().len(), 43);
+    assert_eq!(issued["single_use"], true);
+    let token_id = issued["token_id"].as_str().unwrap().to_owned();
+    let (ok, stdout, _) = run(&env.env, &["iat", "list"]).await;
+    assert!(ok && stdout.contains(&token_id) && stdout.contains("valid"), "{stdout}");
+    assert!(!stdout.contains(issued["token"].as_str().unwrap()), "token values are never listed");
+    let (ok, _, stderr) = run(&env.env, &["iat", "issue", "--org", "nope"]).await;
+    assert!(!ok && stderr.contains("no organisation"), "{stderr}");
+    assert!(run(&env.env, &["iat", "revoke", &token_id]).await.0);
+    let (ok, stdout, _) = run(&env.env, &["iat", "list", "--json"]).await;
+    assert!(ok && json_of(&stdout)[0]["revoked_at"].is_i64(), "{stdout}");
+    let (ok, _, stderr) = run(&env.env, &["iat", "revoke", &token_id]).await;
+    assert!(!ok && stderr.contains("revoked already"), "{stderr}");
+
+    let (ok, stdout, stderr) = run(&env.env, &["admin", "token", "issue", "--description", "ops", "--json"]).await;
+    assert!(ok, "{stderr}");
+    let admin = json_of(&stdout);
+    assert!(admin["organisation_id"].is_null(), "global");
+    let admin_id = admin["token_id"].as_str().unwrap().to_owned();
+    let (ok, stdout, _) = run(&env.env, &["admin", "token", "list"]).await;
+    assert!(ok && stdout.contains(&admin_id) && stdout.contains("all"), "{stdout}");
+    assert!(run(&env.env, &["admin", "token", "revoke", &admin_id]).await.0);
+    let (ok, stdout, _) = run(&env.env, &["admin", "events", "--json"]).await;
+    assert!(ok, "{stdout}");
+    let actions: Vec<String> =
+        json_of(&stdout).as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap().to_owned()).collect();
+    for action in
+        ["organisation.create", "initial_access_token.issue", "initial_access_token.revoke", "admin_token.revoke"]
+    {
+        assert!(actions.iter().any(|a| a == action), "{action} in {actions:?}");
+    }
 }

@@ -147,15 +147,18 @@ async fn only_entitled_services_see_the_citizen_identifier() {
     let refused = idp::clients::register(
         &app.state.db,
         NewClient {
+            organisation_id: app.organisation().await.organisation_id,
             client_name: "Curieux".into(),
             redirect_uris: vec![REDIRECT.into()],
             scope: Some("openid citizen_identifier".into()),
             ..NewClient::default()
         },
+        &idp::clients::Actor::cli(),
+        None,
         app.clock.now(),
     )
     .await;
-    assert!(refused.is_err());
+    assert!(refused.unwrap_err().to_string().contains("citizen_identifier"));
 }
 
 #[tokio::test]

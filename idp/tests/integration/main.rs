@@ -2,9 +2,11 @@
 //! HTTP, on SQLite (default) or PostgreSQL + Redis (SESAME_TEST_* set).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod admin_api;
 mod binary;
 mod browser;
 mod cache;
+mod developers;
 mod discovery;
 mod federation;
 mod keys;
@@ -20,6 +22,8 @@ mod passkey_attacks;
 mod passkeys;
 mod rate_limits;
 mod recovery;
+mod registration;
+mod registration_clients;
 mod replicas;
 mod schema;
 mod sessions;

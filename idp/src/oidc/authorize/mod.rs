@@ -222,9 +222,11 @@ async fn decide(
     }
 
     let consented_scope = state.db.consent(&auth.citizen_id, &client.client_id).await?;
-    let covered = consented_scope
-        .as_deref()
-        .is_some_and(|granted| request.scope.iter().all(|s| granted.split(' ').any(|g| g == s)));
+    // First-party services an administrator entitled need no consent page.
+    let covered = client.skip_consent
+        || consented_scope
+            .as_deref()
+            .is_some_and(|granted| request.scope.iter().all(|s| granted.split(' ').any(|g| g == s)));
     let consent_needed = !request.consented && (!covered || request.prompt.consent);
     if consent_needed {
         if request.prompt.none {

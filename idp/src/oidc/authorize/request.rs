@@ -199,7 +199,8 @@ pub async fn validate(state: &AppState, params: &Params) -> Result<(Authorizatio
         return Err(refuse(&target, ErrorCode::InvalidRequest, "prompt=none cannot be combined with other values"));
     }
     let max_age = match params.get("max_age") {
-        None => None,
+        // OIDC Registration §2: the client's default_max_age, unless the request names one.
+        None => client.metadata.default_max_age,
         Some(v) => Some(v.parse::<i64>().ok().filter(|m| *m >= 0).ok_or_else(|| {
             refuse(&target, ErrorCode::InvalidRequest, "max_age must be a non-negative number of seconds")
         })?),

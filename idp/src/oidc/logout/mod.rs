@@ -109,7 +109,7 @@ pub async fn end_login(
     let notices: Vec<backchannel::Notice<'_>> = clients
         .iter()
         .filter_map(|client| {
-            client.backchannel_logout_uri.as_deref().map(|uri| backchannel::Notice {
+            client.metadata.backchannel_logout_uri.as_deref().map(|uri| backchannel::Notice {
                 client,
                 uri,
                 citizen_id: &auth.citizen_id,
@@ -126,7 +126,7 @@ pub async fn end_login(
     let issuer: String = url::form_urlencoded::byte_serialize(state.config.issuer.as_bytes()).collect();
     Ok(clients
         .iter()
-        .filter_map(|c| c.frontchannel_logout_uri.as_deref())
+        .filter_map(|c| c.metadata.frontchannel_logout_uri.as_deref())
         .map(|uri| {
             let separator = if uri.contains('?') { '&' } else { '?' };
             format!("{uri}{separator}iss={issuer}&sid={}", auth.sid)

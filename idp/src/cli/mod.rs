@@ -1,0 +1,402 @@
+//! The registry commands of `idp` (organisations, clients, initial access
+//! tokens of RFC 7591 §3, administrator tokens): readable tables by
+//! default, `--json` for scripts, and the same validation — and the same
+//! error text — as the HTTP endpoints.
+
+mod print;
+
+use std::path::PathBuf;
+
+use clap::Subcommand;
+
+use crate::clients::admin::{self, NewOrganisation, NewToken};
+use crate::clients::{self, Actor, NewClient};
+use crate::clock::Clock;
+use crate::config::parse_duration;
+use crate::server::StartError;
+use crate::store::{Db, TokenKind};
+
+#[derive(Debug, Subcommand)]
+pub enum OrgCommand {
+    /// Enrol a territorial authority (its services will belong to it).
+    Create {
+        #[arg(long)]
+        name: String,
+        /// commune, intercommunalite, departement, region, syndicat or other.
+        #[arg(long)]
+        kind: String,
+        /// SIREN (9 digits) or INSEE commune code (5 characters).
+        #[arg(long)]
+        code: String,
+        /// Contact e-mail address (repeatable).
+        #[arg(long = "contact")]
+        contacts: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List organisations.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one organisation (by id or official code) and its services.
+    Show {
+        organisation: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Client metadata options shared by `create` and `update`.
+#[derive(Debug, clap::Args)]
+pub struct ClientOptions {
+    /// Name shown to citizens on the consent page.
+    #[arg(long)]
+    name: Option<String>,
+    /// Exact redirect URI (repeatable; on update, replaces the list); https, or http on loopback.
+    #[arg(long = "redirect-uri")]
+    redirect_uris: Vec<String>,
+    /// Where the service may send citizens after logout (repeatable; on update, replaces the list).
+    #[arg(long = "post-logout-redirect-uri")]
+    post_logout_redirect_uris: Vec<String>,
+    /// client_secret_basic (default), client_secret_post, private_key_jwt, none.
+    #[arg(long)]
+    auth_method: Option<String>,
+    /// authorization_code, refresh_token, client_credentials (repeatable;
+    /// default authorization_code + refresh_token).
+    #[arg(long = "grant-type")]
+    grant_types: Vec<String>,
+    /// Scopes the service may request, e.g. "openid profile email".
+    #[arg(long)]
+    scope: Option<String>,
+    /// ID token algorithm: ES256 (default), PS256, RS256, EdDSA.
+    #[arg(long)]
+    id_token_alg: Option<String>,
+    /// JSON Web Key Set file with the service's public keys (private_key_jwt).
+    #[arg(long)]
+    jwks_file: Option<PathBuf>,
+    /// How long a replaced secret stays valid after `rotate-secret`, e.g. 1h, 7d (default 1d).
+    #[arg(long, value_parser = parse_duration)]
+    secret_overlap: Option<i64>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Register a service. Prints its client_id, its registration access
+    /// token (RFC 7592) and, for confidential clients, its secret — shown
+    /// once, stored only as hashes.
+    Create {
+        /// The organisation it belongs to (id or official code).
+        #[arg(long)]
+        org: String,
+        #[command(flatten)]
+        options: ClientOptions,
+        /// Entitle the service to the citizen identifier as `sub` (administrators only).
+        #[arg(long)]
+        public_subject: bool,
+        /// Entitle a first-party service to skip the consent page.
+        #[arg(long)]
+        skip_consent: bool,
+    },
+    /// List registered services.
+    List {
+        /// Only this organisation's (id or official code).
+        #[arg(long)]
+        org: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one service's registration.
+    Show {
+        client_id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change some of a service's metadata or entitlements; the rest stays.
+    Update {
+        client_id: String,
+        /// Move it to another organisation (id or official code).
+        #[arg(long)]
+        org: Option<String>,
+        #[command(flatten)]
+        options: ClientOptions,
+        /// Grant (true) or withdraw (false) the citizen identifier as `sub`.
+        #[arg(long)]
+        public_subject: Option<bool>,
+        /// Grant (true) or withdraw (false) skipping the consent page.
+        #[arg(long)]
+        skip_consent: Option<bool>,
+    },
+    /// Delete a service with its consents, grants and refresh tokens.
+    Delete { client_id: String },
+    /// Issue a new secret; the current one stays valid for the overlap.
+    RotateSecret {
+        client_id: String,
+        /// How long the current secret stays valid, e.g. 0s, 1h (default: the client's overlap).
+        #[arg(long, value_parser = parse_duration)]
+        overlap: Option<i64>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Options of `issue` for both kinds of tokens.
+#[derive(Debug, clap::Args)]
+pub struct IssueOptions {
+    /// How long the token is valid, e.g. 1h, 7d (at most 366d).
+    #[arg(long, value_parser = parse_duration, default_value = "7d")]
+    expires_in: i64,
+    /// What it is for (shown by `list`).
+    #[arg(long, default_value = "")]
+    description: String,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IatCommand {
+    /// Issue an initial access token with which developers of one
+    /// organisation register services at /register (shown once).
+    Issue {
+        /// The organisation (id or official code).
+        #[arg(long)]
+        org: String,
+        /// Spent by its first registration.
+        #[arg(long)]
+        single_use: bool,
+        #[command(flatten)]
+        options: IssueOptions,
+    },
+    /// List initial access tokens (never their values).
+    List {
+        #[arg(long)]
+        org: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke an initial access token (by token id).
+    Revoke { token_id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Bearer tokens for the admin API (/admin/api).
+    #[command(subcommand)]
+    Token(AdminTokenCommand),
+    /// The most recent administrator actions.
+    Events {
+        #[arg(long, default_value = "50")]
+        limit: i64,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminTokenCommand {
+    /// Issue an admin API token, for one organisation or (without --org) all (shown once).
+    Issue {
+        #[arg(long)]
+        org: Option<String>,
+        #[command(flatten)]
+        options: IssueOptions,
+    },
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke an admin API token (by token id).
+    Revoke { token_id: String },
+}
+
+/// One registry command.
+#[derive(Debug)]
+pub enum RegistryCommand {
+    Org(OrgCommand),
+    Client(ClientCommand),
+    Iat(IatCommand),
+    Admin(AdminCommand),
+}
+
+fn cli_error(e: impl std::fmt::Display) -> StartError {
+    StartError::Cli(e.to_string())
+}
+
+fn read_jwks(path: &Option<PathBuf>) -> Result<Option<serde_json::Value>, StartError> {
+    let Some(path) = path else { return Ok(None) };
+    let text = std::fs::read_to_string(path).map_err(|e| cli_error(format!("cannot read {}: {e}", path.display())))?;
+    serde_json::from_str(&text).map(Some).map_err(|e| cli_error(format!("{} is not JSON: {e}", path.display())))
+}
+
+/// Applies the options given on the command line to a registration request.
+fn apply(options: &ClientOptions, jwks: &Option<serde_json::Value>, new: &mut NewClient) {
+    if let Some(name) = &options.name {
+        new.client_name = name.clone();
+    }
+    if !options.redirect_uris.is_empty() {
+        new.redirect_uris = options.redirect_uris.clone();
+    }
+    if !options.post_logout_redirect_uris.is_empty() {
+        new.post_logout_redirect_uris = options.post_logout_redirect_uris.clone();
+    }
+    if let Some(method) = &options.auth_method {
+        new.token_endpoint_auth_method = Some(method.clone());
+        if method != "private_key_jwt" && jwks.is_none() {
+            new.jwks = None;
+        }
+    }
+    if !options.grant_types.is_empty() {
+        new.grant_types = options.grant_types.clone();
+        new.response_types = None;
+    }
+    if let Some(scope) = &options.scope {
+        new.scope = Some(scope.clone());
+    }
+    if let Some(alg) = &options.id_token_alg {
+        new.id_token_signed_response_alg = Some(alg.clone());
+    }
+    if jwks.is_some() {
+        new.jwks = jwks.clone();
+    }
+    if options.secret_overlap.is_some() {
+        new.secret_overlap = options.secret_overlap;
+    }
+}
+
+pub async fn run(db: &Db, command: RegistryCommand, clock: &dyn Clock) -> Result<(), StartError> {
+    let actor = Actor::cli();
+    let now = clock.now();
+    match command {
+        RegistryCommand::Org(command) => match command {
+            OrgCommand::Create { name, kind, code, contacts, json } => {
+                let new = NewOrganisation { name, kind, official_code: code, contacts };
+                let org = admin::create_organisation(db, new, &actor, now).await.map_err(cli_error)?;
+                print::organisation(&org, &[], json);
+            }
+            OrgCommand::List { json } => print::organisations(&admin::organisations(db).await?, json),
+            OrgCommand::Show { organisation, json } => {
+                let org = admin::find_organisation(db, &organisation)
+                    .await?
+                    .ok_or_else(|| cli_error(format!("no organisation {organisation:?}")))?;
+                let services = clients::list(db, Some(&org.organisation_id)).await?;
+                print::organisation(&org, &services, json);
+            }
+        },
+        RegistryCommand::Client(command) => client(db, command, &actor, now).await?,
+        RegistryCommand::Iat(command) => match command {
+            IatCommand::Issue { org, single_use, options } => {
+                let new = NewToken {
+                    kind: TokenKind::InitialAccess,
+                    organisation: Some(org),
+                    description: options.description,
+                    lifetime: options.expires_in,
+                    single_use,
+                };
+                let issued = admin::issue_token(db, new, &actor, now).await.map_err(cli_error)?;
+                print::issued(&issued, "initial access token", options.json);
+            }
+            IatCommand::List { org, json } => {
+                let org_id = match org {
+                    Some(org) => Some(
+                        admin::find_organisation(db, &org)
+                            .await?
+                            .ok_or_else(|| cli_error(format!("no organisation {org:?}")))?
+                            .organisation_id,
+                    ),
+                    None => None,
+                };
+                print::tokens(&admin::tokens(db, TokenKind::InitialAccess, org_id.as_deref()).await?, now, json);
+            }
+            IatCommand::Revoke { token_id } => {
+                admin::revoke_token(db, TokenKind::InitialAccess, &token_id, &actor, now).await.map_err(cli_error)?;
+                println!("revoked initial access token {token_id}");
+            }
+        },
+        RegistryCommand::Admin(AdminCommand::Token(command)) => match command {
+            AdminTokenCommand::Issue { org, options } => {
+                let new = NewToken {
+                    kind: TokenKind::Admin,
+                    organisation: org,
+                    description: options.description,
+                    lifetime: options.expires_in,
+                    single_use: false,
+                };
+                let issued = admin::issue_token(db, new, &actor, now).await.map_err(cli_error)?;
+                print::issued(&issued, "admin API token", options.json);
+            }
+            AdminTokenCommand::List { json } => {
+                print::tokens(&admin::tokens(db, TokenKind::Admin, None).await?, now, json)
+            }
+            AdminTokenCommand::Revoke { token_id } => {
+                admin::revoke_token(db, TokenKind::Admin, &token_id, &actor, now).await.map_err(cli_error)?;
+                println!("revoked admin API token {token_id}");
+            }
+        },
+        RegistryCommand::Admin(AdminCommand::Events { limit, json }) => {
+            print::events(&admin::recent_events(db, limit.clamp(1, 1_000)).await?, json)
+        }
+    }
+    Ok(())
+}
+
+async fn client(db: &Db, command: ClientCommand, actor: &Actor, now: i64) -> Result<(), StartError> {
+    match command {
+        ClientCommand::Create { org, options, public_subject, skip_consent } => {
+            let jwks = read_jwks(&options.jwks_file)?;
+            let mut new = NewClient { organisation_id: org, public_subject, skip_consent, ..NewClient::default() };
+            apply(&options, &jwks, &mut new);
+            let registered = clients::register(db, new, actor, None, now).await.map_err(cli_error)?;
+            print::registered(&registered, options.json);
+        }
+        ClientCommand::List { org, json } => {
+            let org_id = match org {
+                Some(org) => Some(
+                    admin::find_organisation(db, &org)
+                        .await?
+                        .ok_or_else(|| cli_error(format!("no organisation {org:?}")))?
+                        .organisation_id,
+                ),
+                None => None,
+            };
+            print::clients(&clients::list(db, org_id.as_deref()).await?, json);
+        }
+        ClientCommand::Show { client_id, json } => {
+            let client =
+                clients::find(db, &client_id).await?.ok_or_else(|| cli_error(format!("no client {client_id:?}")))?;
+            print::client(&client, json);
+        }
+        ClientCommand::Update { client_id, org, options, public_subject, skip_consent } => {
+            let jwks = read_jwks(&options.jwks_file)?;
+            let updated = clients::modify(db, &client_id, actor, now, |new| {
+                apply(&options, &jwks, new);
+                if let Some(org) = &org {
+                    new.organisation_id = org.clone();
+                }
+                if let Some(public) = public_subject {
+                    new.public_subject = public;
+                }
+                if let Some(skip) = skip_consent {
+                    new.skip_consent = skip;
+                }
+            })
+            .await
+            .map_err(cli_error)?;
+            print::registered(&updated, options.json);
+        }
+        ClientCommand::Delete { client_id } => {
+            let client =
+                clients::find(db, &client_id).await?.ok_or_else(|| cli_error(format!("no client {client_id:?}")))?;
+            clients::delete(db, &client, actor, now).await.map_err(cli_error)?;
+            println!("deleted client {client_id} ({})", client.client_name);
+        }
+        ClientCommand::RotateSecret { client_id, overlap, json } => {
+            let (client, secret) =
+                clients::rotate_secret(db, &client_id, overlap, actor, now).await.map_err(cli_error)?;
+            print::rotated(&client, &secret, json);
+        }
+    }
+    Ok(())
+}
