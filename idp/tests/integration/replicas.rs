@@ -175,9 +175,24 @@ async fn three_replicas_behave_as_one_provider() {
 
     // The code flow: authorized on replica 2, redeemed on replica 3, replayed on 1.
     let redirect = crate::oidc_support::REDIRECT;
+    let (ok, _, stderr) =
+        run(&shared, &["org", "create", "--name", "Ville de Test", "--kind", "commune", "--code", "213105554"]).await;
+    assert!(ok, "{stderr}");
     let (ok, stdout, stderr) = run(
         &shared,
-        &["client", "create", "--name", "Mairie", "--redirect-uri", redirect, "--scope", "openid", "--json"],
+        &[
+            "client",
+            "create",
+            "--org",
+            "213105554",
+            "--name",
+            "Mairie",
+            "--redirect-uri",
+            redirect,
+            "--scope",
+            "openid",
+            "--json",
+        ],
     )
     .await;
     assert!(ok, "{stderr}");
