@@ -30,6 +30,7 @@ pub async fn start_service(app: &TestApp, name: &str, host: &str, extra: impl Fn
         scope: Some("openid profile email offline_access".into()),
         ..NewClient::default()
     };
+    new.extra.backchannel_logout_uri = Some(format!("{base}/backchannel-logout"));
     extra(&mut new);
     let registered = app.register_client(new).await;
     let settings = Settings {

@@ -40,4 +40,12 @@ async fn one_passkey_login_serves_two_services_with_different_subjects() {
     assert!(at.starts_with(&format!("{}/?state=", library.base)), "back to the service after logout: {at}");
     let (at, _) = follow(&browser, format!("{}/login", canteen.base)).await;
     assert!(at.contains("/signin?"), "the provider session is over: sign-in needed ({at})");
+
+    // The canteen hears of it through back-channel logout (delivered by the outbox).
+    assert_eq!(canteen.rp.open_sessions().len(), 1);
+    let http = idp::oidc::logout::backchannel::http_client();
+    let delivered = idp::oidc::logout::backchannel::deliver_due(&app.state, &http, "e2e").await.unwrap();
+    assert_eq!(delivered, 2, "one logout token per service of the login");
+    assert!(canteen.rp.open_sessions().is_empty(), "the second service's session ended");
+    assert!(library.rp.open_sessions().is_empty());
 }
