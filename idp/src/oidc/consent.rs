@@ -97,10 +97,15 @@ pub async fn show(
         deny = esc(t("consent.deny")),
     );
     let path = format!("/authorize/consent/{id}");
-    html(
+    let mut response = html(
         StatusCode::OK,
         layout(&Page { lang, title: t("consent.title"), body, csrf: &token, signed_in: true, path: &path }),
-    )
+    );
+    // Either answer ends at the service: its origin must be a form target.
+    if let Ok(value) = axum::http::HeaderValue::from_str(&crate::web::csp_allowing_form_to(&request.redirect_uri)) {
+        response.headers_mut().insert(axum::http::header::CONTENT_SECURITY_POLICY, value);
+    }
+    response
 }
 
 #[derive(Debug, Deserialize)]

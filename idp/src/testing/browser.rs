@@ -251,3 +251,23 @@ pub fn element_text(page: &str, marker: &str) -> Option<String> {
     let rest = rest.split_once('>')?.1;
     Some(rest.split('<').next()?.to_owned())
 }
+
+/// Why the headless-browser tests cannot run here, if they cannot: Chromium,
+/// the npm packages in `tests/browser`, or node missing.
+pub fn browser_tools_missing(chromium: &str) -> Option<String> {
+    if !std::path::Path::new(chromium).exists() {
+        return Some(format!("{chromium} not found (apt-get install chromium)"));
+    }
+    if !browser_tests_dir().join("node_modules/playwright-core").exists() {
+        return Some("tests/browser/node_modules missing (npm ci --prefix tests/browser)".into());
+    }
+    match std::process::Command::new("node").arg("--version").output() {
+        Ok(out) if out.status.success() => None,
+        _ => Some("node not found".into()),
+    }
+}
+
+/// `tests/browser` at the workspace root.
+pub fn browser_tests_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/browser")
+}

@@ -23,6 +23,16 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-
                    connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; \
                    report-uri /csp-report";
 
+/// The same policy, letting a form on this page end at `url`'s origin:
+/// browsers apply `form-action` to every redirect after a form submission,
+/// so a consent or logout form that ends at a service needs its origin.
+pub fn csp_allowing_form_to(url: &str) -> String {
+    match url::Url::parse(url).map(|u| u.origin().ascii_serialization()) {
+        Ok(origin) if origin != "null" => CSP.replace("form-action 'self'", &format!("form-action 'self' {origin}")),
+        _ => CSP.to_owned(),
+    }
+}
+
 /// Adds the security headers to every response that lacks them.
 pub async fn security_headers(State(https): State<bool>, request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;

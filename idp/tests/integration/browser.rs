@@ -3,27 +3,10 @@
 //! Skipped, saying why, when Chromium or the npm packages are missing —
 //! unless SESAME_REQUIRE_BROWSER=1 (set by .ci/run), where that fails.
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use idp::testing::TestApp;
-
-fn browser_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/browser")
-}
-
-fn missing_tools(chromium: &str) -> Option<String> {
-    if !Path::new(chromium).exists() {
-        return Some(format!("{chromium} not found (apt-get install chromium)"));
-    }
-    if !browser_dir().join("node_modules/playwright-core").exists() {
-        return Some("tests/browser/node_modules missing (npm ci --prefix tests/browser)".into());
-    }
-    match std::process::Command::new("node").arg("--version").output() {
-        Ok(out) if out.status.success() => None,
-        _ => Some("node not found".into()),
-    }
-}
+use idp::testing::browser::{browser_tests_dir as browser_dir, browser_tools_missing as missing_tools};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_up_sign_out_sign_in_in_headless_chromium() {

@@ -238,10 +238,16 @@ async fn confirmation_page(session: &Session, lang: Lang, request: &LogoutReques
         yes = esc(t("logout.confirm")),
         no = esc(t("logout.cancel")),
     );
-    html(
+    let mut response = html(
         StatusCode::OK,
         layout(&Page { lang, title: t("logout.title"), body, csrf: &token, signed_in: true, path: "/logout" }),
-    )
+    );
+    if let Some(back) = &request.post_logout_redirect_uri
+        && let Ok(value) = HeaderValue::from_str(&crate::web::csp_allowing_form_to(back))
+    {
+        response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, value);
+    }
+    response
 }
 
 /// After logout: straight back to the service when it asked and nothing
