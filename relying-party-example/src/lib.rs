@@ -98,8 +98,74 @@ impl axum::extract::FromRef<Rp> for Key {
     }
 }
 
+/// What registration gave this service.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub client_id: String,
+    pub client_secret: Option<String>,
+    pub registration_access_token: Option<String>,
+}
+
+/// Step 0 — dynamic client registration (RFC 7591) with the initial access
+/// token a Sésame administrator issued for your organisation.
+pub async fn register(
+    http: &reqwest::Client,
+    issuer: &str,
+    base_url: &str,
+    client_name: &str,
+    initial_access_token: &str,
+) -> Result<Credentials, SetupError> {
+    let discovery: serde_json::Value = http
+        .get(format!("{issuer}/.well-known/openid-configuration"))
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .map_err(|e| SetupError::Discovery(issuer.to_owned(), e.to_string()))?
+        .json()
+        .await
+        .map_err(|e| SetupError::Discovery(issuer.to_owned(), e.to_string()))?;
+    let endpoint = discovery["registration_endpoint"]
+        .as_str()
+        .ok_or_else(|| SetupError::Registration("the provider has no registration_endpoint".into()))?;
+    let metadata = serde_json::json!({
+        "client_name": client_name,
+        "redirect_uris": [format!("{base_url}/callback")],
+        "post_logout_redirect_uris": [format!("{base_url}/")],
+        "backchannel_logout_uri": format!("{base_url}/backchannel-logout"),
+        "grant_types": ["authorization_code", "refresh_token"],
+        "response_types": ["code"],
+        "token_endpoint_auth_method": "client_secret_basic",
+        "scope": "openid profile email offline_access",
+        "id_token_signed_response_alg": "ES256",
+    });
+    let response = http
+        .post(endpoint)
+        .bearer_auth(initial_access_token)
+        .json(&metadata)
+        .send()
+        .await
+        .map_err(|e| SetupError::Registration(e.to_string()))?;
+    let status = response.status();
+    let body: serde_json::Value = response.json().await.map_err(|e| SetupError::Registration(e.to_string()))?;
+    if !status.is_success() {
+        return Err(SetupError::Registration(format!(
+            "{}: {}",
+            body["error"].as_str().unwrap_or("error"),
+            body["error_description"].as_str().unwrap_or_default()
+        )));
+    }
+    let text = |name: &str| body[name].as_str().map(str::to_owned);
+    Ok(Credentials {
+        client_id: text("client_id").ok_or_else(|| SetupError::Registration("no client_id in the answer".into()))?,
+        client_secret: text("client_secret"),
+        registration_access_token: text("registration_access_token"),
+    })
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
+    #[error("registration refused: {0}")]
+    Registration(String),
     #[error("invalid setting: {0}")]
     Setting(String),
     #[error("discovery at {0} failed: {1}")]

@@ -78,3 +78,21 @@ async fn the_example_service_logs_a_citizen_in_refreshes_and_obeys_back_channel_
     let (_, page) = follow(&browser, format!("{}/", service.base)).await;
     assert!(page.contains("Se connecter avec Sésame"));
 }
+
+#[tokio::test]
+async fn the_example_registers_itself_by_dynamic_registration() {
+    let app = TestApp::spawn().await;
+    let organisation = app.organisation().await;
+    let token = app.initial_access_token(&organisation.organisation_id, 3_600, true).await;
+    let http = reqwest::Client::builder().resolve("localhost", app.addr).build().unwrap();
+    let base = "http://127.0.0.1:3999";
+    let credentials =
+        relying_party_example::register(&http, &app.issuer, base, "Service exemple", &token).await.unwrap();
+    assert!(credentials.client_secret.is_some() && credentials.registration_access_token.is_some());
+    let client = idp::clients::find(&app.state.db, &credentials.client_id).await.unwrap().unwrap();
+    assert_eq!(client.redirect_uris, vec![format!("{base}/callback")]);
+    assert_eq!(client.metadata.backchannel_logout_uri.as_deref(), Some("http://127.0.0.1:3999/backchannel-logout"));
+    // The token was single-use: a second registration is refused with the reason.
+    let again = relying_party_example::register(&http, &app.issuer, base, "Service exemple", &token).await;
+    assert!(again.unwrap_err().to_string().contains("registration refused"));
+}

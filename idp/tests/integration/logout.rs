@@ -236,3 +236,29 @@ async fn logout_ends_the_tokens_of_the_login_but_not_offline_access() {
         .await;
     assert_eq!(status, 200, "offline_access outlives the login");
 }
+
+#[tokio::test]
+async fn front_channel_logout_loads_each_services_page_with_iss_and_sid() {
+    let app = TestApp::spawn().await;
+    let mut new = NewClient {
+        client_name: "Mairie".into(),
+        redirect_uris: vec![REDIRECT.into()],
+        post_logout_redirect_uris: vec![BYE.into()],
+        scope: Some("openid profile email offline_access".into()),
+        ..NewClient::default()
+    };
+    new.extra.frontchannel_logout_uri = Some("https://mairie.example.fr/frontchannel?x=1".into());
+    let flow = Flow::for_client(&app, app.register_client(new).await).await;
+    let tokens = flow.tokens(&app).await;
+    let id_token = tokens["id_token"].as_str().unwrap();
+    let sid = verified(&app, id_token)["sid"].as_str().unwrap().to_owned();
+    let response = logout(&app, &flow.cookie, &[("id_token_hint", id_token), ("post_logout_redirect_uri", BYE)]).await;
+    assert_eq!(response.status(), 200, "a page, so the iframes load before going back");
+    let csp = response.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(csp.contains("frame-src https://mairie.example.fr"), "{csp}");
+    let page = response.text().await.unwrap();
+    let issuer: String = url::form_urlencoded::byte_serialize(app.issuer.as_bytes()).collect();
+    let expected = format!("https://mairie.example.fr/frontchannel?x=1&amp;iss={issuer}&amp;sid={sid}");
+    assert!(page.contains(&format!(r#"<iframe src="{expected}""#)), "{page}");
+    assert!(page.contains(&format!(r#"href="{BYE}""#)), "a link back to the service: {page}");
+}
