@@ -182,6 +182,17 @@ async fn revoke_other_sessions(
         Err(response) => return response,
     };
     let now = state.clock.now();
+    // The services of those logins hear of it too (back-channel, queued).
+    let others = match state.db.other_live_logins(&auth.citizen_id, &auth.sid, now).await {
+        Ok(others) => others,
+        Err(e) => return axum::response::IntoResponse::into_response(PageError::internal(lang, &e)),
+    };
+    for sid in others {
+        if let Err(e) = crate::oidc::logout::notify_login_ended(&state, &auth.citizen_id, &sid, "session_revoked").await
+        {
+            return axum::response::IntoResponse::into_response(PageError::internal(lang, &e.description));
+        }
+    }
     let result = async {
         let ended = state.db.revoke_other_login_sessions(&auth.citizen_id, &auth.sid, now).await?;
         let event = audit(&auth.citizen_id, "session.others_ended", serde_json::json!({"count": ended}), now);

@@ -86,6 +86,24 @@ impl Db {
         Ok(())
     }
 
+    /// The citizen's logins still live, but `keep`.
+    pub async fn other_live_logins(
+        &self,
+        citizen_id: &str,
+        keep: &str,
+        now: UnixTime,
+    ) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT sid FROM login_sessions WHERE citizen_id = $1 AND sid <> $2 AND revoked_at IS NULL AND expires_at > $3",
+        )
+        .bind(citizen_id)
+        .bind(keep)
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| Ok(sqlx::Row::try_get(r, "sid")?)).collect()
+    }
+
     /// Ends every login of the citizen but `keep`; returns how many ended.
     pub async fn revoke_other_login_sessions(
         &self,

@@ -262,3 +262,37 @@ async fn front_channel_logout_loads_each_services_page_with_iss_and_sid() {
     assert!(page.contains(&format!(r#"<iframe src="{expected}""#)), "{page}");
     assert!(page.contains(&format!(r#"href="{BYE}""#)), "a link back to the service: {page}");
 }
+
+#[tokio::test]
+async fn signing_out_other_sessions_tells_their_services() {
+    let app = TestApp::spawn().await;
+    let mut new = NewClient {
+        client_name: "Mairie".into(),
+        redirect_uris: vec![REDIRECT.into()],
+        scope: Some("openid profile email offline_access".into()),
+        ..NewClient::default()
+    };
+    new.extra.backchannel_logout_uri = Some("https://mairie.example.fr/backchannel".into());
+    let flow = Flow::for_client(&app, app.register_client(new).await).await;
+    let online = flow.authorize(&app, &[("scope", "openid profile")]).await.1;
+    let (_, tokens) = flow.redeem(&app, &query_of(&online)["code"]).await;
+
+    // The same citizen on another device signs the first one out.
+    let other = app.session_cookie(&app.citizen_session(&flow.citizen_id)).await;
+    let page = app.client.get(app.url("/account")).header("cookie", &other).send().await.unwrap().text().await.unwrap();
+    let csrf = idp::testing::browser::meta_csrf(&page).expect("the account page carries a CSRF token");
+    let response = app
+        .client
+        .post(app.url("/account/sessions/revoke-others"))
+        .header("cookie", &other)
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    let queued = app.state.db.logout_deliveries_for(flow.client_id()).await.unwrap();
+    assert_eq!(queued.len(), 1, "{queued:?}");
+    assert_eq!(queued[0].reason, "session_revoked");
+    assert_eq!(userinfo(&app, tokens["access_token"].as_str().unwrap()).await.status(), 401, "its tokens ended");
+    assert!(!signed_in(&app, &flow).await);
+}

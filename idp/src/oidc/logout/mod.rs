@@ -91,7 +91,8 @@ async fn validate(state: &AppState, params: &Params) -> Result<LogoutRequest, &'
 
 /// Ends a login everywhere: queues a back-channel notice for every service
 /// that received tokens in it (before answering, so a crash loses nothing),
-/// then ends the browser session. Returns the front-channel logout URLs.
+/// revokes the login's tokens (offline access excepted), then ends the
+/// browser session. Returns the front-channel logout URLs.
 pub async fn end_login(
     state: &AppState,
     session: &Session,
@@ -99,10 +100,26 @@ pub async fn end_login(
     reason: &str,
 ) -> Result<Vec<String>, Response> {
     let fail = |e: &dyn std::fmt::Display| PageError::internal(Lang::Fr, e).into_response();
-    let client_ids = state.db.clients_of_login(&auth.sid).await.map_err(|e| fail(&e))?;
+    let frontchannel =
+        notify_login_ended(state, &auth.citizen_id, &auth.sid, reason).await.map_err(|e| fail(&e.description))?;
+    AuthSession::end(session, &state.db, state.clock.now()).await.map_err(|e| fail(&e))?;
+    Ok(frontchannel)
+}
+
+/// What ending login `sid` means for the services, whichever way it ends
+/// (logout here, "sign out other sessions", recovery): back-channel notices
+/// queued, the login's tokens revoked except offline access. Returns the
+/// front-channel URLs, for a page that can still load them.
+pub async fn notify_login_ended(
+    state: &AppState,
+    citizen_id: &str,
+    sid: &str,
+    reason: &str,
+) -> Result<Vec<String>, super::error::OAuthError> {
+    let client_ids = state.db.clients_of_login(sid).await?;
     let mut clients = Vec::new();
     for id in client_ids {
-        if let Some(client) = clients::find(&state.db, &id).await.map_err(|e| fail(&e))? {
+        if let Some(client) = clients::find(&state.db, &id).await? {
             clients.push(client);
         }
     }
@@ -112,24 +129,22 @@ pub async fn end_login(
             client.metadata.backchannel_logout_uri.as_deref().map(|uri| backchannel::Notice {
                 client,
                 uri,
-                citizen_id: &auth.citizen_id,
-                sid: &auth.sid,
+                citizen_id,
+                sid,
             })
         })
         .collect();
-    backchannel::enqueue(state, reason, &notices).await.map_err(|e| fail(&e.description))?;
-    // Tokens of this login end with it, except offline access the citizen granted.
-    for grant_id in state.db.grants_ending_with_login(&auth.sid).await.map_err(|e| fail(&e))? {
-        revoke_grant(state, &grant_id).await.map_err(|e| fail(&e.description))?;
+    backchannel::enqueue(state, reason, &notices).await?;
+    for grant_id in state.db.grants_ending_with_login(sid).await? {
+        revoke_grant(state, &grant_id).await?;
     }
-    AuthSession::end(session, &state.db, state.clock.now()).await.map_err(|e| fail(&e))?;
     let issuer: String = url::form_urlencoded::byte_serialize(state.config.issuer.as_bytes()).collect();
     Ok(clients
         .iter()
         .filter_map(|c| c.metadata.frontchannel_logout_uri.as_deref())
         .map(|uri| {
             let separator = if uri.contains('?') { '&' } else { '?' };
-            format!("{uri}{separator}iss={issuer}&sid={}", auth.sid)
+            format!("{uri}{separator}iss={issuer}&sid={sid}")
         })
         .collect())
 }
