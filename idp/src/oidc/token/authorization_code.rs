@@ -78,13 +78,6 @@ pub async fn exchange(state: &AppState, client: &Client, params: &Params) -> Res
         return Err(OAuthError::invalid_grant("the sign-in this code belongs to has ended"));
     }
     state.db.insert_grant(&record.grant.to_record(now), minted.refresh_record.as_ref(), Some(&event)).await?;
-    // A replay that raced this redemption revoked the grant before it existed
-    // in SQL: its cache marker tells us, and the grant dies now.
-    let gid = &record.grant.grant_id;
-    if state.cache.get(&format!("revoked:grant:{gid}")).await?.is_some() {
-        state.db.revoke_grant(gid, now).await?;
-        return Err(OAuthError::invalid_grant("the code was replayed"));
-    }
     tracing::info!(client_id = %client.client_id, "code redeemed");
     Ok(minted.response)
 }
