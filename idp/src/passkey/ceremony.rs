@@ -366,8 +366,15 @@ pub async fn finish_recovery(
             now,
         ),
     ];
+    let ended = state.db.other_live_logins(&citizen_id, "", now).await?;
     if !state.db.recover_citizen(&citizen_id, &code_hash, &stored, now, &events).await? {
         return Err(PasskeyError::RecoveryRefused);
+    }
+    // The services of the logins recovery ended hear of it (back-channel).
+    for sid in ended {
+        if let Err(e) = crate::oidc::logout::notify_login_ended(state, &citizen_id, &sid, "session_revoked").await {
+            tracing::warn!(error = %e.description, "could not queue the logout of a login ended by recovery");
+        }
     }
     Ok(Login { citizen_id, amr: amr(stored.backup_eligible, true) })
 }
