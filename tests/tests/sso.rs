@@ -49,3 +49,70 @@ async fn one_passkey_login_serves_two_services_with_different_subjects() {
     assert!(canteen.rp.open_sessions().is_empty(), "the second service's session ended");
     assert!(library.rp.open_sessions().is_empty());
 }
+
+/// A receiver in front of a service that answers 500 twice, then forwards.
+async fn flaky_proxy()
+-> (String, std::sync::Arc<std::sync::Mutex<String>>, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    let target = Arc::new(Mutex::new(String::new()));
+    let calls = Arc::new(AtomicUsize::new(0));
+    let (t, c) = (Arc::clone(&target), Arc::clone(&calls));
+    let router = axum::Router::new().route(
+        "/bc",
+        axum::routing::post(move |body: axum::body::Bytes| {
+            let (t, c) = (Arc::clone(&t), Arc::clone(&c));
+            async move {
+                if c.fetch_add(1, Ordering::SeqCst) < 2 {
+                    return axum::http::StatusCode::INTERNAL_SERVER_ERROR;
+                }
+                let url = t.lock().unwrap().clone();
+                let response = reqwest::Client::new()
+                    .post(url)
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap();
+                axum::http::StatusCode::from_u16(response.status().as_u16()).unwrap()
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://127.0.0.1:{}/bc", listener.local_addr().unwrap().port());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (url, target, calls)
+}
+
+#[tokio::test]
+async fn a_receiver_that_fails_twice_ends_its_session_once_after_retries() {
+    use idp::oidc::logout::backchannel::{backoff, deliver_due, http_client};
+    let app = TestApp::spawn().await;
+    let (proxy, target, calls) = flaky_proxy().await;
+    let library = start_service(&app, "Médiathèque", "127.0.0.1", |_| {}).await;
+    let canteen = start_service(&app, "Cantine scolaire", "localhost", |new| {
+        new.extra.backchannel_logout_uri = Some(proxy.clone())
+    })
+    .await;
+    *target.lock().unwrap() = format!("{}/backchannel-logout", canteen.base);
+    let mut browser = Browser::new(&app);
+    browser.sign_up("Camille", "Martin", None).await;
+    log_in(&mut browser, &app, &library).await;
+    log_in(&mut browser, &app, &canteen).await;
+
+    let response = browser.client.post(format!("{}/logout", library.base)).send().await.unwrap();
+    follow(&browser, response.headers()["location"].to_str().unwrap().to_owned()).await;
+
+    let http = http_client();
+    deliver_due(&app.state, &http, "r").await.unwrap();
+    assert_eq!(canteen.rp.open_sessions().len(), 1, "first attempt failed");
+    app.clock.advance(backoff(1));
+    deliver_due(&app.state, &http, "r").await.unwrap();
+    assert_eq!(canteen.rp.open_sessions().len(), 1, "second attempt failed");
+    app.clock.advance(backoff(2));
+    deliver_due(&app.state, &http, "r").await.unwrap();
+    assert!(canteen.rp.open_sessions().is_empty(), "the third attempt ended the session");
+    app.clock.advance(3_600);
+    deliver_due(&app.state, &http, "r").await.unwrap();
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 3, "delivered once, never again");
+}

@@ -153,6 +153,10 @@ async fn back_channel_logout_is_retried_with_backoff_and_delivered_once() {
     assert_eq!(rows.len(), 1);
     assert!(rows[0].delivered_at.is_some() && rows[0].attempts == 3, "{rows:?}");
     assert_eq!(rows[0].last_error.as_deref(), Some("HTTP 500"));
+    let events = app.state.db.admin_events(50).await.unwrap();
+    let outcome = events.iter().find(|e| e.action == "logout.delivered").expect("outcome recorded");
+    assert_eq!(outcome.target, flow.client_id());
+    assert!(outcome.detail.contains(r#""attempts":3"#), "{}", outcome.detail);
 
     // The token: signed, typed, with the event, a sid and no nonce; same jti on every retry.
     let received = tokens.lock().unwrap().clone();
@@ -188,6 +192,8 @@ async fn an_unreachable_receiver_is_given_up_after_the_last_attempt() {
     assert_eq!(deliver_due(&app.state, &http, "r").await.unwrap(), 0, "never retried forever");
     let rows = app.state.db.logout_deliveries_for(flow.client_id()).await.unwrap();
     assert!(rows[0].gave_up_at.is_some() && rows[0].delivered_at.is_none());
+    let events = app.state.db.admin_events(50).await.unwrap();
+    assert!(events.iter().any(|e| e.action == "logout.given_up" && e.target == flow.client_id()), "{events:?}");
     assert_eq!(rows[0].attempts, MAX_ATTEMPTS);
 }
 

@@ -120,6 +120,7 @@ pub async fn deliver_due(state: &AppState, http: &reqwest::Client, owner: &str) 
         match outcome {
             Ok(response) if response.status().is_success() => {
                 state.db.mark_logout_delivered(&delivery.delivery_id, owner, now).await?;
+                record_outcome(state, delivery, "logout.delivered", delivery.attempts + 1, None).await;
                 tracing::info!(client_id = %delivery.client_id, attempts = delivery.attempts + 1, "back-channel logout delivered");
             }
             failed => {
@@ -132,6 +133,7 @@ pub async fn deliver_due(state: &AppState, http: &reqwest::Client, owner: &str) 
                 let next = (attempts < MAX_ATTEMPTS).then(|| now + backoff(attempts));
                 state.db.mark_logout_failed(&delivery.delivery_id, owner, &error, next, now).await?;
                 if next.is_none() {
+                    record_outcome(state, delivery, "logout.given_up", attempts, Some(&error)).await;
                     tracing::warn!(client_id = %delivery.client_id, %error, "back-channel logout given up");
                 } else {
                     tracing::info!(client_id = %delivery.client_id, %error, attempts, "back-channel logout will be retried");
@@ -140,6 +142,29 @@ pub async fn deliver_due(state: &AppState, http: &reqwest::Client, owner: &str) 
         }
     }
     Ok(claimed.len())
+}
+
+/// The final outcome of a delivery, in the registry's action log where the
+/// service's organisation and the operators read it (`/admin/api/events`).
+async fn record_outcome(state: &AppState, delivery: &LogoutDelivery, action: &str, attempts: i64, error: Option<&str>) {
+    let organisation_id = match crate::clients::find(&state.db, &delivery.client_id).await {
+        Ok(Some(client)) => client.organisation_id,
+        _ => None,
+    };
+    let event = crate::store::EventRecord {
+        event_id: random_id(),
+        at: state.clock.now(),
+        actor: "logout-outbox".into(),
+        action: action.into(),
+        organisation_id,
+        target: delivery.client_id.clone(),
+        detail:
+            serde_json::json!({"reason": delivery.reason, "uri": delivery.uri, "attempts": attempts, "error": error})
+                .to_string(),
+    };
+    if let Err(e) = state.db.insert_admin_event(&event).await {
+        tracing::warn!(error = %e, "could not record a logout delivery outcome");
+    }
 }
 
 /// The stored logout token's claims with `iat`/`exp` from now, signed again
