@@ -33,6 +33,23 @@ impl MetaValue {
     }
 }
 
+async fn insert_key(tx: &mut sqlx::Transaction<'_, sqlx::Any>, key: &StoredKey) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO signing_keys (kid, alg, created_at, activates_at, retires_at, public_jwk, private_key) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&key.kid)
+    .bind(&key.alg)
+    .bind(key.created_at)
+    .bind(key.activates_at)
+    .bind(key.retires_at)
+    .bind(&key.public_jwk)
+    .bind(&key.private_key)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 impl Db {
     pub async fn meta(&self, which: MetaValue) -> Result<Option<String>, StoreError> {
         let row = sqlx::query("SELECT value FROM provider_meta WHERE name = $1")
@@ -85,19 +102,7 @@ impl Db {
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         for key in keys {
-            sqlx::query(
-                "INSERT INTO signing_keys (kid, alg, created_at, activates_at, retires_at, public_jwk, private_key) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(&key.kid)
-            .bind(&key.alg)
-            .bind(key.created_at)
-            .bind(key.activates_at)
-            .bind(key.retires_at)
-            .bind(&key.public_jwk)
-            .bind(&key.private_key)
-            .execute(&mut *tx)
-            .await?;
+            insert_key(&mut tx, key).await?;
         }
         for (kid, retires_at) in retire {
             sqlx::query("UPDATE signing_keys SET retires_at = $1 WHERE kid = $2")
@@ -136,19 +141,7 @@ impl Db {
             return Ok(false);
         }
         for key in keys {
-            sqlx::query(
-                "INSERT INTO signing_keys (kid, alg, created_at, activates_at, retires_at, public_jwk, private_key) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(&key.kid)
-            .bind(&key.alg)
-            .bind(key.created_at)
-            .bind(key.activates_at)
-            .bind(key.retires_at)
-            .bind(&key.public_jwk)
-            .bind(&key.private_key)
-            .execute(&mut *tx)
-            .await?;
+            insert_key(&mut tx, key).await?;
         }
         tx.commit().await?;
         Ok(true)
