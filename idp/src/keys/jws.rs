@@ -182,6 +182,13 @@ pub fn generate_pkcs8(alg: Alg) -> Result<Vec<u8>, KeyError> {
     }
 }
 
+/// Part `index` (0 header, 1 claims) of a compact JWS, decoded but NOT
+/// verified: only to pick the key or read what a verified token says.
+pub fn segment(token: &str, index: usize) -> Option<serde_json::Value> {
+    let part = token.split('.').nth(index)?;
+    serde_json::from_slice(&B64.decode(part).ok()?).ok()
+}
+
 /// Checks a compact JWS against a public JWK (ours or a client's) and returns
 /// its decoded header and claims. Used to read our own tokens back
 /// (`id_token_hint`) and by tests.

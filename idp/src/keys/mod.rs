@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use base64::Engine as _;
 use serde::Serialize;
 
-pub use jws::{Alg, SigningKey, generate_pkcs8, verify};
+pub use jws::{Alg, SigningKey, generate_pkcs8, segment, verify};
 pub use master::MasterKey;
 
 use crate::clock::{SharedClock, UnixTime};
@@ -301,6 +301,15 @@ impl Keyring {
     pub fn published_jwk(&self, kid: &str) -> Option<serde_json::Value> {
         let now = self.clock.now();
         self.current().keys.iter().find(|k| k.key.kid == kid && k.published(now)).map(|k| k.public_jwk.clone())
+    }
+
+    /// Verifies a token we signed, with the published key its `kid` names
+    /// (expiry is the caller's business). Returns header and claims.
+    pub fn verify_own(&self, token: &str) -> Result<(serde_json::Value, serde_json::Value), KeyError> {
+        let header = segment(token, 0).ok_or(KeyError::BadSignature)?;
+        let kid = header.get("kid").and_then(|k| k.as_str()).ok_or(KeyError::BadSignature)?;
+        let jwk = self.published_jwk(kid).ok_or(KeyError::BadSignature)?;
+        verify(token, &jwk)
     }
 
     /// The JWKS document (RFC 7517 §5), rebuilt only when the published set changes.

@@ -2,28 +2,18 @@
 //! the published keys, `typ`, issuer, expiry, revocation.
 
 use axum::http::{HeaderMap, header};
-use base64::Engine as _;
 
 use super::error::OAuthError;
 use super::grant::{AccessClaims, revocation_keys};
 use crate::app::AppState;
-use crate::keys;
 
 /// Validates an access token; every failure is `invalid_token`.
 pub async fn validate(state: &AppState, token: &str) -> Result<AccessClaims, OAuthError> {
     let invalid = || OAuthError::invalid_token("the access token is invalid, expired or revoked");
-    let header = token.split('.').next().ok_or_else(invalid)?;
-    let header: serde_json::Value = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(header)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .ok_or_else(invalid)?;
+    let (header, claims) = state.keys.verify_own(token).map_err(|_| invalid())?;
     if header.get("typ").and_then(|t| t.as_str()) != Some("at+jwt") {
         return Err(invalid());
     }
-    let kid = header.get("kid").and_then(|k| k.as_str()).ok_or_else(invalid)?;
-    let jwk = state.keys.published_jwk(kid).ok_or_else(invalid)?;
-    let (_, claims) = keys::verify(token, &jwk).map_err(|_| invalid())?;
     let claims: AccessClaims = serde_json::from_value(claims).map_err(|_| invalid())?;
     if claims.iss != state.config.issuer || claims.exp <= state.clock.now() {
         return Err(invalid());
@@ -32,6 +22,13 @@ pub async fn validate(state: &AppState, token: &str) -> Result<AccessClaims, OAu
         return Err(invalid());
     }
     Ok(claims)
+}
+
+/// Claims of a token this provider issued (signature and issuer checked,
+/// expiry not): how `id_token_hint` is read at authorization and logout.
+pub fn own_claims(state: &AppState, token: &str) -> Option<serde_json::Value> {
+    let (_, claims) = state.keys.verify_own(token).ok()?;
+    (claims.get("iss")?.as_str()? == state.config.issuer).then_some(claims)
 }
 
 /// The bearer token of a request (RFC 6750 §2.1, §2.2; never the query).

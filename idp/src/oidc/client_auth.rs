@@ -94,18 +94,13 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OA
     Ok(Some((unescape(id), unescape(secret))))
 }
 
-fn segment(jwt: &str, index: usize) -> Option<serde_json::Value> {
-    let part = jwt.split('.').nth(index)?;
-    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).ok()?).ok()
-}
-
 fn assertion_subject(jwt: &str) -> Option<String> {
-    segment(jwt, 1)?.get("sub")?.as_str().map(str::to_owned)
+    keys::segment(jwt, 1)?.get("sub")?.as_str().map(str::to_owned)
 }
 
 async fn verify_assertion(state: &AppState, client: &Client, jwt: &str) -> Result<(), OAuthError> {
     let fail = |why: &'static str| OAuthError::invalid_client(why);
-    let header = segment(jwt, 0).ok_or_else(|| fail("client_assertion is not a JWT"))?;
+    let header = keys::segment(jwt, 0).ok_or_else(|| fail("client_assertion is not a JWT"))?;
     let kid = header.get("kid").and_then(|k| k.as_str());
     let keys = client.jwks.as_ref().and_then(|j| j.get("keys")).and_then(|k| k.as_array()).cloned().unwrap_or_default();
     let candidates: Vec<&serde_json::Value> = match kid {

@@ -102,9 +102,7 @@ pub async fn show(
         layout(&Page { lang, title: t("consent.title"), body, csrf: &token, signed_in: true, path: &path }),
     );
     // Either answer ends at the service: its origin must be a form target.
-    if let Ok(value) = axum::http::HeaderValue::from_str(&crate::web::csp_allowing_form_to(&request.redirect_uri)) {
-        response.headers_mut().insert(axum::http::header::CONTENT_SECURITY_POLICY, value);
-    }
+    crate::web::set_csp(&mut response, &crate::web::csp_allowing_form_to(&request.redirect_uri));
     response
 }
 

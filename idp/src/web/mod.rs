@@ -27,9 +27,27 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-
 /// browsers apply `form-action` to every redirect after a form submission,
 /// so a consent or logout form that ends at a service needs its origin.
 pub fn csp_allowing_form_to(url: &str) -> String {
-    match url::Url::parse(url).map(|u| u.origin().ascii_serialization()) {
-        Ok(origin) if origin != "null" => CSP.replace("form-action 'self'", &format!("form-action 'self' {origin}")),
-        _ => CSP.to_owned(),
+    match origin_of(url) {
+        Some(origin) => CSP.replace("form-action 'self'", &format!("form-action {origin} 'self'")),
+        None => CSP.to_owned(),
+    }
+}
+
+/// The same policy, letting this page frame `urls`' origins (front-channel logout).
+pub fn csp_allowing_frames_of(urls: &[String]) -> String {
+    let origins: Vec<String> = urls.iter().filter_map(|u| origin_of(u)).collect();
+    format!("{CSP}; frame-src {}", origins.join(" "))
+}
+
+fn origin_of(url: &str) -> Option<String> {
+    url::Url::parse(url).ok().map(|u| u.origin().ascii_serialization()).filter(|o| o != "null")
+}
+
+/// Gives one response its own policy (the global layer keeps a policy that
+/// is already there).
+pub fn set_csp(response: &mut Response, policy: &str) {
+    if let Ok(value) = HeaderValue::from_str(policy) {
+        response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, value);
     }
 }
 

@@ -30,6 +30,12 @@ async fn private_keys_are_stored_encrypted() {
             key.kid
         );
         assert!(!key.public_jwk.contains("\"d\""), "no private member in the public JWK");
+        let alg = Alg::parse(&key.alg).unwrap();
+        assert!(
+            idp::keys::SigningKey::from_pkcs8(alg, &key.private_key).is_err(),
+            "{} is not usable as stored",
+            key.kid
+        );
     }
 }
 

@@ -8,7 +8,6 @@ use super::response::{RedirectTarget, Refused, ResponseMode};
 use crate::app::AppState;
 use crate::clients::{self, Client, GRANT_AUTHORIZATION_CODE};
 use crate::clock::UnixTime;
-use crate::keys;
 use crate::oidc::error::{ErrorCode, OAuthError};
 use crate::oidc::params::Params;
 
@@ -282,15 +281,7 @@ fn parse_claims(text: &str) -> Option<serde_json::Value> {
 /// The `sub` of an ID token we issued to this client (signature checked
 /// against our published keys; expiry does not matter for a hint).
 fn hinted_subject(state: &AppState, client: &Client, hint: &str) -> Option<String> {
-    use base64::Engine as _;
-    let header = hint.split('.').next()?;
-    let header: serde_json::Value =
-        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header).ok()?).ok()?;
-    let jwk = state.keys.published_jwk(header.get("kid")?.as_str()?)?;
-    let (_, claims) = keys::verify(hint, &jwk).ok()?;
-    if claims.get("iss")?.as_str()? != state.config.issuer {
-        return None;
-    }
+    let claims = crate::oidc::bearer::own_claims(state, hint)?;
     let audience_ok = match claims.get("aud")? {
         serde_json::Value::String(aud) => *aud == client.client_id,
         serde_json::Value::Array(list) => list.iter().any(|a| a.as_str() == Some(&client.client_id)),

@@ -78,15 +78,9 @@ fn form_post(action: &str, params: &[(&'static str, String)]) -> Response {
 <body><form method="post" action="{}">{fields}<noscript><button type="submit">Continuer / Continue</button></noscript></form></body></html>"#,
         esc(action)
     );
-    let origin = url::Url::parse(action).map(|u| u.origin().ascii_serialization()).unwrap_or_else(|_| "'none'".into());
-    let csp =
-        format!("default-src 'none'; script-src 'self'; form-action {origin}; frame-ancestors 'none'; base-uri 'none'");
     let mut response = Html(body).into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if let Ok(value) = HeaderValue::from_str(&csp) {
-        headers.insert(header::CONTENT_SECURITY_POLICY, value);
-    }
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    crate::web::set_csp(&mut response, &crate::web::csp_allowing_form_to(action));
     response
 }
 

@@ -170,11 +170,8 @@ async fn record_outcome(state: &AppState, delivery: &LogoutDelivery, action: &st
 /// The stored logout token's claims with `iat`/`exp` from now, signed again
 /// with the same algorithm (the client's).
 fn resign(state: &AppState, stored: &str) -> Result<String, OAuthError> {
-    use base64::Engine as _;
-    let part = |i: usize| -> Result<serde_json::Value, OAuthError> {
-        let text = stored.split('.').nth(i).ok_or_else(|| OAuthError::server("stored logout token is malformed"))?;
-        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text).map_err(OAuthError::server)?;
-        serde_json::from_slice(&bytes).map_err(OAuthError::server)
+    let part = |i: usize| {
+        crate::keys::segment(stored, i).ok_or_else(|| OAuthError::server("stored logout token is malformed"))
     };
     let header = part(0)?;
     let mut claims = part(1)?;

@@ -9,9 +9,8 @@ use std::fmt::Write as _;
 
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use base64::Engine as _;
 use tower_sessions::Session;
 
 use super::authorize::response::redirect;
@@ -19,7 +18,6 @@ use super::grant::{revoke_grant, subject};
 use super::params::Params;
 use crate::app::AppState;
 use crate::clients::{self, Client};
-use crate::keys;
 use crate::web::auth_session::AuthSession;
 use crate::web::csrf;
 use crate::web::html::{Page, esc, layout};
@@ -35,14 +33,7 @@ struct Hint {
 /// An ID token we issued (signature checked, expiry ignored: OIDC
 /// RP-Initiated Logout §2 allows expired hints).
 fn read_hint(state: &AppState, token: &str) -> Option<Hint> {
-    let header = token.split('.').next()?;
-    let header: serde_json::Value =
-        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header).ok()?).ok()?;
-    let jwk = state.keys.published_jwk(header.get("kid")?.as_str()?)?;
-    let (_, claims) = keys::verify(token, &jwk).ok()?;
-    if claims.get("iss")?.as_str()? != state.config.issuer {
-        return None;
-    }
+    let claims = super::bearer::own_claims(state, token)?;
     let client_id = match claims.get("aud")? {
         serde_json::Value::String(aud) => aud.clone(),
         serde_json::Value::Array(list) if list.len() == 1 => list.first()?.as_str()?.to_owned(),
@@ -178,7 +169,7 @@ pub async fn end_session(
     };
     let Some(auth) = auth else {
         // Already signed out: nothing to confirm.
-        return finish(&state, lang, &request, Vec::new());
+        return finish(lang, &request, Vec::new());
     };
     let hint_matches = match (&request.hint, &request.client) {
         (Some(hint), Some(client)) => subject(&state, client, &auth.citizen_id).await.is_ok_and(|sub| hint.sub == sub),
@@ -188,7 +179,7 @@ pub async fn end_session(
         return confirmation_page(&session, lang, &request).await;
     }
     match end_login(&state, &session, &auth, "logout").await {
-        Ok(frontchannel) => finish(&state, lang, &request, frontchannel),
+        Ok(frontchannel) => finish(lang, &request, frontchannel),
         Err(response) => response,
     }
 }
@@ -217,7 +208,7 @@ pub async fn confirm(State(state): State<AppState>, session: Session, headers: H
         },
         None => Vec::new(),
     };
-    finish(&state, lang, &request, frontchannel)
+    finish(lang, &request, frontchannel)
 }
 
 async fn confirmation_page(session: &Session, lang: Lang, request: &LogoutRequest) -> Response {
@@ -257,10 +248,8 @@ async fn confirmation_page(session: &Session, lang: Lang, request: &LogoutReques
         StatusCode::OK,
         layout(&Page { lang, title: t("logout.title"), body, csrf: &token, signed_in: true, path: "/logout" }),
     );
-    if let Some(back) = &request.post_logout_redirect_uri
-        && let Ok(value) = HeaderValue::from_str(&crate::web::csp_allowing_form_to(back))
-    {
-        response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, value);
+    if let Some(back) = &request.post_logout_redirect_uri {
+        crate::web::set_csp(&mut response, &crate::web::csp_allowing_form_to(back));
     }
     response
 }
@@ -268,7 +257,7 @@ async fn confirmation_page(session: &Session, lang: Lang, request: &LogoutReques
 /// After logout: straight back to the service when it asked and nothing
 /// else must load; otherwise our page (with front-channel iframes), which
 /// links back to the service.
-fn finish(state: &AppState, lang: Lang, request: &LogoutRequest, frontchannel: Vec<String>) -> Response {
+fn finish(lang: Lang, request: &LogoutRequest, frontchannel: Vec<String>) -> Response {
     let back = request.post_logout_redirect_uri.as_ref().map(|uri| {
         let mut url = uri.clone();
         if let Some(value) = &request.state {
@@ -301,19 +290,7 @@ fn finish(state: &AppState, lang: Lang, request: &LogoutRequest, frontchannel: V
         layout(&Page { lang, title: t("logout.title"), body, csrf: "", signed_in: false, path: "/logout" }),
     );
     if !frontchannel.is_empty() {
-        let origins: Vec<String> = frontchannel
-            .iter()
-            .filter_map(|u| url::Url::parse(u).ok().map(|u| u.origin().ascii_serialization()))
-            .collect();
-        let csp = format!(
-            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-src {}; \
-             form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-            origins.join(" ")
-        );
-        if let Ok(value) = HeaderValue::from_str(&csp) {
-            response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, value);
-        }
+        crate::web::set_csp(&mut response, &crate::web::csp_allowing_frames_of(&frontchannel));
     }
-    let _ = state;
     response.into_response()
 }
