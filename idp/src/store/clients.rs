@@ -24,6 +24,8 @@ pub struct ClientRecord {
     pub subject_type: String,
     pub sector: String,
     pub jwks: Option<String>,
+    /// Where the client publishes its public keys (instead of `jwks`).
+    pub jwks_uri: Option<String>,
     pub created_at: UnixTime,
     pub updated_at: UnixTime,
     pub organisation_id: Option<String>,
@@ -41,7 +43,7 @@ pub struct ClientRecord {
 const CLIENT_COLUMNS: &str = "client_id, client_secret_hash, client_name, redirect_uris, post_logout_redirect_uris, \
      grant_types, token_endpoint_auth_method, scope, id_token_signed_response_alg, userinfo_signed_response_alg, \
      subject_type, sector, jwks, created_at, updated_at, organisation_id, metadata, registration_token_hash, \
-     previous_secret_hash, previous_secret_expires_at, secret_overlap, skip_consent, registered_by, version";
+     previous_secret_hash, previous_secret_expires_at, secret_overlap, skip_consent, registered_by, version, jwks_uri";
 
 /// How an update treats the client's secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,6 +69,7 @@ fn client_from_row(r: &sqlx::any::AnyRow) -> Result<ClientRecord, StoreError> {
         subject_type: r.try_get("subject_type")?,
         sector: r.try_get("sector")?,
         jwks: r.try_get("jwks")?,
+        jwks_uri: r.try_get("jwks_uri")?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
         organisation_id: r.try_get("organisation_id")?,
@@ -108,7 +111,7 @@ impl Db {
         }
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
-             $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)"
+             $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)"
         )))
         .bind(&c.client_id)
         .bind(&c.client_secret_hash)
@@ -134,6 +137,7 @@ impl Db {
         .bind(i64::from(c.skip_consent))
         .bind(&c.registered_by)
         .bind(c.version)
+        .bind(&c.jwks_uri)
         .execute(&mut *tx)
         .await?;
         insert_event(&mut tx, event).await?;
@@ -155,8 +159,8 @@ impl Db {
             "UPDATE clients SET client_name = $1, redirect_uris = $2, post_logout_redirect_uris = $3, grant_types = $4, \
              token_endpoint_auth_method = $5, scope = $6, id_token_signed_response_alg = $7, \
              userinfo_signed_response_alg = $8, subject_type = $9, sector = $10, jwks = $11, updated_at = $12, \
-             organisation_id = $13, metadata = $14, secret_overlap = $15, skip_consent = $16, version = version + 1 \
-             WHERE client_id = $17 AND version = $18",
+             organisation_id = $13, metadata = $14, secret_overlap = $15, skip_consent = $16, jwks_uri = $17, \
+             version = version + 1 WHERE client_id = $18 AND version = $19",
         )
         .bind(&c.client_name)
         .bind(&c.redirect_uris)
@@ -174,6 +178,7 @@ impl Db {
         .bind(&c.metadata)
         .bind(c.secret_overlap)
         .bind(i64::from(c.skip_consent))
+        .bind(&c.jwks_uri)
         .bind(&c.client_id)
         .bind(c.version)
         .execute(&mut *tx)
