@@ -13,6 +13,7 @@ use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
 use crate::cache::Cache;
+use crate::clients::Fetcher;
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::keys::Keyring;
@@ -30,6 +31,8 @@ pub struct AppState {
     pub cache: Cache,
     pub keys: Arc<Keyring>,
     pub metrics: Arc<Metrics>,
+    /// Reads the documents clients register by reference (sector, jwks_uri).
+    pub fetcher: Fetcher,
     /// The discovery document, rendered once.
     pub discovery: Arc<str>,
 }
@@ -37,7 +40,8 @@ pub struct AppState {
 impl AppState {
     pub fn new(config: Config, clock: SharedClock, db: Db, cache: Cache, keys: Arc<Keyring>) -> Self {
         let discovery = oidc::discovery::render(&config).into();
-        Self { config: Arc::new(config), clock, db, cache, keys, metrics: Metrics::new(), discovery }
+        let fetcher = Fetcher::new();
+        Self { config: Arc::new(config), clock, db, cache, keys, metrics: Metrics::new(), fetcher, discovery }
     }
 }
 

@@ -151,7 +151,7 @@ pub async fn create_client(State(state): State<AppState>, headers: HeaderMap, bo
         (None, Some(mine)) => mine.to_owned(),
         (None, None) => String::new(),
     };
-    let registered = clients::register(&state.db, new, &admin.actor(), None, state.clock.now()).await?;
+    let registered = clients::register(&state.db, &state.fetcher, new, &admin.actor(), None, state.clock.now()).await?;
     let body = client_view(
         &state,
         &registered.client,
@@ -199,7 +199,9 @@ pub async fn update_client(
     new.public_subject = client.public_subject();
     new.skip_consent = client.skip_consent;
     new.secret_overlap = Some(client.secret_overlap);
-    let updated = clients::update(&state.db, &client_id, new, Some(version), &admin.actor(), state.clock.now()).await?;
+    let updated =
+        clients::update(&state.db, &state.fetcher, &client_id, new, Some(version), &admin.actor(), state.clock.now())
+            .await?;
     Ok(reply(StatusCode::OK, client_view(&state, &updated.client, updated.client_secret.as_deref(), None)))
 }
 
@@ -276,7 +278,7 @@ pub async fn set_entitlements(
         }
     };
     let (public_subject, skip_consent) = (flag("public_subject")?, flag("skip_consent")?);
-    let updated = clients::modify(&state.db, &client_id, &admin.actor(), state.clock.now(), |new| {
+    let updated = clients::modify(&state.db, &state.fetcher, &client_id, &admin.actor(), state.clock.now(), |new| {
         if let Some(public) = public_subject {
             new.public_subject = public;
         }

@@ -75,6 +75,15 @@ pub struct ClientOptions {
     /// JSON Web Key Set file with the service's public keys (private_key_jwt).
     #[arg(long)]
     jwks_file: Option<PathBuf>,
+    /// Where the service publishes its public keys instead (private_key_jwt);
+    /// fetched and checked now, read again when it authenticates.
+    #[arg(long)]
+    jwks_uri: Option<String>,
+    /// URL of a JSON array listing every redirect URI: its host becomes the
+    /// service's sector, and redirect URIs may then span several hosts.
+    /// Fetched and checked now. On update, "" removes it.
+    #[arg(long)]
+    sector_identifier_uri: Option<String>,
     /// How long a replaced secret stays valid after `rotate-secret`, e.g. 1h, 7d (default 1d).
     #[arg(long, value_parser = parse_duration)]
     secret_overlap: Option<i64>,
@@ -93,7 +102,7 @@ pub enum ClientCommand {
         #[arg(long)]
         org: String,
         #[command(flatten)]
-        options: ClientOptions,
+        options: Box<ClientOptions>,
         /// Entitle the service to the citizen identifier as `sub` (administrators only).
         #[arg(long)]
         public_subject: bool,
@@ -122,7 +131,7 @@ pub enum ClientCommand {
         #[arg(long)]
         org: Option<String>,
         #[command(flatten)]
-        options: ClientOptions,
+        options: Box<ClientOptions>,
         /// Grant (true) or withdraw (false) the citizen identifier as `sub`.
         #[arg(long)]
         public_subject: Option<bool>,
@@ -244,8 +253,13 @@ fn apply(options: &ClientOptions, jwks: &Option<serde_json::Value>, new: &mut Ne
     }
     if let Some(method) = &options.auth_method {
         new.token_endpoint_auth_method = Some(method.clone());
-        if method != "private_key_jwt" && jwks.is_none() {
-            new.jwks = None;
+        if method != "private_key_jwt" {
+            if jwks.is_none() {
+                new.jwks = None;
+            }
+            if options.jwks_uri.is_none() {
+                new.jwks_uri = None;
+            }
         }
     }
     if !options.grant_types.is_empty() {
@@ -258,8 +272,17 @@ fn apply(options: &ClientOptions, jwks: &Option<serde_json::Value>, new: &mut Ne
     if let Some(alg) = &options.id_token_alg {
         new.id_token_signed_response_alg = Some(alg.clone());
     }
+    // One way to give keys at a time: naming one drops the other.
     if jwks.is_some() {
         new.jwks = jwks.clone();
+        new.jwks_uri = None;
+    }
+    if let Some(uri) = &options.jwks_uri {
+        new.jwks_uri = Some(uri.clone());
+        new.jwks = None;
+    }
+    if let Some(uri) = &options.sector_identifier_uri {
+        new.extra.sector_identifier_uri = Some(uri.clone()).filter(|u| !u.is_empty());
     }
     if options.secret_overlap.is_some() {
         new.secret_overlap = options.secret_overlap;
@@ -343,12 +366,13 @@ pub async fn run(db: &Db, command: RegistryCommand, clock: &dyn Clock) -> Result
 }
 
 async fn client(db: &Db, command: ClientCommand, actor: &Actor, now: i64) -> Result<(), StartError> {
+    let fetcher = clients::Fetcher::new();
     match command {
         ClientCommand::Create { org, options, public_subject, skip_consent } => {
             let jwks = read_jwks(&options.jwks_file)?;
             let mut new = NewClient { organisation_id: org, public_subject, skip_consent, ..NewClient::default() };
             apply(&options, &jwks, &mut new);
-            let registered = clients::register(db, new, actor, None, now).await.map_err(cli_error)?;
+            let registered = clients::register(db, &fetcher, new, actor, None, now).await.map_err(cli_error)?;
             print::registered(&registered, options.json);
         }
         ClientCommand::List { org, json } => {
@@ -370,7 +394,7 @@ async fn client(db: &Db, command: ClientCommand, actor: &Actor, now: i64) -> Res
         }
         ClientCommand::Update { client_id, org, options, public_subject, skip_consent } => {
             let jwks = read_jwks(&options.jwks_file)?;
-            let updated = clients::modify(db, &client_id, actor, now, |new| {
+            let updated = clients::modify(db, &fetcher, &client_id, actor, now, |new| {
                 apply(&options, &jwks, new);
                 if let Some(org) = &org {
                     new.organisation_id = org.clone();

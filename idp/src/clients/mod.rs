@@ -3,6 +3,8 @@
 //! dynamic registration (RFC 7591 §2, RFC 7592 §2.2), and credentials.
 
 pub mod admin;
+pub mod documents;
+pub mod fetch;
 pub mod metadata;
 mod validate;
 
@@ -10,6 +12,7 @@ use base64::Engine as _;
 use serde::Serialize;
 
 pub use admin::{Actor, Organisation};
+pub use fetch::Fetcher;
 pub use metadata::ExtraMetadata;
 pub use validate::{KNOWN_SCOPES, check_redirect_uri};
 use validate::{record_of, validate};
@@ -124,6 +127,9 @@ pub struct Client {
     pub sector: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub jwks: Option<serde_json::Value>,
+    /// Where the client publishes its public keys (read at authentication).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
     #[serde(flatten)]
     pub metadata: ExtraMetadata,
     /// Entitlement: consent is not asked (first-party services; administrators only).
@@ -199,7 +205,7 @@ impl Client {
             userinfo_signed_response_alg: self.userinfo_signed_response_alg.map(|a| a.as_str().to_owned()),
             subject_type: None,
             jwks: self.jwks.clone(),
-            jwks_uri: None,
+            jwks_uri: self.jwks_uri.clone(),
             extra: self.metadata.clone(),
             public_subject: self.public_subject(),
             skip_consent: self.skip_consent,
@@ -241,6 +247,7 @@ impl Client {
                 Some(text) => Some(serde_json::from_str(text).map_err(|_| corrupt("jwks"))?),
                 None => None,
             },
+            jwks_uri: r.jwks_uri,
             metadata: serde_json::from_value(metadata).map_err(|_| corrupt("metadata"))?,
             registered_by: match r.registered_by.as_str() {
                 "registration" => Origin::Registration,
@@ -279,7 +286,8 @@ pub struct NewClient {
     pub userinfo_signed_response_alg: Option<String>,
     pub subject_type: Option<String>,
     pub jwks: Option<serde_json::Value>,
-    /// Not supported (refused with a clear error): keys are registered inline.
+    /// Instead of `jwks`: fetched and checked at registration, read (and
+    /// cached) when the client authenticates.
     pub jwks_uri: Option<String>,
     pub extra: ExtraMetadata,
     /// Entitlement (administrators only): the citizen identifier as `sub`.
@@ -353,14 +361,18 @@ impl Registered {
 /// registrations `authorization_code` and RS256 (RFC 7591 §2, OIDC
 /// Registration §2). `spend_token`: the single-use initial access token
 /// that authorises this registration, spent in the same transaction.
+/// Documents named by reference (`sector_identifier_uri`, `jwks_uri`) are
+/// fetched with `fetcher` and checked before anything is written.
 pub async fn register(
     db: &Db,
+    fetcher: &Fetcher,
     new: NewClient,
     actor: &Actor,
     spend_token: Option<&str>,
     now: UnixTime,
 ) -> Result<Registered, ClientError> {
     let valid = validate(&new)?;
+    documents::check_references(&new, None, fetcher).await?;
     let organisation = admin::organisation_for(db, &new.organisation_id).await?;
     let auth_method = valid.auth_method;
     let mut record = record_of(&new, valid, organisation.organisation_id.clone(), random_token(16)?, now);
@@ -390,8 +402,11 @@ pub async fn register(
 /// organisation stays unless `new` names another; entitlements are what
 /// `new` says — callers copy them from the client unless an administrator
 /// changes them. A client switching to a secret-based method gets a secret.
+/// The client's sector cannot change (see `keep_sector`); referenced
+/// documents are fetched again when what they must agree with changed.
 pub async fn update(
     db: &Db,
+    fetcher: &Fetcher,
     client_id: &str,
     mut new: NewClient,
     expected_version: Option<i64>,
@@ -402,6 +417,8 @@ pub async fn update(
         find(db, client_id).await?.ok_or_else(|| ClientError::NotFound(format!("no client {client_id:?}")))?;
     new.origin = current.registered_by;
     let valid = validate(&new)?;
+    keep_sector(&current, &valid.sector)?;
+    documents::check_references(&new, Some(&current), fetcher).await?;
     let organisation_id = match new.organisation_id.as_str() {
         "" => current.organisation_id.clone().ok_or_else(|| {
             ClientError::InvalidMetadata("this client belongs to no organisation yet: name one".into())
@@ -436,10 +453,27 @@ pub async fn update(
     Ok(Registered { client, client_secret, registration_access_token: None })
 }
 
+/// A pairwise `sub` is derived from the sector: moving a client to another
+/// sector would silently give every citizen a new identifier there, and the
+/// service would lose track of its users. Refused, with the ways out. A
+/// client without a sector yet (no redirect URI) may gain one.
+fn keep_sector(current: &Client, sector: &str) -> Result<(), ClientError> {
+    if current.sector.is_empty() || current.sector == sector {
+        return Ok(());
+    }
+    let old = &current.sector;
+    Err(ClientError::InvalidMetadata(format!(
+        "this change would move the client from sector {old:?} to {sector:?}, which changes the sub of every citizen \
+         it knows: keep the redirect URIs on {old:?}, or keep the sector with a sector_identifier_uri on {old:?} \
+         listing the new redirect URIs, or register a new client"
+    )))
+}
+
 /// Changes some fields of a client: reads it, applies `change`, writes it
 /// back if nobody else wrote meanwhile, else starts again (a few times).
 pub async fn modify(
     db: &Db,
+    fetcher: &Fetcher,
     client_id: &str,
     actor: &Actor,
     now: UnixTime,
@@ -452,7 +486,7 @@ pub async fn modify(
             find(db, client_id).await?.ok_or_else(|| ClientError::NotFound(format!("no client {client_id:?}")))?;
         let mut new = current.to_new();
         change(&mut new);
-        match update(db, client_id, new, Some(current.version), actor, now).await {
+        match update(db, fetcher, client_id, new, Some(current.version), actor, now).await {
             // Each round, one of the competing writers wins: with n
             // writers at most n rounds are needed.
             Err(ClientError::Conflict(_)) if attempts < MAX_ATTEMPTS => {

@@ -2,6 +2,7 @@
 //! and dynamic registration (RFC 7591 §2 and §3.2.2, OIDC Registration §2,
 //! RFC 6749 §3.1.2 for redirect URIs).
 
+use super::documents::check_jwks;
 use super::metadata;
 use super::{
     AuthMethod, ClientError, DEFAULT_SECRET_OVERLAP, GRANT_AUTHORIZATION_CODE, GRANT_CLIENT_CREDENTIALS,
@@ -54,7 +55,7 @@ pub(super) struct Valid {
     scope: Vec<String>,
     alg: Alg,
     userinfo_alg: Option<Alg>,
-    sector: String,
+    pub(super) sector: String,
     secret_overlap: i64,
 }
 
@@ -63,9 +64,6 @@ pub(super) fn validate(new: &NewClient) -> Result<Valid, ClientError> {
     let name = new.client_name.trim();
     if name.is_empty() || name.chars().count() > 200 {
         return Err(meta("client_name must be 1 to 200 characters".into()));
-    }
-    if let Some(uri) = &new.jwks_uri {
-        return Err(meta(format!("jwks_uri ({uri:?}) is not supported: register your public keys inline with jwks")));
     }
     let grant_types = if new.grant_types.is_empty() {
         match new.origin {
@@ -126,45 +124,47 @@ pub(super) fn validate(new: &NewClient) -> Result<Valid, ClientError> {
     metadata::check_extra(&new.extra)?;
     hosts.sort();
     hosts.dedup();
-    if hosts.len() > 1 {
-        return Err(ClientError::InvalidRedirectUri(
-            "redirect_uris on several hosts need a sector_identifier_uri (not supported yet): register one client per host"
-                .into(),
-        ));
-    }
-    let sector = hosts.pop().unwrap_or_default();
-    if let Some(uri) = &new.extra.sector_identifier_uri {
-        let host = metadata::check_url("sector_identifier_uri", uri)?.host_str().unwrap_or_default().to_owned();
-        if !sector.is_empty() && host != sector {
-            return Err(meta(format!(
-                "sector_identifier_uri must be on the redirect URIs' host {sector:?}: grouping hosts into one sector is not supported yet"
+    // OIDC Core §8.1: the sector is the host of the sector_identifier_uri
+    // when there is one (its document, fetched apart, lists every redirect
+    // URI), else the one host of the redirect URIs.
+    let sector = match &new.extra.sector_identifier_uri {
+        Some(uri) => metadata::check_url("sector_identifier_uri", uri)?.host_str().unwrap_or_default().to_owned(),
+        None if hosts.len() > 1 => {
+            return Err(ClientError::InvalidRedirectUri(format!(
+                "redirect_uris on several hosts ({}) need a sector_identifier_uri: the URL of a JSON array listing every redirect URI",
+                hosts.join(", ")
             )));
         }
-    }
+        None => hosts.pop().unwrap_or_default(),
+    };
     let auth_method = match new.token_endpoint_auth_method.as_deref() {
         None => AuthMethod::ClientSecretBasic,
         Some(m) => AuthMethod::parse(m).ok_or_else(|| {
             meta(format!("token_endpoint_auth_method {m:?} is not one of client_secret_basic, client_secret_post, private_key_jwt, none"))
         })?,
     };
-    if auth_method == AuthMethod::PrivateKeyJwt {
-        let keys = new.jwks.as_ref().and_then(|j| j.get("keys")).and_then(|k| k.as_array());
-        let Some(keys) = keys.filter(|k| !k.is_empty()) else {
-            return Err(meta("private_key_jwt needs jwks with at least one public key".into()));
-        };
-        if keys.len() > 10 || new.jwks.as_ref().is_some_and(|j| j.to_string().len() > 16_384) {
-            return Err(meta("jwks: at most 10 keys and 16 KiB".into()));
+    if let Some(uri) = &new.jwks_uri {
+        metadata::check_url("jwks_uri", uri)?;
+    }
+    match (auth_method == AuthMethod::PrivateKeyJwt, &new.jwks, &new.jwks_uri) {
+        (_, Some(_), Some(_)) => {
+            return Err(meta("jwks and jwks_uri must not both be present (RFC 7591 §2): send one of them".into()));
         }
-        for key in keys {
-            if key.get("kty").and_then(|k| k.as_str()).is_none() {
-                return Err(meta("jwks: every key needs a kty".into()));
-            }
-            if key.get("d").is_some() || key.get("k").is_some() {
-                return Err(meta("jwks must hold public keys only (found private or symmetric key material)".into()));
-            }
+        (true, None, None) => {
+            return Err(meta(
+                "private_key_jwt needs jwks (the public keys inline) or jwks_uri (where you publish them)".into(),
+            ));
         }
-    } else if new.jwks.is_some() {
-        return Err(meta("jwks is only used with token_endpoint_auth_method private_key_jwt".into()));
+        // What jwks_uri serves is fetched and checked apart (documents.rs).
+        (true, Some(set), None) => check_jwks(set).map_err(|why| meta(format!("jwks {why}")))?,
+        (true, None, Some(_)) => {}
+        (false, Some(_), _) => {
+            return Err(meta("jwks is only used with token_endpoint_auth_method private_key_jwt".into()));
+        }
+        (false, None, Some(_)) => {
+            return Err(meta("jwks_uri is only used with token_endpoint_auth_method private_key_jwt".into()));
+        }
+        (false, None, None) => {}
     }
     if grant_types.iter().any(|g| g == GRANT_CLIENT_CREDENTIALS) && auth_method == AuthMethod::None {
         return Err(meta(
@@ -250,6 +250,7 @@ pub(super) fn record_of(
         subject_type: if new.public_subject { "public" } else { "pairwise" }.to_owned(),
         sector: valid.sector,
         jwks: new.jwks.as_ref().map(ToString::to_string),
+        jwks_uri: new.jwks_uri.clone(),
         created_at: now,
         updated_at: now,
         organisation_id: Some(organisation_id),

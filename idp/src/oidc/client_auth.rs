@@ -7,6 +7,7 @@ use base64::Engine as _;
 use super::error::{Challenge, OAuthError};
 use super::params::Params;
 use crate::app::AppState;
+use crate::clients::documents::{self, KeysError};
 use crate::clients::{self, AuthMethod, Client};
 use crate::keys;
 
@@ -102,16 +103,12 @@ async fn verify_assertion(state: &AppState, client: &Client, jwt: &str) -> Resul
     let fail = |why: &'static str| OAuthError::invalid_client(why);
     let header = keys::segment(jwt, 0).ok_or_else(|| fail("client_assertion is not a JWT"))?;
     let kid = header.get("kid").and_then(|k| k.as_str());
-    let keys = client.jwks.as_ref().and_then(|j| j.get("keys")).and_then(|k| k.as_array()).cloned().unwrap_or_default();
-    let candidates: Vec<&serde_json::Value> = match kid {
-        Some(kid) => keys.iter().filter(|k| k.get("kid").and_then(|v| v.as_str()) == Some(kid)).collect(),
-        None => keys.iter().collect(),
-    };
-    let claims = candidates
-        .into_iter()
-        .find_map(|jwk| keys::verify(jwt, jwk).ok())
-        .map(|(_, claims)| claims)
-        .ok_or_else(|| fail("client_assertion signature does not verify with the client's registered keys"))?;
+    let claims = match (&client.jwks, &client.jwks_uri) {
+        (Some(set), _) => verify_with(set, jwt, kid),
+        (None, Some(uri)) => published_verify(state, client, uri, jwt, kid).await?,
+        (None, None) => None,
+    }
+    .ok_or_else(|| fail("client_assertion signature does not verify with the client's registered keys"))?;
     let now = state.clock.now();
     let text = |name: &str| claims.get(name).and_then(|v| v.as_str());
     if text("iss") != Some(&client.client_id) || text("sub") != Some(&client.client_id) {
@@ -147,4 +144,51 @@ async fn verify_assertion(state: &AppState, client: &Client, jwt: &str) -> Resul
         return Err(fail("client_assertion jti was already used"));
     }
     Ok(())
+}
+
+/// The claims of `jwt` if a key of `set` (the one named `kid`, if any) verifies it.
+fn verify_with(set: &serde_json::Value, jwt: &str, kid: Option<&str>) -> Option<serde_json::Value> {
+    set.get("keys")?
+        .as_array()?
+        .iter()
+        .filter(|key| kid.is_none() || key.get("kid").and_then(|v| v.as_str()) == kid)
+        .find_map(|jwk| keys::verify(jwt, jwk).ok())
+        .map(|(_, claims)| claims)
+}
+
+/// Verifies with the keys the client publishes at `uri` (cached); when the
+/// assertion names a key the cached set lacks, the client may have rotated
+/// its keys: the set is fetched again, at most once a minute.
+async fn published_verify(
+    state: &AppState,
+    client: &Client,
+    uri: &str,
+    jwt: &str,
+    kid: Option<&str>,
+) -> Result<Option<serde_json::Value>, OAuthError> {
+    let unusable = |e: KeysError| match e {
+        KeysError::Cache(e) => OAuthError::from(e),
+        unusable => {
+            tracing::warn!(client_id = %client.client_id, error = %unusable, "client keys unavailable");
+            OAuthError::invalid_client(unusable.to_string())
+        }
+    };
+    let (cache, fetcher, id) = (&state.cache, &state.fetcher, client.client_id.as_str());
+    let (set, fetched_now) = documents::published_keys(cache, fetcher, id, uri).await.map_err(unusable)?;
+    if let Some(claims) = verify_with(&set, jwt, kid) {
+        return Ok(Some(claims));
+    }
+    let unknown_key = kid.is_none_or(|kid| lacks_kid(&set, kid));
+    if fetched_now || !unknown_key {
+        return Ok(None);
+    }
+    match documents::refetch_keys(cache, fetcher, id, uri).await.map_err(unusable)? {
+        Some(set) => Ok(verify_with(&set, jwt, kid)),
+        None => Ok(None),
+    }
+}
+
+fn lacks_kid(set: &serde_json::Value, kid: &str) -> bool {
+    let keys = set.get("keys").and_then(|k| k.as_array());
+    !keys.is_some_and(|keys| keys.iter().any(|key| key.get("kid").and_then(|v| v.as_str()) == Some(kid)))
 }

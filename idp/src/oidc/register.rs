@@ -89,7 +89,8 @@ pub async fn register(State(state): State<AppState>, headers: HeaderMap, body: B
     new.organisation_id = token.organisation_id.clone().unwrap_or_default();
     let spend = token.single_use.then_some(token.token_id.as_str());
     let registered =
-        clients::register(&state.db, new, &Actor::initial_access_token(&token.token_id), spend, now).await?;
+        clients::register(&state.db, &state.fetcher, new, &Actor::initial_access_token(&token.token_id), spend, now)
+            .await?;
     tracing::info!(client_id = %registered.client.client_id, token_id = %token.token_id, "client registered");
     let body = client_information(
         &state,
@@ -162,9 +163,16 @@ pub async fn update(
     new.skip_consent = client.skip_consent;
     new.secret_overlap = Some(client.secret_overlap);
     let now = state.clock.now();
-    let updated =
-        clients::update(&state.db, &client_id, new, Some(client.version), &Actor::registration(&client_id), now)
-            .await?;
+    let updated = clients::update(
+        &state.db,
+        &state.fetcher,
+        &client_id,
+        new,
+        Some(client.version),
+        &Actor::registration(&client_id),
+        now,
+    )
+    .await?;
     let body = client_information(&state, &updated.client, updated.client_secret.as_deref(), Some(&token));
     Ok(no_store(StatusCode::OK, body))
 }

@@ -254,9 +254,16 @@ impl TestApp {
         if new.organisation_id.is_empty() {
             new.organisation_id = self.organisation().await.organisation_id;
         }
-        crate::clients::register(&self.state.db, new, &crate::clients::Actor::cli(), None, self.clock.now())
-            .await
-            .expect("client registered")
+        crate::clients::register(
+            &self.state.db,
+            &self.state.fetcher,
+            new,
+            &crate::clients::Actor::cli(),
+            None,
+            self.clock.now(),
+        )
+        .await
+        .expect("client registered")
     }
 
     /// The test organisation (a commune), created on first use.

@@ -146,6 +146,7 @@ async fn only_entitled_services_see_the_citizen_identifier() {
     // Registration refuses the scope to services that are not entitled.
     let refused = idp::clients::register(
         &app.state.db,
+        &app.state.fetcher,
         NewClient {
             organisation_id: app.organisation().await.organisation_id,
             client_name: "Curieux".into(),

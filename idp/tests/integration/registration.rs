@@ -244,9 +244,9 @@ async fn every_validation_rule_names_the_field() {
         ),
         (json!({"jwks": {"keys": [{"kty": "EC"}]}}), "invalid_client_metadata", "jwks is only used with"),
         (
-            json!({"token_endpoint_auth_method": "private_key_jwt", "jwks_uri": "https://mairie.example.fr/jwks"}),
+            json!({"token_endpoint_auth_method": "private_key_jwt", "jwks_uri": "http://mairie.example.fr/jwks"}),
             "invalid_client_metadata",
-            "jwks_uri",
+            "jwks_uri \"http://mairie.example.fr/jwks\" must use https",
         ),
         (
             json!({"token_endpoint_auth_method": "none", "grant_types": ["client_credentials"], "response_types": []}),
@@ -277,9 +277,9 @@ async fn every_validation_rule_names_the_field() {
         (json!({"default_max_age": -1}), "invalid_client_metadata", "default_max_age"),
         (json!({"require_auth_time": "yes"}), "invalid_client_metadata", "require_auth_time must be true or false"),
         (
-            json!({"sector_identifier_uri": "https://other.example.fr/sector.json"}),
+            json!({"sector_identifier_uri": "http://other.example.fr/sector.json"}),
             "invalid_client_metadata",
-            "sector_identifier_uri",
+            "sector_identifier_uri \"http://other.example.fr/sector.json\" must use https",
         ),
     ];
     for (patch, error, words) in cases {
@@ -470,7 +470,7 @@ async fn entitlements_cannot_be_self_assigned_and_survive_updates() {
     // updates keep the entitlement.
     let registered = register_ok(&app, &token, &metadata()).await;
     let client_id = registered["client_id"].as_str().unwrap();
-    clients::modify(&app.state.db, client_id, &Actor::cli(), app.clock.now(), |new| {
+    clients::modify(&app.state.db, &app.state.fetcher, client_id, &Actor::cli(), app.clock.now(), |new| {
         new.public_subject = true;
         new.skip_consent = true;
     })
@@ -536,10 +536,11 @@ async fn concurrent_updates_never_lose_a_field() {
     let mut tasks = Vec::new();
     for i in 0..8 {
         let db = app.state.db.clone();
+        let fetcher = app.state.fetcher.clone();
         let client_id = client_id.clone();
         let now = app.clock.now();
         tasks.push(tokio::spawn(async move {
-            clients::modify(&db, &client_id, &Actor::cli(), now, |new| {
+            clients::modify(&db, &fetcher, &client_id, &Actor::cli(), now, |new| {
                 new.post_logout_redirect_uris.push(format!("https://mairie.example.fr/bye/{i}"));
             })
             .await
@@ -553,12 +554,22 @@ async fn concurrent_updates_never_lose_a_field() {
 
     // A stale version is refused, never merged silently.
     let stale = client.to_new();
-    clients::modify(&app.state.db, &client_id, &Actor::cli(), app.clock.now(), |new| new.client_name = "Fresh".into())
-        .await
-        .unwrap();
-    let err = clients::update(&app.state.db, &client_id, stale, Some(client.version), &Actor::cli(), app.clock.now())
-        .await
-        .unwrap_err();
+    clients::modify(&app.state.db, &app.state.fetcher, &client_id, &Actor::cli(), app.clock.now(), |new| {
+        new.client_name = "Fresh".into()
+    })
+    .await
+    .unwrap();
+    let err = clients::update(
+        &app.state.db,
+        &app.state.fetcher,
+        &client_id,
+        stale,
+        Some(client.version),
+        &Actor::cli(),
+        app.clock.now(),
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(err, clients::ClientError::Conflict(_)), "{err:?}");
 }
 

@@ -95,9 +95,11 @@ async fn consent_skip_is_an_administrators_entitlement_that_the_flow_honours() {
     assert!(location.starts_with("/authorize/consent/"), "consent is asked: {location}");
 
     let updated =
-        clients::modify(&app.state.db, client_id, &Actor::cli(), app.clock.now(), |new| new.skip_consent = true)
-            .await
-            .unwrap();
+        clients::modify(&app.state.db, &app.state.fetcher, client_id, &Actor::cli(), app.clock.now(), |new| {
+            new.skip_consent = true
+        })
+        .await
+        .unwrap();
     let flow = browser_without_consent(&app, Registered::new(updated.client, secret)).await;
     let (status, location) = flow.authorize(&app, &[("scope", "openid profile")]).await;
     assert_eq!(status, 303);
