@@ -10,14 +10,14 @@ use serde_json::Value;
 use crate::oidc_support::*;
 
 /// The same citizen (browser) as `flow`, for another client.
-async fn same_citizen(app: &TestApp, flow: &Flow, client: idp::clients::Registered, scope: &str) -> Flow {
+pub async fn same_citizen(app: &TestApp, flow: &Flow, client: idp::clients::Registered, scope: &str) -> Flow {
     app.state.db.save_consent(&flow.citizen_id, &client.client.client_id, scope, app.clock.now()).await.unwrap();
     let (verifier, challenge) = pkce();
     Flow { client, cookie: flow.cookie.clone(), citizen_id: flow.citizen_id.clone(), verifier, challenge }
 }
 
 /// Code flow to tokens with a redirect URI of the client's own.
-async fn tokens_at(app: &TestApp, flow: &Flow, redirect: &str, extra: &[(&str, &str)]) -> Value {
+pub async fn tokens_at(app: &TestApp, flow: &Flow, redirect: &str, extra: &[(&str, &str)]) -> Value {
     let mut params = vec![("redirect_uri", redirect)];
     params.extend_from_slice(extra);
     let (status, location) = flow.authorize(app, &params).await;
@@ -38,7 +38,7 @@ async fn tokens_at(app: &TestApp, flow: &Flow, redirect: &str, extra: &[(&str, &
     body
 }
 
-fn id_sub(app: &TestApp, tokens: &Value) -> String {
+pub fn id_sub(app: &TestApp, tokens: &Value) -> String {
     verified(app, tokens["id_token"].as_str().unwrap())["sub"].as_str().unwrap().to_owned()
 }
 

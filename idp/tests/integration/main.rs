@@ -24,6 +24,7 @@ mod rate_limits;
 mod recovery;
 mod registration;
 mod registration_clients;
+mod registration_documents;
 mod replicas;
 mod schema;
 mod sessions;

@@ -33,12 +33,12 @@ fn metadata() -> Value {
     })
 }
 
-async fn iat(app: &TestApp) -> String {
+pub async fn iat(app: &TestApp) -> String {
     let org = app.organisation().await;
     app.initial_access_token(&org.organisation_id, 3_600, false).await
 }
 
-async fn post_register(app: &TestApp, token: Option<&str>, body: &Value) -> (u16, Value) {
+pub async fn post_register(app: &TestApp, token: Option<&str>, body: &Value) -> (u16, Value) {
     let mut request = app.client.post(app.url("/register")).json(body);
     if let Some(token) = token {
         request = request.bearer_auth(token);
@@ -55,11 +55,17 @@ async fn register_ok(app: &TestApp, token: &str, body: &Value) -> Value {
     body
 }
 
-async fn client_count(app: &TestApp) -> usize {
+pub async fn client_count(app: &TestApp) -> usize {
     clients::list(&app.state.db, None).await.unwrap().len()
 }
 
-async fn manage(app: &TestApp, method: reqwest::Method, uri: &str, token: &str, body: Option<&Value>) -> (u16, Value) {
+pub async fn manage(
+    app: &TestApp,
+    method: reqwest::Method,
+    uri: &str,
+    token: &str,
+    body: Option<&Value>,
+) -> (u16, Value) {
     let mut request = app.client.request(method, uri).bearer_auth(token);
     if let Some(body) = body {
         request = request.json(body);
