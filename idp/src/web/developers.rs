@@ -125,9 +125,10 @@ const FR: Text = Text {
     features: &[
         "Flux authorization code uniquement, PKCE S256 obligatoire, state et nonce obligatoires, iss dans la réponse (RFC 9207)",
         "Correspondance exacte des redirect_uri ; https obligatoire, sauf 127.0.0.1, [::1] et localhost en développement",
-        "Authentification au jeton : client_secret_basic, client_secret_post, private_key_jwt (jwks), none (clients publics)",
+        "Authentification au jeton : client_secret_basic, client_secret_post, private_key_jwt (clés publiques dans jwks, ou publiées à une jwks_uri que Sésame relit toutes les 5 minutes et dès qu'apparaît un kid inconnu, au plus une fois par minute), none (clients publics)",
         "ID tokens ES256, PS256, RS256 ou EdDSA ; access tokens JWT (RFC 9068) ; introspection (RFC 7662) ; révocation (RFC 7009)",
         "Refresh tokens avec rotation (scope offline_access) ; sujets « pairwise » par défaut",
+        "Secteur : l'hôte de vos redirect_uri ; pour des redirect_uri sur plusieurs hôtes, ou pour partager le même sub entre plusieurs services, publiez en https un sector_identifier_uri, tableau JSON listant toutes vos redirect_uri (son hôte devient le secteur). Sésame le lit à l'enregistrement et à chaque modification des redirect_uri ; le secteur d'un service ne change plus ensuite (les sub de ses usagers en dépendent).",
         "Niveaux eIDAS : acr eidas1, eidas2, eidas3 ; prompt, max_age, claims, id_token_hint",
     ],
     example: "Exemple avec la bibliothèque Rust openidconnect :",
@@ -144,11 +145,23 @@ const FR: Text = Text {
         ),
         (
             "invalid_redirect_uri « fragment » / « wildcard » / « several hosts »",
-            "Déclarez chaque URI exacte, sans # ni *, sur un seul hôte par service.",
+            "Déclarez chaque URI exacte, sans # ni * ; sur plusieurs hôtes, ajoutez un sector_identifier_uri qui les liste toutes.",
         ),
         (
-            "invalid_client_metadata « private_key_jwt needs jwks »",
-            "Joignez vos clés publiques dans jwks (jwks_uri n'est pas pris en charge).",
+            "invalid_client_metadata « private_key_jwt needs jwks (…) or jwks_uri »",
+            "Joignez vos clés publiques dans jwks, ou donnez la jwks_uri où vous les publiez (pas les deux).",
+        ),
+        (
+            "invalid_client_metadata « sector_identifier_uri … is unreachable / answered HTTP 404 / is not JSON »",
+            "L'URL doit répondre 200 avec un tableau JSON de chaînes, sans redirection, en moins de 5 secondes et 64 Kio. Idem pour jwks_uri (un JWK Set de clés publiques).",
+        ),
+        (
+            "invalid_client_metadata « does not list the redirect URI »",
+            "Ajoutez cette redirect_uri, à l'identique, au document sector_identifier_uri, puis recommencez.",
+        ),
+        (
+            "invalid_client_metadata « would move the client from sector »",
+            "Le sub de chaque citoyen changerait : gardez vos redirect_uri sur l'hôte d'origine, ou publiez sur cet hôte un sector_identifier_uri listant les nouvelles, ou enregistrez un nouveau service.",
         ),
         (
             "invalid_client_metadata « granted by an administrator only »",
@@ -158,7 +171,7 @@ const FR: Text = Text {
         ("413", "Le corps dépasse 64 Kio."),
         (
             "/token : invalid_client",
-            "Mauvais secret ou mauvaise méthode : utilisez la token_endpoint_auth_method enregistrée. Après une rotation, l'ancien secret reste valable pendant le recouvrement.",
+            "Mauvais secret ou mauvaise méthode : utilisez la token_endpoint_auth_method enregistrée. Après une rotation, l'ancien secret reste valable pendant le recouvrement. « the client's jwks_uri … » : Sésame n'a pas pu relire vos clés publiées.",
         ),
         ("/authorize : « code_challenge is required »", "PKCE est obligatoire : set_pkce_challenge(…) avec S256."),
         (
@@ -181,9 +194,10 @@ const EN: Text = Text {
     features: &[
         "Authorization code flow only, PKCE S256 required, state and nonce required, iss in the response (RFC 9207)",
         "Exact redirect_uri matching; https required, except 127.0.0.1, [::1] and localhost for development",
-        "Token endpoint authentication: client_secret_basic, client_secret_post, private_key_jwt (jwks), none (public clients)",
+        "Token endpoint authentication: client_secret_basic, client_secret_post, private_key_jwt (public keys inline in jwks, or published at a jwks_uri that Sésame reads again every 5 minutes and when an unknown kid shows up, at most once a minute), none (public clients)",
         "ID tokens in ES256, PS256, RS256 or EdDSA; JWT access tokens (RFC 9068); introspection (RFC 7662); revocation (RFC 7009)",
         "Rotating refresh tokens (scope offline_access); pairwise subjects by default",
+        "Sector: the host of your redirect_uris; for redirect_uris on several hosts, or to share one sub across several services, publish over https a sector_identifier_uri, a JSON array listing all your redirect_uris (its host becomes the sector). Sésame reads it at registration and whenever the redirect_uris change; a service's sector never changes afterwards (its users' subs depend on it).",
         "eIDAS levels: acr eidas1, eidas2, eidas3; prompt, max_age, claims, id_token_hint",
     ],
     example: "Example with the Rust openidconnect crate:",
@@ -200,11 +214,23 @@ const EN: Text = Text {
         ),
         (
             "invalid_redirect_uri \"fragment\" / \"wildcard\" / \"several hosts\"",
-            "Register each exact URI, without # or *, on one host per service.",
+            "Register each exact URI, without # or *; on several hosts, add a sector_identifier_uri listing them all.",
         ),
         (
-            "invalid_client_metadata \"private_key_jwt needs jwks\"",
-            "Send your public keys inline in jwks (jwks_uri is not supported).",
+            "invalid_client_metadata \"private_key_jwt needs jwks (…) or jwks_uri\"",
+            "Send your public keys inline in jwks, or the jwks_uri where you publish them (not both).",
+        ),
+        (
+            "invalid_client_metadata \"sector_identifier_uri … is unreachable / answered HTTP 404 / is not JSON\"",
+            "The URL must answer 200 with a JSON array of strings, without redirect, within 5 seconds and 64 KiB. The same goes for jwks_uri (a JWK Set of public keys).",
+        ),
+        (
+            "invalid_client_metadata \"does not list the redirect URI\"",
+            "Add that exact redirect_uri to the sector_identifier_uri document, then try again.",
+        ),
+        (
+            "invalid_client_metadata \"would move the client from sector\"",
+            "Every citizen's sub would change: keep your redirect_uris on the original host, or publish there a sector_identifier_uri listing the new ones, or register a new service.",
         ),
         (
             "invalid_client_metadata \"granted by an administrator only\"",
@@ -214,7 +240,7 @@ const EN: Text = Text {
         ("413", "The body is larger than 64 KiB."),
         (
             "/token: invalid_client",
-            "Wrong secret or method: use the registered token_endpoint_auth_method. After a rotation the old secret stays valid during the overlap.",
+            "Wrong secret or method: use the registered token_endpoint_auth_method. After a rotation the old secret stays valid during the overlap. \"the client's jwks_uri …\": Sésame could not read your published keys.",
         ),
         ("/authorize: \"code_challenge is required\"", "PKCE is required: set_pkce_challenge(…) with S256."),
         (

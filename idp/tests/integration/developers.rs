@@ -33,10 +33,13 @@ async fn the_page_is_escaped_bilingual_and_csp_clean() {
         "invalid_redirect_uri",
         "Erreurs fréquentes",
         "Common errors",
+        "publiez en https un sector_identifier_uri",
+        "publish over https a sector_identifier_uri",
+        "published at a jwks_uri",
     ] {
         assert!(html.contains(needle), "{needle}");
     }
-    for forbidden in ["<script", "<style", "style=", "onclick", "Box<dyn"] {
+    for forbidden in ["<script", "<style", "style=", "onclick", "Box<dyn", "not supported", "pas pris en charge"] {
         assert!(!html.contains(forbidden), "{forbidden}");
     }
     assert_eq!(app.client.post(app.url("/developers")).send().await.unwrap().status(), 405);
