@@ -40,7 +40,9 @@ pub enum FetchError {
 /// An HTTP client for registry documents, cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Fetcher {
-    http: reqwest::Client,
+    /// `None` if no client with these settings could be built (no TLS
+    /// backend): then nothing is fetched, rather than fetched without limits.
+    http: Option<reqwest::Client>,
 }
 
 impl Default for Fetcher {
@@ -55,9 +57,11 @@ impl Fetcher {
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(TIMEOUT)
-            .build()
-            .unwrap_or_default();
-        Self { http }
+            .build();
+        if let Err(e) = &http {
+            tracing::error!(error = %e, "no HTTP client for registry documents");
+        }
+        Self { http: http.ok() }
     }
 
     /// GETs `uri` (checked against the URL rule as `field`) and parses it as JSON.
@@ -66,8 +70,8 @@ impl Fetcher {
             super::ClientError::InvalidMetadata(why) => FetchError::Url(why),
             other => FetchError::Url(other.to_string()),
         })?;
-        let mut response = self
-            .http
+        let http = self.http.as_ref().ok_or(FetchError::Unreachable("the provider cannot make HTTP requests"))?;
+        let mut response = http
             .get(url)
             .header(header::ACCEPT, "application/json")
             .header(header::CACHE_CONTROL, "no-cache")

@@ -26,13 +26,13 @@ pub(super) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-struct Env {
-    env: BTreeMap<String, String>,
+pub(super) struct Env {
+    pub(super) env: BTreeMap<String, String>,
     _db: TestDatabase,
     _dir: tempfile::TempDir,
 }
 
-async fn environment() -> Env {
+pub(super) async fn environment() -> Env {
     let db = TestDatabase::create().await;
     let dir = tempfile::tempdir().unwrap();
     let env = test_env(&db, dir.path(), free_port());
@@ -159,7 +159,7 @@ async fn sigterm_lets_in_flight_requests_finish() {
     assert!(child.wait().await.unwrap().success());
 }
 
-fn json_of(stdout: &str) -> serde_json::Value {
+pub(super) fn json_of(stdout: &str) -> serde_json::Value {
     serde_json::from_str(stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
 }
 

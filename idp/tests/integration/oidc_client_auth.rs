@@ -91,7 +91,7 @@ async fn client_secret_post_and_public_clients() {
     }
 }
 
-fn assertion(key: &SigningKey, client_id: &str, aud: &str, jti: &str, exp: i64) -> String {
+pub fn assertion(key: &SigningKey, client_id: &str, aud: &str, jti: &str, exp: i64) -> String {
     key.sign_jwt(
         "JWT",
         &serde_json::json!({"iss": client_id, "sub": client_id, "aud": aud, "jti": jti, "exp": exp, "iat": exp - 60}),
@@ -118,23 +118,7 @@ async fn private_key_jwt_is_verified_and_replay_checked() {
     let send = |assertion: String, code: String| {
         let app = &app;
         let flow = &flow;
-        async move {
-            app.client
-                .post(app.url("/token"))
-                .form(&[
-                    ("grant_type", "authorization_code"),
-                    ("code", code.as_str()),
-                    ("redirect_uri", REDIRECT),
-                    ("code_verifier", flow.verifier.as_str()),
-                    ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
-                    ("client_assertion", assertion.as_str()),
-                ])
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        }
+        async move { redeem_with_assertion(app, flow, &code, &assertion).await.0 }
     };
     let good = assertion(&key, flow.client_id(), &token_endpoint, "jti-1", exp);
     assert_eq!(send(good.clone(), flow.code(&app).await).await, 200);
@@ -146,4 +130,29 @@ async fn private_key_jwt_is_verified_and_replay_checked() {
     let other_key = SigningKey::from_pkcs8(Alg::ES256, &generate_pkcs8(Alg::ES256).unwrap()).unwrap();
     let forged = assertion(&other_key, flow.client_id(), &token_endpoint, "jti-4", exp);
     assert_eq!(send(forged, flow.code(&app).await).await, 401);
+}
+
+/// Redeems `code` for `flow`, the client authenticating with `assertion`
+/// (RFC 7523 §2.2); status and body.
+pub async fn redeem_with_assertion(
+    app: &TestApp,
+    flow: &Flow,
+    code: &str,
+    assertion: &str,
+) -> (u16, serde_json::Value) {
+    let response = app
+        .client
+        .post(app.url("/token"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", flow.verifier.as_str()),
+            ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+            ("client_assertion", assertion),
+        ])
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
 }

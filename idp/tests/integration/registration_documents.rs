@@ -13,6 +13,7 @@ use idp::keys::{Alg, SigningKey, generate_pkcs8};
 use idp::testing::TestApp;
 use serde_json::{Value, json};
 
+use crate::binary::{environment, json_of, run};
 use crate::federation::{id_sub, same_citizen, tokens_at};
 use crate::oidc_support::*;
 use crate::registration::{client_count, iat, manage, post_register};
@@ -293,32 +294,13 @@ async fn updates_recheck_the_document_and_never_move_the_sector() {
 }
 
 fn assertion(key: &SigningKey, client_id: &str, app: &TestApp, jti: &str) -> String {
-    let now = app.clock.now();
-    key.sign_jwt(
-        "JWT",
-        &json!({"iss": client_id, "sub": client_id, "aud": app.url("/token"), "jti": jti, "exp": now + 60, "iat": now}),
-    )
-    .unwrap()
+    crate::oidc_client_auth::assertion(key, client_id, &app.url("/token"), jti, app.clock.now() + 60)
 }
 
 /// Redeems a fresh code with `assertion`; status and body.
 async fn token_with(app: &TestApp, flow: &Flow, assertion: &str) -> (u16, Value) {
     let code = flow.code(app).await;
-    let response = app
-        .client
-        .post(app.url("/token"))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", flow.verifier.as_str()),
-            ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
-            ("client_assertion", assertion),
-        ])
-        .send()
-        .await
-        .unwrap();
-    (response.status().as_u16(), response.json().await.unwrap())
+    crate::oidc_client_auth::redeem_with_assertion(app, flow, &code, assertion).await
 }
 
 #[tokio::test]
@@ -387,4 +369,58 @@ async fn private_key_jwt_with_keys_at_a_jwks_uri_survives_rotation_without_refet
     let description = answer["error_description"].as_str().unwrap();
     assert!(description.contains("jwks_uri") && description.contains("answered HTTP 500"), "{description}");
     assert!(!description.contains("internal details"));
+}
+
+#[tokio::test]
+async fn the_cli_fetches_and_checks_the_same_documents() {
+    let server = DocumentServer::start().await;
+    server.publish("/sector.json", 200, json!([A]));
+    let key = SigningKey::from_pkcs8(Alg::ES256, &generate_pkcs8(Alg::ES256).unwrap()).unwrap();
+    server.publish("/jwks.json", 200, json!({"keys": [key.public_jwk()]}));
+    let env = environment().await;
+    assert!(run(&env.env, &["migrate"]).await.0);
+    let org = ["org", "create", "--name", "Ville", "--kind", "commune", "--code", "213105554"];
+    assert!(run(&env.env, &org).await.0);
+    let sector = server.url("/sector.json");
+    let create = |redirects: &[&'static str]| {
+        let mut args = vec!["client", "create", "--org", "213105554", "--name", "Portail", "--json"];
+        for redirect in redirects {
+            args.extend(["--redirect-uri", redirect]);
+        }
+        args.extend(["--sector-identifier-uri", sector.as_str()]);
+        args
+    };
+    let (ok, _, stderr) = run(&env.env, &create(&[A, B])).await;
+    assert!(!ok && stderr.contains(&format!("does not list the redirect URI {B:?}")), "{stderr}");
+    server.publish("/sector.json", 200, json!([A, B]));
+    let (ok, stdout, stderr) = run(&env.env, &create(&[A, B])).await;
+    assert!(ok, "{stderr}");
+    let client_id = json_of(&stdout)["client_id"].as_str().unwrap().to_owned();
+    let (ok, _, stderr) =
+        run(&env.env, &["client", "update", &client_id, "--redirect-uri", A, "--redirect-uri", C]).await;
+    assert!(!ok && stderr.contains(&format!("does not list the redirect URI {C:?}")), "{stderr}");
+
+    let jwks_uri = server.url("/jwks.json");
+    let (ok, stdout, stderr) = run(
+        &env.env,
+        &[
+            "client",
+            "create",
+            "--org",
+            "213105554",
+            "--name",
+            "JWT",
+            "--redirect-uri",
+            A,
+            "--auth-method",
+            "private_key_jwt",
+        ]
+        .into_iter()
+        .chain(["--jwks-uri", jwks_uri.as_str(), "--json"])
+        .collect::<Vec<_>>(),
+    )
+    .await;
+    assert!(ok, "{stderr}");
+    assert_eq!(json_of(&stdout)["jwks_uri"], jwks_uri.as_str());
+    assert_eq!(server.hits("/jwks.json"), 1);
 }
