@@ -42,15 +42,21 @@ async fn consent_is_asked_refused_granted_and_remembered() {
     assert_eq!(answer["iss"], app.issuer);
 
     // Refusal is not remembered; allowing is.
-    let consent = browser.get_location(&query(&[])).await.unwrap();
+    let offline_scope = [("scope", "openid profile offline_access")];
+    let consent = browser.get_location(&query(&offline_scope)).await.unwrap();
     assert!(consent.starts_with("/authorize/consent/"));
     browser.get(&consent).await;
     let allowed = browser.post_form(&consent, &[("decision", "allow")]).await;
     let resume = allowed.headers()["location"].to_str().unwrap().to_owned();
     let callback = browser.get_location(&resume).await.unwrap();
     assert!(query_of(&callback).contains_key("code"), "{callback}");
-    let again = browser.get_location(&query(&[])).await.unwrap();
+    let again = browser.get_location(&query(&[("scope", "openid profile")])).await.unwrap();
     assert!(query_of(&again).contains_key("code"), "remembered: {again}");
+    // Offline access is consented to each time it is asked for (OIDC Core §11).
+    let offline = browser.get_location(&query(&offline_scope)).await.unwrap();
+    assert!(offline.starts_with("/authorize/consent/"), "offline_access asks again: {offline}");
+    let silent = browser.get_location(&query(&[offline_scope[0], ("prompt", "none")])).await.unwrap();
+    assert_eq!(query_of(&silent)["error"], "consent_required", "{silent}");
     // Asking for more asks again.
     let more = browser.get_location(&query(&[("scope", "openid profile email")])).await.unwrap();
     assert!(more.starts_with("/authorize/consent/"), "{more}");
