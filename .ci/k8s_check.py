@@ -144,7 +144,7 @@ def policy_problems(docs: list, overlay: str) -> list:
         rolling = spec.get("strategy", {}).get("rollingUpdate", {})
         if rolling.get("maxUnavailable") != 0:
             problems.append(where(dep, ": rollingUpdate.maxUnavailable must be 0"))
-        for probe, path in (("readinessProbe", "/readyz"), ("livenessProbe", "/healthz"), ("startupProbe", None)):
+        for probe, path in (("readinessProbe", "/readyz"), ("livenessProbe", "/healthz"), ("startupProbe", "/healthz")):
             got = (idp.get(probe) or {}).get("httpGet", {}).get("path")
             if got is None or (path and got != path):
                 problems.append(where(dep, f": {probe} must GET {path or 'a path'}"))

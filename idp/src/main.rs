@@ -114,8 +114,8 @@ async fn run(command: Command) -> Result<(), StartError> {
             let started = std::time::Instant::now();
             let bind = config.bind;
             let issuer = config.issuer.clone();
-            let state = server::prepare(config, clock, &GenerateRsa).await?;
             let listener = server::bind(bind).await?;
+            let (state, listener) = server::prepare_while_probed(config, clock, &GenerateRsa, listener).await?;
             tracing::info!(
                 %issuer,
                 address = %bind,

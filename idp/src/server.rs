@@ -69,6 +69,93 @@ pub async fn prepare(config: Config, clock: SharedClock, rsa: &dyn RsaKeySource)
     Ok(AppState::new(config, clock, db, cache, Arc::new(keys)))
 }
 
+impl StartError {
+    /// Whether waiting can cure it: a dependency not reachable yet (database,
+    /// Redis) or a schema the migration Job has not brought up to date.
+    /// Configuration and key errors need a person.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Store(_) | Self::Cache(_) | Self::Unmigrated(_))
+    }
+}
+
+/// How often [`prepare_while_probed`] tries again.
+const START_RETRY: Duration = Duration::from_secs(1);
+/// How often the same cause is logged again while it lasts.
+const START_LOG_EVERY: u32 = 30;
+
+/// [`prepare`], answering probes meanwhile: while the database or Redis
+/// cannot be reached, or the schema is behind, the process stays up on
+/// `listener` — `/healthz` answers, `/readyz` says 503 and why, every other
+/// path 503 with Retry-After — and tries again every second, logging the
+/// cause when it changes. An orchestrator then shows a not-ready pod with its
+/// reason instead of a crash loop, and the pod becomes ready by itself once
+/// the dependency answers. Other errors stop the process with their message.
+pub async fn prepare_while_probed(
+    config: Config,
+    clock: SharedClock,
+    rsa: &dyn RsaKeySource,
+    listener: TcpListener,
+) -> Result<(AppState, TcpListener), StartError> {
+    let addr = listener.local_addr().map_err(|e| StartError::Bind(config.bind, e))?;
+    let first = match prepare(config.clone(), clock.clone(), rsa).await {
+        Ok(state) => return Ok((state, listener)),
+        Err(e) if e.is_transient() => e.to_string(),
+        Err(e) => return Err(e),
+    };
+    tracing::warn!(cause = %first, "not ready yet: answering probes and trying again every second");
+    let cause = Arc::new(std::sync::Mutex::new(first));
+    let std_listener = listener.into_std().map_err(|e| StartError::Bind(addr, e))?;
+    let probe_listener =
+        std_listener.try_clone().and_then(TcpListener::from_std).map_err(|e| StartError::Bind(addr, e))?;
+    let listener = TcpListener::from_std(std_listener).map_err(|e| StartError::Bind(addr, e))?;
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let probes = axum::serve(probe_listener, starting_router(Arc::clone(&cause))).with_graceful_shutdown(async move {
+        let _ = stop_rx.await;
+    });
+    let probes = tokio::spawn(async move { probes.await });
+    let mut attempts = 0u32;
+    let state = loop {
+        tokio::time::sleep(START_RETRY).await;
+        match prepare(config.clone(), clock.clone(), rsa).await {
+            Ok(state) => break state,
+            Err(e) if e.is_transient() => {
+                attempts += 1;
+                let now = e.to_string();
+                let mut last = cause.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                if *last != now || attempts.is_multiple_of(START_LOG_EVERY) {
+                    tracing::warn!(cause = %now, attempts, "not ready yet");
+                }
+                *last = now;
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    let _ = stop_tx.send(());
+    if let Ok(Err(e)) = probes.await {
+        tracing::warn!(error = %e, "the start-up probe server stopped with an error");
+    }
+    Ok((state, listener))
+}
+
+/// What answers while the provider cannot serve yet.
+fn starting_router(cause: Arc<std::sync::Mutex<String>>) -> axum::Router {
+    use axum::http::{StatusCode, header};
+    use axum::response::IntoResponse;
+    let readyz = move || {
+        let cause = cause.lock().map(|c| c.clone()).unwrap_or_default();
+        let body = serde_json::json!({"ready": false, "starting": cause});
+        async move { (StatusCode::SERVICE_UNAVAILABLE, [(header::CACHE_CONTROL, "no-store")], axum::Json(body)) }
+    };
+    axum::Router::new()
+        .route("/healthz", axum::routing::get(crate::ops::healthz))
+        .route("/readyz", axum::routing::get(readyz))
+        .fallback(|| async {
+            let text = "Sésame démarre, réessayez dans un instant. / Sésame is starting, try again in a moment.\n";
+            (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, "5"), (header::CACHE_CONTROL, "no-store")], text)
+                .into_response()
+        })
+}
+
 /// Binds the configured address (port 0 picks a free one).
 pub async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
     TcpListener::bind(addr).await.map_err(|e| StartError::Bind(addr, e))

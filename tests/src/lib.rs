@@ -38,7 +38,7 @@ pub async fn start_service(app: &TestApp, name: &str, host: &str, extra: impl Fn
         client_id: registered.client.client_id.clone(),
         client_secret: registered.client_secret.clone(),
         base_url: base.clone(),
-        scopes: vec!["profile".into(), "offline_access".into()],
+        scopes: vec!["profile".into()],
     };
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())

@@ -12,9 +12,8 @@ use crate::clock::UnixTime;
 use crate::keys::Alg;
 use crate::store::ClientRecord;
 
-/// Scopes a client may be registered for.
-pub const KNOWN_SCOPES: [&str; 7] =
-    ["openid", "profile", "email", "phone", "address", "offline_access", "citizen_identifier"];
+/// Scopes a client may be registered for: every scope the provider offers.
+pub const KNOWN_SCOPES: &[&str] = crate::oidc::SCOPES;
 
 /// A redirect URI we accept: absolute, https (http only on loopback), no
 /// fragment, no wildcard, no credentials (RFC 6749 §3.1.2, OAuth BCP §2.1).

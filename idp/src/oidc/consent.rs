@@ -78,18 +78,50 @@ pub async fn show(
     for key in request.scope.iter().filter_map(|s| scope_key(s)) {
         let _ = write!(items, "<li>{}</li>", esc(t(key)));
     }
+    let name = client.display_name(lang);
+    let organisation = match &client.organisation_id {
+        Some(id) => match state.db.organisation(id).await {
+            Ok(found) => found.map(|o| o.name),
+            Err(e) => return PageError::internal(lang, &e).into_response(),
+        },
+        None => None,
+    };
     let mut body = String::new();
+    // Decorative: the name is written next to it. No referrer leaves with the request.
+    if let Some(logo) = &client.metadata.logo_uri {
+        let _ = write!(body, r#"<img class="service-logo" src="{}" alt="" referrerpolicy="no-referrer">"#, esc(logo));
+    }
     let _ = write!(
         body,
-        r#"<p>{intro}</p>
-<ul>{items}</ul>
-<p>{remember}</p>
+        "<p>{intro}</p>",
+        intro = esc(t("consent.intro")).replace("{service}", &format!("<strong>{}</strong>", esc(name)))
+    );
+    if let Some(organisation) = organisation {
+        let _ = write!(body, "<p>{}</p>", esc(&t("consent.organisation").replace("{organisation}", &organisation)));
+    }
+    let mut links = String::new();
+    for (uri, key) in [(&client.metadata.policy_uri, "consent.policy"), (&client.metadata.tos_uri, "consent.tos")] {
+        if let Some(uri) = uri {
+            let _ = write!(
+                links,
+                r#"<li><a href="{}" rel="noreferrer" target="_blank">{}</a></li>"#,
+                esc(uri),
+                esc(t(key))
+            );
+        }
+    }
+    if !links.is_empty() {
+        links = format!("<ul>{links}</ul>");
+    }
+    let _ = write!(
+        body,
+        r#"<ul>{items}</ul>
+<p>{remember}</p>{links}
 <form method="post" action="/authorize/consent/{id}">
 <input type="hidden" name="csrf" value="{csrf}">
 <button type="submit" name="decision" value="allow">{allow}</button>
 <button type="submit" name="decision" value="deny" class="secondary">{deny}</button>
 </form>"#,
-        intro = esc(t("consent.intro")).replace("{service}", &format!("<strong>{}</strong>", esc(&client.client_name))),
         remember = esc(t("consent.remember")),
         id = esc(&id),
         csrf = esc(&token),
@@ -102,7 +134,11 @@ pub async fn show(
         layout(&Page { lang, title: t("consent.title"), body, csrf: &token, signed_in: true, path: &path }),
     );
     // Either answer ends at the service: its origin must be a form target.
-    crate::web::set_csp(&mut response, &crate::web::csp_allowing_form_to(&request.redirect_uri));
+    let mut policy = crate::web::csp_allowing_form_to(&request.redirect_uri);
+    if let Some(logo) = &client.metadata.logo_uri {
+        policy = crate::web::csp_allowing_image_from(&policy, logo);
+    }
+    crate::web::set_csp(&mut response, &policy);
     response
 }
 

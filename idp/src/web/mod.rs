@@ -33,6 +33,15 @@ pub fn csp_allowing_form_to(url: &str) -> String {
     }
 }
 
+/// `policy`, also letting this page show an image from `url`'s origin (a
+/// service's registered logo on the consent page).
+pub fn csp_allowing_image_from(policy: &str, url: &str) -> String {
+    match origin_of(url) {
+        Some(origin) => policy.replace("img-src 'self' data:", &format!("img-src 'self' data: {origin}")),
+        None => policy.to_owned(),
+    }
+}
+
 /// The same policy, letting this page frame `urls`' origins (front-channel logout).
 pub fn csp_allowing_frames_of(urls: &[String]) -> String {
     let origins: Vec<String> = urls.iter().filter_map(|u| origin_of(u)).collect();

@@ -79,14 +79,58 @@ async fn check_config_reports_each_problem_on_its_own_line() {
     assert!(!stdout.contains(&env.env["SESAME_MASTER_KEY"]), "secrets are never printed");
 }
 
+/// GET on a replica's port: status, Retry-After and body.
+async fn get(port: u16, path: &str) -> (u16, Option<String>, String) {
+    let response = reqwest::get(format!("http://127.0.0.1:{port}{path}")).await.unwrap();
+    let retry = response.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned());
+    (response.status().as_u16(), retry, response.text().await.unwrap())
+}
+
 #[tokio::test]
-async fn an_unreachable_database_stops_start_up_with_one_line() {
+async fn an_unreachable_database_keeps_the_process_up_and_not_ready_with_the_cause() {
     let mut env = environment().await.env;
     env.insert("SESAME_DATABASE_URL".into(), "postgres://nobody@127.0.0.1:1/none".into());
+    let port: u16 = env["SESAME_BIND"].rsplit(':').next().unwrap().parse().unwrap();
+    let (_child, _lines) = serve_until(&env, "not ready yet").await;
+    assert_eq!(get(port, "/healthz").await.0, 200, "alive: no crash loop");
+    let (status, _, body) = get(port, "/readyz").await;
+    assert_eq!(status, 503);
+    let readiness: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(readiness["ready"], false);
+    assert!(readiness["starting"].as_str().unwrap().starts_with("cannot reach the database"), "{body}");
+    let (status, retry, _) = get(port, "/.well-known/openid-configuration").await;
+    assert_eq!((status, retry.as_deref()), (503, Some("5")));
+}
+
+/// Pods start before the migration Job finishes: they wait, not-ready, and
+/// serve as soon as `idp migrate` has run, without a restart.
+#[tokio::test]
+async fn a_schema_behind_waits_for_idp_migrate_then_serves() {
+    let mut env = environment().await;
+    env.env.insert("SESAME_AUTO_MIGRATE".into(), "false".into());
+    let port: u16 = env.env["SESAME_BIND"].rsplit(':').next().unwrap().parse().unwrap();
+    let (mut child, mut lines) = serve_until(&env.env, "not ready yet").await;
+    let (status, _, body) = get(port, "/readyz").await;
+    assert_eq!(status, 503);
+    assert!(body.contains("migration(s) behind: run `idp migrate`"), "{body}");
+
+    let (ok, _, stderr) = run(&env.env, &["migrate"]).await;
+    assert!(ok, "{stderr}");
+    wait_for_line(&mut lines, "Sésame is ready").await;
+    let (status, _, body) = get(port, "/readyz").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(get(port, "/.well-known/openid-configuration").await.0, 200);
+    child.kill().await.unwrap();
+}
+
+/// Errors waiting cannot cure stop the process with their message.
+#[tokio::test]
+async fn a_configuration_error_stops_start_up_with_one_line() {
+    let mut env = environment().await.env;
+    env.insert("SESAME_ACCESS_TOKEN_TTL".into(), "forever".into());
     let (ok, _, stderr) = run(&env, &["serve"]).await;
     assert!(!ok);
-    let last = stderr.lines().last().unwrap_or_default();
-    assert!(last.starts_with("idp: cannot reach the database"), "{stderr}");
+    assert!(stderr.contains("SESAME_ACCESS_TOKEN_TTL"), "{stderr}");
 }
 
 #[tokio::test]

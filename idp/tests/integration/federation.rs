@@ -20,7 +20,7 @@ pub async fn same_citizen(app: &TestApp, flow: &Flow, client: idp::clients::Regi
 pub async fn tokens_at(app: &TestApp, flow: &Flow, redirect: &str, extra: &[(&str, &str)]) -> Value {
     let mut params = vec![("redirect_uri", redirect)];
     params.extend_from_slice(extra);
-    let (status, location) = flow.authorize(app, &params).await;
+    let (status, location) = flow.authorize_consenting(app, &params).await;
     assert_eq!(status, 303, "{location}");
     let code = query_of(&location).get("code").cloned().unwrap_or_else(|| panic!("no code: {location}"));
     let (status, body) = flow

@@ -223,7 +223,7 @@ async fn logout_ends_the_tokens_of_the_login_but_not_offline_access() {
     let flow = flow_with_logout_uri(&app).await;
     let online = flow.authorize(&app, &[("scope", "openid profile")]).await.1;
     let (_, online) = flow.redeem(&app, &query_of(&online)["code"]).await;
-    let offline = flow.tokens(&app).await; // scope includes offline_access
+    let offline = flow.tokens_with(&app, &[("scope", "openid profile offline_access")]).await;
     let pending_code = query_of(&flow.authorize(&app, &[]).await.1)["code"].clone();
     let hint = offline["id_token"].as_str().unwrap();
 

@@ -9,7 +9,7 @@ use crate::oidc_support::*;
 async fn code_flow_issues_valid_tokens() {
     let app = TestApp::spawn().await;
     let flow = Flow::new(&app).await;
-    let tokens = flow.tokens(&app).await;
+    let tokens = flow.tokens_with(&app, &[("scope", "openid profile offline_access")]).await;
     assert_eq!(tokens["token_type"], "Bearer");
     assert_eq!(tokens["expires_in"], 300);
     assert_eq!(tokens["scope"], "offline_access openid profile");
@@ -102,7 +102,7 @@ async fn form_post_response_mode_posts_the_code_back() {
 async fn refresh_tokens_rotate_and_reuse_revokes_the_family() {
     let app = TestApp::spawn().await;
     let flow = Flow::new(&app).await;
-    let tokens = flow.tokens(&app).await;
+    let tokens = flow.tokens_with(&app, &[("scope", "openid profile offline_access")]).await;
     let first = tokens["refresh_token"].as_str().unwrap().to_owned();
 
     let (status, refreshed) = flow.token(&app, &[("grant_type", "refresh_token"), ("refresh_token", &first)]).await;

@@ -81,7 +81,7 @@ impl Flow {
             ("response_type".into(), "code".into()),
             ("client_id".into(), self.client_id().into()),
             ("redirect_uri".into(), REDIRECT.into()),
-            ("scope".into(), "openid profile offline_access".into()),
+            ("scope".into(), "openid profile".into()),
             ("state".into(), "st-123".into()),
             ("nonce".into(), "n-456".into()),
             ("code_challenge".into(), self.challenge.clone()),
@@ -110,9 +110,40 @@ impl Flow {
         (response.status().as_u16(), location)
     }
 
-    /// Authorizes and returns the code from the redirect.
+    /// GET with this browser's cookie; returns status, Location and body.
+    async fn get(&self, app: &TestApp, path: &str) -> (u16, String, String) {
+        let response = app.client.get(app.url(path)).header("cookie", &self.cookie).send().await.unwrap();
+        let location = response.headers().get("location").map(|l| l.to_str().unwrap().to_owned()).unwrap_or_default();
+        (response.status().as_u16(), location, response.text().await.unwrap())
+    }
+
+    /// Authorizes, approving on the real consent page when it is shown (as
+    /// it always is for offline_access), and returns the final redirect.
+    pub async fn authorize_consenting(&self, app: &TestApp, extra: &[(&str, &str)]) -> (u16, String) {
+        let (status, location) = self.authorize(app, extra).await;
+        if !location.starts_with("/authorize/consent/") {
+            return (status, location);
+        }
+        let (status, _, page) = self.get(app, &location).await;
+        assert_eq!(status, 200, "{page}");
+        let csrf = idp::testing::browser::meta_csrf(&page).expect("the consent page carries a CSRF token");
+        let allowed = app
+            .client
+            .post(app.url(&location))
+            .header("cookie", &self.cookie)
+            .form(&[("decision", "allow"), ("csrf", &csrf)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(allowed.status(), 303);
+        let resume = allowed.headers()["location"].to_str().unwrap().to_owned();
+        let (status, location, _) = self.get(app, &resume).await;
+        (status, location)
+    }
+
+    /// Authorizes (consenting if asked) and returns the code from the redirect.
     pub async fn code(&self, app: &TestApp) -> String {
-        let (status, location) = self.authorize(app, &[]).await;
+        let (status, location) = self.authorize_consenting(app, &[]).await;
         assert_eq!(status, 303, "{location}");
         let response = query_of(&location);
         assert_eq!(response.get("state").map(String::as_str), Some("st-123"), "{location}");
@@ -150,7 +181,7 @@ impl Flow {
 
     /// Code flow to tokens, with `extra` authorization parameters.
     pub async fn tokens_with(&self, app: &TestApp, extra: &[(&str, &str)]) -> serde_json::Value {
-        let (status, location) = self.authorize(app, extra).await;
+        let (status, location) = self.authorize_consenting(app, extra).await;
         assert_eq!(status, 303, "{location}");
         let code = query_of(&location).get("code").cloned().unwrap_or_else(|| panic!("no code: {location}"));
         let (status, body) = self.redeem(app, &code).await;

@@ -84,8 +84,11 @@ async fn browser_without_consent(app: &TestApp, client: Registered) -> Flow {
 #[tokio::test]
 async fn consent_skip_is_an_administrators_entitlement_that_the_flow_honours() {
     let app = TestApp::spawn().await;
-    let body =
-        register(&app, json!({"client_name": "Portail", "redirect_uris": [REDIRECT], "scope": "openid profile"})).await;
+    let body = register(
+        &app,
+        json!({"client_name": "Portail", "redirect_uris": [REDIRECT], "scope": "openid profile offline_access"}),
+    )
+    .await;
     let client_id = body["client_id"].as_str().unwrap();
     let secret = body["client_secret"].as_str().map(str::to_owned);
     let client = clients::find(&app.state.db, client_id).await.unwrap().unwrap();
@@ -104,6 +107,9 @@ async fn consent_skip_is_an_administrators_entitlement_that_the_flow_honours() {
     let (status, location) = flow.authorize(&app, &[("scope", "openid profile")]).await;
     assert_eq!(status, 303);
     assert!(location.starts_with(REDIRECT) && query_of(&location).contains_key("code"), "{location}");
+    // Offline access is still the citizen's to give, first party or not (OIDC Core §11).
+    let (_, location) = flow.authorize(&app, &[("scope", "openid profile offline_access")]).await;
+    assert!(location.starts_with("/authorize/consent/"), "{location}");
 }
 
 #[tokio::test]
@@ -111,7 +117,8 @@ async fn default_max_age_applies_unless_the_request_names_one() {
     let app = TestApp::spawn().await;
     let body = register(
         &app,
-        json!({"client_name": "Impôts locaux", "redirect_uris": [REDIRECT], "scope": "openid profile offline_access", "default_max_age": 300}),
+        json!({"client_name": "Impôts locaux", "redirect_uris": [REDIRECT], "scope": "openid profile offline_access", "default_max_age": 300,
+               "require_auth_time": true}),
     )
     .await;
     let client = clients::find(&app.state.db, body["client_id"].as_str().unwrap()).await.unwrap().unwrap();
@@ -121,8 +128,12 @@ async fn default_max_age_applies_unless_the_request_names_one() {
     let (status, location) = flow.authorize(&app, &[]).await;
     assert_eq!(status, 303);
     assert!(location.starts_with("/signin?"), "the sign-in is older than default_max_age: {location}");
-    let (_, location) = flow.authorize(&app, &[("max_age", "3600")]).await;
+    let (_, location) = flow.authorize_consenting(&app, &[("max_age", "3600")]).await;
     assert!(location.starts_with(REDIRECT), "the request's max_age wins: {location}");
+    // require_auth_time: every ID token carries auth_time.
+    let tokens = flow.tokens_with(&app, &[("max_age", "3600")]).await;
+    let claims = verified(&app, tokens["id_token"].as_str().unwrap());
+    assert_eq!(claims["auth_time"].as_i64(), Some(app.clock.now() - 301), "{claims}");
 }
 
 #[tokio::test]

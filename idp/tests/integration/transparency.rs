@@ -220,3 +220,82 @@ async fn a_verified_identity_with_a_user_verified_passkey_is_eidas2() {
     let (_, tokens) = flow.redeem(&app, &code).await;
     assert_eq!(verified(&app, tokens["id_token"].as_str().unwrap())["acr"], "eidas1");
 }
+
+/// Voluntary `acr_values` (and a client's `default_acr_values`) never fail a
+/// request: a sign-in that can reach the level is asked for (step-up), and
+/// otherwise the ID token states the level really proven.
+#[tokio::test]
+async fn voluntary_acr_values_step_up_when_it_helps_and_never_overstate() {
+    let app = TestApp::spawn().await;
+    let flow = flow_for(confidential(&app).await);
+    let mut browser = Browser::new(&app);
+    let shown = browser.sign_up("Camille", "Martin", None).await;
+    let citizen = citizen_id(&app, &shown.identifier).await;
+    let acr_of = |tokens: &Value| verified(&app, tokens["id_token"].as_str().unwrap())["acr"].clone();
+    let authorize = |extra: &[(&str, &str)]| {
+        let query = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(flow.params(extra)).finish();
+        format!("/authorize?{query}")
+    };
+
+    // A self-declared identity cannot reach eidas2: the request goes through, saying eidas1.
+    let code = browser_code(&mut browser, &flow, &[("acr_values", "eidas2 eidas3")]).await;
+    let (_, tokens) = flow.redeem(&app, &code).await;
+    assert_eq!(acr_of(&tokens), "eidas1");
+
+    // Verified at a counter after this sign-in: signing in again reaches eidas2, so it is asked for.
+    seed_verified_identity(&app, &citizen).await;
+    let step_up = browser.get_location(&authorize(&[("acr_values", "eidas2")])).await.unwrap();
+    assert!(step_up.starts_with("/signin?next=%2Fauthorize%2Fcontinue%2F"), "{step_up}");
+    // Without a page to show, a voluntary level is not an error; an essential one is.
+    let silent = browser.get_location(&authorize(&[("acr_values", "eidas2"), ("prompt", "none")])).await.unwrap();
+    assert!(query_of(&silent).contains_key("code"), "{silent}");
+    let essential = r#"{"id_token":{"acr":{"essential":true,"values":["eidas2"]}}}"#;
+    let silent = browser.get_location(&authorize(&[("claims", essential), ("prompt", "none")])).await.unwrap();
+    assert_eq!(query_of(&silent)["error"], "login_required", "{silent}");
+    // An essential level no sign-in can reach is refused at once.
+    let eidas3 = r#"{"id_token":{"acr":{"essential":true,"value":"eidas3"}}}"#;
+    let refused = browser.get_location(&authorize(&[("claims", eidas3)])).await.unwrap();
+    assert_eq!(query_of(&refused)["error"], "unmet_authentication_requirements", "{refused}");
+
+    // The step-up sign-in resumes the request, now at eidas2.
+    let next = step_up.split_once("next=").unwrap().1;
+    let next = url::form_urlencoded::parse(format!("n={next}").as_bytes()).next().unwrap().1.into_owned();
+    let resume = browser.sign_in_to(Some(&next)).await;
+    let callback = browser.get_location(&resume).await.unwrap();
+    let code = query_of(&callback).get("code").cloned().unwrap_or_else(|| panic!("no code: {callback}"));
+    let (_, tokens) = flow.redeem(&app, &code).await;
+    assert_eq!(acr_of(&tokens), "eidas2");
+    // Asking for less than proven returns what was proven.
+    let code = browser_code(&mut browser, &flow, &[("acr_values", "eidas1")]).await;
+    let (_, tokens) = flow.redeem(&app, &code).await;
+    assert_eq!(acr_of(&tokens), "eidas2");
+}
+
+/// `default_acr_values` stands in for a request's missing `acr_values`; a
+/// request naming its own wins.
+#[tokio::test]
+async fn default_acr_values_apply_when_the_request_names_none() {
+    let app = TestApp::spawn().await;
+    let mut new = idp::clients::NewClient {
+        client_name: "Mairie exigeante".into(),
+        redirect_uris: vec![REDIRECT.into()],
+        scope: Some("openid profile".into()),
+        ..idp::clients::NewClient::default()
+    };
+    new.extra.default_acr_values = vec!["eidas2".into()];
+    let flow = flow_for(app.register_client(new).await);
+    let mut browser = Browser::new(&app);
+    let shown = browser.sign_up("Camille", "Martin", None).await;
+    let citizen = citizen_id(&app, &shown.identifier).await;
+    seed_verified_identity(&app, &citizen).await;
+    let authorize = |extra: &[(&str, &str)]| {
+        let query = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(flow.params(extra)).finish();
+        format!("/authorize?{query}")
+    };
+
+    let step_up = browser.get_location(&authorize(&[("scope", "openid profile")])).await.unwrap();
+    assert!(step_up.starts_with("/signin?"), "the client's default eidas2 asks for a new sign-in: {step_up}");
+    let own = browser.get_location(&authorize(&[("scope", "openid profile"), ("acr_values", "eidas1")])).await;
+    let own = own.unwrap();
+    assert!(own.starts_with("/authorize/consent/"), "the request's own acr_values win: {own}");
+}

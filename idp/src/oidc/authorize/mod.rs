@@ -12,12 +12,13 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
-use self::request::{AuthorizationRequest, Refusal};
+use self::request::{AuthorizationRequest, Refusal, WantedAcr};
 use self::response::{Refused, redirect};
 use super::error::{ErrorCode, OAuthError};
 use super::grant::{Grant, random_id, random_token, subject};
 use super::params::Params;
 use crate::app::AppState;
+use crate::citizen::identity::{Identity, Level, identity_level};
 use crate::clients::{self, Client};
 use crate::keys::sha256_b64;
 use crate::web::auth_session::AuthSession;
@@ -134,13 +135,22 @@ pub async fn save_pending(
     Ok(id)
 }
 
-fn acr_rank(acr: &str) -> u8 {
-    match acr {
-        "eidas1" => 1,
-        "eidas2" => 2,
-        "eidas3" => 3,
-        _ => u8::MAX,
+/// The level a session proved (its `acr`).
+fn session_level(auth: &AuthSession) -> Level {
+    Level::parse(&auth.acr).unwrap_or(Level::Eidas1)
+}
+
+/// Whether signing in again would raise this session to the level the request
+/// asks for: the identity reaches it and only the sign-in held the session
+/// below it (it predates the identity's verification, or its authenticator
+/// proves less).
+async fn step_up_helps(state: &AppState, auth: &AuthSession, wanted: WantedAcr) -> Result<bool, OAuthError> {
+    let (WantedAcr::Voluntary(level) | WantedAcr::Essential(Some(level))) = wanted else { return Ok(false) };
+    if session_level(auth) >= level {
+        return Ok(false);
     }
+    let identity = Identity::load(&state.db, &auth.citizen_id).await?;
+    Ok(identity.is_some_and(|identity| identity_level(&identity) >= level))
 }
 
 async fn proceed(
@@ -180,7 +190,11 @@ async fn decide(
                 Some(hinted) => hinted != subject(state, client, &auth.citizen_id).await?,
                 None => false,
             };
-            !fresh && (request.prompt.login || too_old || other_person)
+            // A voluntary level never turns prompt=none into an error: the real level is returned.
+            let wanted = request.wanted_acr();
+            let may_step_up = !matches!(wanted, WantedAcr::Voluntary(_)) || !request.prompt.none;
+            let step_up = !fresh && may_step_up && step_up_helps(state, auth, wanted).await?;
+            !fresh && (request.prompt.login || too_old || other_person || step_up)
         }
     };
     if login_needed {
@@ -210,23 +224,26 @@ async fn decide(
             "the signed-in citizen is not the one id_token_hint names",
         ));
     }
-    // Essential without values only asks that acr be returned, which it always is (§5.5.1.1).
-    if let Some(values) = request.essential_acr().filter(|v| !v.is_empty()) {
-        let wanted = values.iter().map(|v| acr_rank(v)).min().unwrap_or(u8::MAX);
-        if acr_rank(&auth.acr) < wanted || wanted == u8::MAX {
-            return Err(OAuthError::new(
-                ErrorCode::UnmetAuthenticationRequirements,
-                "the citizen's identity does not reach the requested assurance level",
-            ));
-        }
+    // A voluntary level not reached is not an error: the ID token says the real one.
+    if let WantedAcr::Essential(wanted) = request.wanted_acr()
+        && wanted.is_none_or(|level| session_level(&auth) < level)
+    {
+        return Err(OAuthError::new(
+            ErrorCode::UnmetAuthenticationRequirements,
+            "the citizen's identity does not reach the requested assurance level",
+        ));
     }
 
     let consented_scope = state.db.consent(&auth.citizen_id, &client.client_id).await?;
-    // First-party services an administrator entitled need no consent page.
-    let covered = client.skip_consent
-        || consented_scope
-            .as_deref()
-            .is_some_and(|granted| request.scope.iter().all(|s| granted.split(' ').any(|g| g == s)));
+    // First-party services an administrator entitled need no consent page,
+    // but offline access is consented to each time it is asked for, by
+    // every service (OIDC Core §11: the OP MUST always obtain consent).
+    let offline = request.scope.iter().any(|s| s == "offline_access");
+    let covered = !offline
+        && (client.skip_consent
+            || consented_scope
+                .as_deref()
+                .is_some_and(|granted| request.scope.iter().all(|s| granted.split(' ').any(|g| g == s))));
     let consent_needed = !request.consented && (!covered || request.prompt.consent);
     if consent_needed {
         if request.prompt.none {

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::response::{RedirectTarget, Refused, ResponseMode};
 use crate::app::AppState;
+use crate::citizen::identity::Level;
 use crate::clients::{self, Client, GRANT_AUTHORIZATION_CODE};
 use crate::clock::UnixTime;
 use crate::oidc::error::{ErrorCode, OAuthError};
@@ -61,8 +62,25 @@ impl AuthorizationRequest {
         }
     }
 
-    /// The `acr` values the `claims` request makes essential, if any.
-    pub fn essential_acr(&self) -> Option<Vec<String>> {
+    /// The assurance this request asks for. An essential `acr` claim in
+    /// `claims` binds (OIDC Core §5.5.1.1); otherwise `acr_values` (or the
+    /// client's `default_acr_values`) is voluntary (§3.1.2.1). Either way the
+    /// lowest level named is enough; values we do not offer are ignored.
+    pub fn wanted_acr(&self) -> WantedAcr {
+        let lowest = |values: &mut dyn Iterator<Item = &str>| values.filter_map(Level::parse).min();
+        if let Some(values) = self.essential_acr() {
+            // Essential without values only asks that acr be returned, which it always is.
+            if !values.is_empty() {
+                return WantedAcr::Essential(lowest(&mut values.iter().map(String::as_str)));
+            }
+        }
+        match lowest(&mut self.acr_values.iter().map(String::as_str)) {
+            Some(level) => WantedAcr::Voluntary(level),
+            None => WantedAcr::Nothing,
+        }
+    }
+
+    fn essential_acr(&self) -> Option<Vec<String>> {
         let acr = self.claims.get("id_token")?.get("acr")?;
         if acr.get("essential").and_then(|e| e.as_bool()) != Some(true) {
             return None;
@@ -79,6 +97,16 @@ impl AuthorizationRequest {
         }
         Some(values)
     }
+}
+
+/// The assurance level a request asks for ([`AuthorizationRequest::wanted_acr`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WantedAcr {
+    Nothing,
+    /// Met if possible (a step-up sign-in); otherwise the citizen's real level is returned.
+    Voluntary(Level),
+    /// Met or refused; `None` when every value named is one we do not offer.
+    Essential(Option<Level>),
 }
 
 /// Why a request is refused: on a page (client or redirect URI cannot be
@@ -234,13 +262,11 @@ pub async fn validate(state: &AppState, params: &Params) -> Result<(Authorizatio
         code_challenge: code_challenge.to_owned(),
         prompt,
         max_age,
-        acr_values: params
-            .get("acr_values")
-            .unwrap_or_default()
-            .split(' ')
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect(),
+        acr_values: match params.get("acr_values") {
+            Some(values) => values.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+            // OIDC Registration §2: the client's default_acr_values, unless the request names some.
+            None => client.metadata.default_acr_values.clone(),
+        },
         login_hint: params.get("login_hint").map(str::to_owned),
         hinted_subject,
         claims,

@@ -232,7 +232,7 @@ async fn confirmation_page(session: &Session, lang: Lang, request: &LogoutReques
     let service = request
         .client
         .as_ref()
-        .map(|c| format!("<p>{}</p>", esc(&t("logout.from_service").replace("{service}", &c.client_name))))
+        .map(|c| format!("<p>{}</p>", esc(&t("logout.from_service").replace("{service}", c.display_name(lang)))))
         .unwrap_or_default();
     let body = format!(
         r#"{service}<p>{question}</p>

@@ -8,9 +8,9 @@ use crate::oidc::error::{ErrorCode, OAuthError};
 use crate::oidc::grant::{AccessClaims, TokenResponse, random_id};
 use crate::oidc::params::Params;
 
-/// Scopes that only make sense with a citizen.
-const CITIZEN_SCOPES: [&str; 7] =
-    ["openid", "profile", "email", "phone", "address", "offline_access", "citizen_identifier"];
+/// Every scope the provider offers is about a citizen: a service acting for
+/// itself gets only the scopes outside them it was registered for.
+const CITIZEN_SCOPES: &[&str] = crate::oidc::SCOPES;
 
 pub async fn exchange(state: &AppState, client: &Client, params: &Params) -> Result<TokenResponse, OAuthError> {
     if !client.is_confidential() {
