@@ -329,6 +329,12 @@ impl Config {
         issuer_host(&self.issuer)
     }
 
+    /// Whether the provider runs on loopback (development, tests): only then
+    /// may it call loopback URLs that clients registered.
+    pub fn issuer_is_loopback(&self) -> bool {
+        host_is_loopback(&self.issuer)
+    }
+
     pub fn is_https(&self) -> bool {
         self.issuer.starts_with("https://")
     }

@@ -201,5 +201,6 @@ async fn registry(config: &Config, command: RegistryCommand, clock: SharedClock)
         0 => {}
         n => return Err(StartError::Unmigrated(n)),
     }
-    idp::cli::run(&db, command, clock.as_ref()).await
+    let fetcher = idp::clients::Fetcher::new(config.issuer_is_loopback());
+    idp::cli::run(&db, &fetcher, command, clock.as_ref()).await
 }

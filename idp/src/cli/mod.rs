@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use clap::Subcommand;
 
 use crate::clients::admin::{self, NewOrganisation, NewToken};
-use crate::clients::{self, Actor, NewClient};
+use crate::clients::{self, Actor, Fetcher, NewClient};
 use crate::clock::Clock;
 use crate::config::parse_duration;
 use crate::server::StartError;
@@ -289,7 +289,7 @@ fn apply(options: &ClientOptions, jwks: &Option<serde_json::Value>, new: &mut Ne
     }
 }
 
-pub async fn run(db: &Db, command: RegistryCommand, clock: &dyn Clock) -> Result<(), StartError> {
+pub async fn run(db: &Db, fetcher: &Fetcher, command: RegistryCommand, clock: &dyn Clock) -> Result<(), StartError> {
     let actor = Actor::cli();
     let now = clock.now();
     match command {
@@ -308,7 +308,7 @@ pub async fn run(db: &Db, command: RegistryCommand, clock: &dyn Clock) -> Result
                 print::organisation(&org, &services, json);
             }
         },
-        RegistryCommand::Client(command) => client(db, command, &actor, now).await?,
+        RegistryCommand::Client(command) => client(db, fetcher, command, &actor, now).await?,
         RegistryCommand::Iat(command) => match command {
             IatCommand::Issue { org, single_use, options } => {
                 let new = NewToken {
@@ -365,14 +365,13 @@ pub async fn run(db: &Db, command: RegistryCommand, clock: &dyn Clock) -> Result
     Ok(())
 }
 
-async fn client(db: &Db, command: ClientCommand, actor: &Actor, now: i64) -> Result<(), StartError> {
-    let fetcher = clients::Fetcher::new();
+async fn client(db: &Db, fetcher: &Fetcher, command: ClientCommand, actor: &Actor, now: i64) -> Result<(), StartError> {
     match command {
         ClientCommand::Create { org, options, public_subject, skip_consent } => {
             let jwks = read_jwks(&options.jwks_file)?;
             let mut new = NewClient { organisation_id: org, public_subject, skip_consent, ..NewClient::default() };
             apply(&options, &jwks, &mut new);
-            let registered = clients::register(db, &fetcher, new, actor, None, now).await.map_err(cli_error)?;
+            let registered = clients::register(db, fetcher, new, actor, None, now).await.map_err(cli_error)?;
             print::registered(&registered, options.json);
         }
         ClientCommand::List { org, json } => {
@@ -394,7 +393,7 @@ async fn client(db: &Db, command: ClientCommand, actor: &Actor, now: i64) -> Res
         }
         ClientCommand::Update { client_id, org, options, public_subject, skip_consent } => {
             let jwks = read_jwks(&options.jwks_file)?;
-            let updated = clients::modify(db, &fetcher, &client_id, actor, now, |new| {
+            let updated = clients::modify(db, fetcher, &client_id, actor, now, |new| {
                 apply(&options, &jwks, new);
                 if let Some(org) = &org {
                     new.organisation_id = org.clone();

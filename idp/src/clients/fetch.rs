@@ -3,7 +3,16 @@
 //! (RFC 7591 §2). Same URL rule as the client's other URLs (https, http only
 //! on loopback, no credentials, no fragment); no redirects; short timeouts;
 //! a capped body. A failure names its cause and never repeats the body.
+//!
+//! Every request to a URL a client registered (these documents, and
+//! back-channel logout) goes through [`outbound_client`]: unless the provider
+//! itself runs on loopback (development, tests), it never calls a loopback,
+//! link-local (cloud metadata) or unspecified address, whether the URL names
+//! it or a host name resolves to it — a registrant cannot make the provider
+//! probe its own machine.
 
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header;
@@ -37,31 +46,77 @@ pub enum FetchError {
     NotJson,
 }
 
+/// Addresses outbound requests never reach: unspecified, link-local (cloud
+/// metadata services), and loopback unless `allow_loopback`.
+pub fn forbidden_address(ip: IpAddr, allow_loopback: bool) -> bool {
+    let ip = match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        IpAddr::V4(_) => ip,
+    };
+    let link_local = match ip {
+        IpAddr::V4(v4) => v4.is_link_local(),
+        IpAddr::V6(v6) => v6.segments()[0] & 0xffc0 == 0xfe80,
+    };
+    ip.is_unspecified() || link_local || (ip.is_loopback() && !allow_loopback)
+}
+
+/// Whether `url` names (as a literal) an address outbound requests never
+/// reach; host names are checked when they resolve ([`outbound_client`]).
+pub fn names_forbidden_address(url: &url::Url, allow_loopback: bool) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(v4)) => forbidden_address(IpAddr::V4(v4), allow_loopback),
+        Some(url::Host::Ipv6(v6)) => forbidden_address(IpAddr::V6(v6), allow_loopback),
+        _ => false,
+    }
+}
+
+/// Resolves host names, keeping only addresses outbound requests may reach.
+struct GuardedResolver {
+    allow_loopback: bool,
+}
+
+impl reqwest::dns::Resolve for GuardedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let allow_loopback = self.allow_loopback;
+        Box::pin(async move {
+            let found = tokio::net::lookup_host((name.as_str(), 0)).await?;
+            let allowed: Vec<SocketAddr> = found.filter(|a| !forbidden_address(a.ip(), allow_loopback)).collect();
+            if allowed.is_empty() {
+                return Err("the host resolves only to addresses the provider does not call".into());
+            }
+            Ok(Box::new(allowed.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+/// The HTTP client for URLs clients registered: no redirects, short
+/// timeouts, and only addresses [`forbidden_address`] allows.
+pub fn outbound_client(allow_loopback: bool) -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(CONNECT_TIMEOUT)
+        .timeout(TIMEOUT)
+        .dns_resolver(Arc::new(GuardedResolver { allow_loopback }))
+        .build()
+}
+
 /// An HTTP client for registry documents, cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Fetcher {
     /// `None` if no client with these settings could be built (no TLS
     /// backend): then nothing is fetched, rather than fetched without limits.
     http: Option<reqwest::Client>,
-}
-
-impl Default for Fetcher {
-    fn default() -> Self {
-        Self::new()
-    }
+    allow_loopback: bool,
 }
 
 impl Fetcher {
-    pub fn new() -> Self {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(TIMEOUT)
-            .build();
+    /// `allow_loopback` only when the provider itself runs on loopback.
+    pub fn new(allow_loopback: bool) -> Self {
+        let http = outbound_client(allow_loopback);
         if let Err(e) = &http {
             tracing::error!(error = %e, "no HTTP client for registry documents");
         }
-        Self { http: http.ok() }
+        Self { http: http.ok(), allow_loopback }
     }
 
     /// GETs `uri` (checked against the URL rule as `field`) and parses it as JSON.
@@ -70,6 +125,11 @@ impl Fetcher {
             super::ClientError::InvalidMetadata(why) => FetchError::Url(why),
             other => FetchError::Url(other.to_string()),
         })?;
+        if names_forbidden_address(&url, self.allow_loopback) {
+            return Err(FetchError::Url(format!(
+                "{field} {uri:?} names a loopback or link-local address, which the provider does not call"
+            )));
+        }
         let http = self.http.as_ref().ok_or(FetchError::Unreachable("the provider cannot make HTTP requests"))?;
         let mut response = http
             .get(url)
@@ -131,7 +191,7 @@ mod tests {
 
     #[tokio::test]
     async fn urls_outside_the_rule_are_never_fetched() {
-        let fetcher = Fetcher::new();
+        let fetcher = Fetcher::new(true);
         for (uri, words) in [
             ("http://mairie.example.fr/sector.json", "must use https"),
             ("https://user:pw@mairie.example.fr/sector.json", "credentials"),
@@ -147,11 +207,32 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_provider_in_production_never_calls_its_own_machine() {
+        let fetcher = Fetcher::new(false);
+        for uri in ["https://127.0.0.1/s.json", "https://[::1]/s.json", "https://169.254.169.254/latest/meta-data"] {
+            match fetcher.json("sector_identifier_uri", uri).await {
+                Err(FetchError::Url(why)) => assert!(why.contains("does not call"), "{uri}: {why}"),
+                other => panic!("{uri}: {other:?}"),
+            }
+        }
+        // A name that resolves to loopback is refused when resolved.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let got = fetcher.json("jwks_uri", &format!("http://localhost:{port}/jwks")).await;
+        assert!(matches!(got, Err(FetchError::Unreachable(_))), "{got:?}");
+        assert!(forbidden_address("::ffff:127.0.0.1".parse().unwrap(), false));
+        assert!(forbidden_address("0.0.0.0".parse().unwrap(), true));
+        assert!(forbidden_address("fe80::1".parse().unwrap(), true));
+        assert!(!forbidden_address("127.0.0.1".parse().unwrap(), true));
+        assert!(!forbidden_address("192.0.2.10".parse().unwrap(), false));
+    }
+
+    #[tokio::test]
     async fn a_closed_port_is_named_as_refused() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         drop(listener);
-        let got = Fetcher::new().json("jwks_uri", &format!("http://127.0.0.1:{port}/jwks")).await;
+        let got = Fetcher::new(true).json("jwks_uri", &format!("http://127.0.0.1:{port}/jwks")).await;
         assert_eq!(got, Err(FetchError::Refused));
         assert_eq!(FetchError::Refused.to_string(), "is unreachable (connection refused)");
     }

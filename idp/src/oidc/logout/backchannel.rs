@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::app::AppState;
 use crate::clients::Client;
+use crate::clients::fetch::names_forbidden_address;
 use crate::config::LOGOUT_TOKEN_TTL;
 use crate::oidc::error::OAuthError;
 use crate::oidc::grant::{random_id, subject};
@@ -86,14 +87,11 @@ pub async fn enqueue(state: &AppState, reason: &str, notices: &[Notice<'_>]) -> 
     Ok(deliveries.len())
 }
 
-/// The HTTP client deliveries use: short timeouts, no redirects.
-pub fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(Duration::from_secs(3))
-        .timeout(Duration::from_secs(TIMEOUT))
-        .build()
-        .unwrap_or_default()
+/// The HTTP client deliveries use: the one for every URL a client
+/// registered (`clients::fetch::outbound_client`: no redirects, short
+/// timeouts, never the provider's own machine unless it runs on loopback).
+pub fn http_client(allow_loopback: bool) -> Result<reqwest::Client, OAuthError> {
+    crate::clients::fetch::outbound_client(allow_loopback).map_err(OAuthError::server)
 }
 
 /// One pass: claim what is due, POST each token, record the outcome.
@@ -110,24 +108,31 @@ pub async fn deliver_due(state: &AppState, http: &reqwest::Client, owner: &str) 
         // Signed afresh for each attempt (same jti): a retry after the first
         // token's two minutes is still valid, and never signed by a retired key.
         let token = resign(state, &delivery.logout_token)?;
-        let outcome = http
-            .post(&delivery.uri)
-            .header("cache-control", "no-store")
-            .form(&[("logout_token", token.as_str())])
-            .send()
-            .await;
+        let allow_loopback = state.config.issuer_is_loopback();
+        let target = url::Url::parse(&delivery.uri).ok().filter(|u| !names_forbidden_address(u, allow_loopback));
+        let outcome = match target {
+            Some(target) => Some(
+                http.post(target)
+                    .header("cache-control", "no-store")
+                    .form(&[("logout_token", token.as_str())])
+                    .send()
+                    .await,
+            ),
+            None => None,
+        };
         let now = state.clock.now();
         match outcome {
-            Ok(response) if response.status().is_success() => {
+            Some(Ok(response)) if response.status().is_success() => {
                 state.db.mark_logout_delivered(&delivery.delivery_id, owner, now).await?;
                 record_outcome(state, delivery, "logout.delivered", delivery.attempts + 1, None).await;
                 tracing::info!(client_id = %delivery.client_id, attempts = delivery.attempts + 1, "back-channel logout delivered");
             }
             failed => {
                 let error = match failed {
-                    Ok(response) => format!("HTTP {}", response.status().as_u16()),
-                    Err(e) if e.is_timeout() => "timed out".to_owned(),
-                    Err(_) => "unreachable".to_owned(),
+                    Some(Ok(response)) => format!("HTTP {}", response.status().as_u16()),
+                    Some(Err(e)) if e.is_timeout() => "timed out".to_owned(),
+                    Some(Err(_)) => "unreachable".to_owned(),
+                    None => "refused: a loopback or link-local address".to_owned(),
                 };
                 let attempts = delivery.attempts + 1;
                 let next = (attempts < MAX_ATTEMPTS).then(|| now + backoff(attempts));
@@ -191,7 +196,13 @@ fn resign(state: &AppState, stored: &str) -> Result<String, OAuthError> {
 /// Delivers forever, every `SESAME_LOGOUT_DELIVERY_INTERVAL` (one task per replica).
 pub async fn run(state: AppState) {
     let owner = format!("replica-{}", random_id());
-    let http = http_client();
+    let http = match http_client(state.config.issuer_is_loopback()) {
+        Ok(http) => http,
+        Err(e) => {
+            tracing::error!(error = %e.description, "no HTTP client: this replica delivers no back-channel logout");
+            return;
+        }
+    };
     let every = Duration::from_secs(u64::try_from(state.config.logout_delivery_interval).unwrap_or(2));
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
