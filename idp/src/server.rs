@@ -46,7 +46,7 @@ pub async fn connect_database(config: &Config) -> Result<Db, StartError> {
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|e| StartError::DataDir(config.data_dir.display().to_string(), e))?;
     }
-    Ok(Db::connect(&config.database_url).await?)
+    Ok(Db::connect_with(&config.database_url, dependency_timeout(config)).await?)
 }
 
 /// Everything `serve` needs, ready: migrated database, cache, key ring.
@@ -60,13 +60,22 @@ pub async fn prepare(config: Config, clock: SharedClock, rsa: &dyn RsaKeySource)
         n => return Err(StartError::Unmigrated(n)),
     }
     let cache = match &config.redis_url {
-        Some(url) => Cache::redis(cache::connect_redis(url).await?, &config.redis_prefix, clock.clone()),
+        Some(url) => Cache::redis(
+            cache::connect_redis_with(url, dependency_timeout(&config)).await?,
+            &config.redis_prefix,
+            clock.clone(),
+        ),
         None => Cache::sql(db.clone(), clock.clone()),
     };
     cache.ping().await?;
     let master = MasterKey::load(&config.master_key)?;
     let keys = Keyring::open(db.clone(), master, clock.clone(), config.lifetimes, rsa).await?;
     Ok(AppState::new(config, clock, db, cache, Arc::new(keys)))
+}
+
+/// How long a request waits for the database or Redis before it fails (503).
+fn dependency_timeout(config: &Config) -> Duration {
+    Duration::from_secs(u64::try_from(config.dependency_timeout).unwrap_or(5))
 }
 
 /// Binds the configured address (port 0 picks a free one).

@@ -54,8 +54,14 @@ impl PageError {
         Self { status, lang, key, back }
     }
 
-    /// A server-side failure: logged here, shown as a generic message.
+    /// A server-side failure: logged here, shown as a generic message; a
+    /// 503 "try again" page when the request met the database or Redis
+    /// unavailable (`outage`).
     pub fn internal(lang: Lang, cause: &dyn std::fmt::Display) -> Self {
+        if let Some(dependency) = crate::outage::current() {
+            tracing::warn!(error = %cause, dependency = dependency.name(), "page failed: dependency unavailable");
+            return Self::new(StatusCode::SERVICE_UNAVAILABLE, lang, "err.unavailable", "/account");
+        }
         tracing::error!(error = %cause, "page failed");
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, lang, "err.server", "/account")
     }
@@ -84,6 +90,10 @@ impl JsonError {
     }
 
     pub fn internal(lang: Lang, cause: &dyn std::fmt::Display) -> Self {
+        if let Some(dependency) = crate::outage::current() {
+            tracing::warn!(error = %cause, dependency = dependency.name(), "ceremony endpoint: dependency unavailable");
+            return Self::new(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", lang, "err.unavailable");
+        }
         tracing::error!(error = %cause, "ceremony endpoint failed");
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", lang, "err.server")
     }
