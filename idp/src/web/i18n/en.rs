@@ -101,6 +101,10 @@ pub const MESSAGES: &[(&str, &str)] = &[
     ),
     ("err.credential_taken", "This passkey is already registered."),
     ("err.recovery_refused", "Wrong citizen identifier or recovery code, or the code was already used."),
+    (
+        "err.recovery_too_many",
+        "Too many recovery attempts for this citizen identifier. Please wait a moment and try again.",
+    ),
     ("err.server", "The service has a problem. Please try again in a moment."),
     (
         "err.unavailable",

@@ -104,6 +104,10 @@ pub const MESSAGES: &[(&str, &str)] = &[
     ),
     ("err.credential_taken", "Cette clé d’accès est déjà enregistrée."),
     ("err.recovery_refused", "Identifiant citoyen ou code de secours incorrect, ou code déjà utilisé."),
+    (
+        "err.recovery_too_many",
+        "Trop de tentatives de récupération pour cet identifiant citoyen. Patientez un moment puis réessayez.",
+    ),
     ("err.server", "Le service rencontre un problème. Réessayez dans quelques instants."),
     (
         "err.unavailable",
