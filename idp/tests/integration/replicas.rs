@@ -569,3 +569,146 @@ async fn killing_replicas_mid_load_loses_no_completed_login() {
     }
     assert!(signed_up >= ENOUGH);
 }
+
+/// A relying party's back-channel receiver: verifies each logout token
+/// against the provider's keys, ends the RP session of its `sid` (once), and
+/// counts the POSTs per `sid`.
+#[derive(Default)]
+struct Receiver {
+    jwks: serde_json::Value,
+    posts: std::sync::Mutex<BTreeMap<String, usize>>,
+    /// RP sessions by `sid`: true while signed in.
+    sessions: std::sync::Mutex<BTreeMap<String, bool>>,
+    ended: AtomicUsize,
+    arrived: tokio::sync::Notify,
+}
+
+impl Receiver {
+    async fn start(jwks: serde_json::Value) -> (Arc<Self>, String) {
+        let receiver = Arc::new(Self { jwks, ..Self::default() });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://127.0.0.1:{}/backchannel-logout", listener.local_addr().unwrap().port());
+        let router = axum::Router::new().route(
+            "/backchannel-logout",
+            axum::routing::post({
+                let receiver = receiver.clone();
+                move |form: axum::extract::Form<BTreeMap<String, String>>| async move { receiver.receive(&form.0) }
+            }),
+        );
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        (receiver, url)
+    }
+
+    /// The RP signs a citizen in: a session under the ID token's `sid`.
+    fn signed_in(&self, id_token: &str) -> String {
+        let sid = self.verified(id_token)["sid"].as_str().unwrap().to_owned();
+        self.sessions.lock().unwrap().insert(sid.clone(), true);
+        sid
+    }
+
+    fn verified(&self, jwt: &str) -> serde_json::Value {
+        let kid = crate::oidc_support::header_of(jwt)["kid"].as_str().unwrap().to_owned();
+        let jwk = self.jwks["keys"].as_array().unwrap().iter().find(|k| k["kid"] == kid.as_str()).unwrap();
+        idp::keys::verify(jwt, jwk).expect("signed by the provider").1
+    }
+
+    fn receive(&self, form: &BTreeMap<String, String>) -> axum::http::StatusCode {
+        let claims = self.verified(&form["logout_token"]);
+        assert!(claims["events"]["http://schemas.openid.net/event/backchannel-logout"].is_object(), "{claims}");
+        let sid = claims["sid"].as_str().unwrap().to_owned();
+        *self.posts.lock().unwrap().entry(sid.clone()).or_default() += 1;
+        if self.sessions.lock().unwrap().insert(sid, false) == Some(true) {
+            self.ended.fetch_add(1, Ordering::SeqCst);
+        }
+        self.arrived.notify_waiters();
+        axum::http::StatusCode::OK
+    }
+
+    /// Waits (bounded) until a logout for each of `sids` has arrived.
+    async fn wait_for(&self, sids: &[String]) {
+        tokio::time::timeout(std::time::Duration::from_secs(60), async {
+            loop {
+                let arrived = self.arrived.notified();
+                if sids.iter().all(|sid| self.posts.lock().unwrap().contains_key(sid)) {
+                    return;
+                }
+                arrived.await;
+            }
+        })
+        .await
+        .expect("back-channel logouts delivered");
+    }
+}
+
+#[tokio::test]
+async fn a_back_channel_logout_reaches_the_service_once_from_three_delivering_replicas() {
+    let Some(()) = shared_engines() else { return };
+    let db = TestDatabase::create().await;
+    let dir = tempfile::tempdir().unwrap();
+    let issuer_port = free_port();
+    let mut shared = test_env(&db, dir.path(), issuer_port);
+    // Every replica's delivery loop runs, often.
+    shared.insert("SESAME_LOGOUT_DELIVERY_INTERVAL".into(), "1s".into());
+    let issuer = shared["SESAME_ISSUER"].clone();
+    let replicas = [start_on(&shared, issuer_port).await, start(&shared).await, start(&shared).await];
+    let http = reqwest::Client::new();
+    let jwks: serde_json::Value = http.get(replicas[0].url("/jwks")).send().await.unwrap().json().await.unwrap();
+    let (receiver, receiver_url) = Receiver::start(jwks).await;
+
+    // The service registers itself (RFC 7591) with its back-channel receiver.
+    let (ok, _, stderr) =
+        run(&shared, &["org", "create", "--name", "Ville de Test", "--kind", "commune", "--code", "213105554"]).await;
+    assert!(ok, "{stderr}");
+    let (ok, stdout, stderr) = run(&shared, &["iat", "issue", "--org", "213105554", "--json"]).await;
+    assert!(ok, "{stderr}");
+    let iat: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let registration = json!({
+        "client_name": "Portail famille",
+        "redirect_uris": [crate::oidc_support::REDIRECT],
+        "scope": "openid",
+        "backchannel_logout_uri": receiver_url,
+    });
+    let response = http
+        .post(replicas[1].url("/register"))
+        .bearer_auth(iat["token"].as_str().unwrap())
+        .json(&registration)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let registered: serde_json::Value = response.json().await.unwrap();
+    let client = (
+        registered["client_id"].as_str().unwrap().to_owned(),
+        registered["client_secret"].as_str().unwrap().to_owned(),
+    );
+
+    // Four citizens log in to the service across the replicas; the first three
+    // sign out, each on another replica.
+    let rotation = Rotation::new(&replicas.iter().collect::<Vec<_>>());
+    let mut logins = Vec::new();
+    for _ in 0..4 {
+        let login = complete_login(&issuer, &rotation, &client).await;
+        let tokens = login.outcome.as_ref().unwrap_or_else(|e| panic!("{e:?}"));
+        let sid = receiver.signed_in(tokens["id_token"].as_str().unwrap());
+        logins.push((login.browser, sid));
+    }
+    let mut sids = Vec::new();
+    for (replica, (browser, sid)) in replicas.iter().zip(logins.iter_mut()) {
+        browser.switch_to(replica.addr());
+        browser.sign_out().await;
+        sids.push(sid.clone());
+    }
+    receiver.wait_for(&sids).await;
+    // A later logout, delivered after those: the delivery loops have run on
+    // since, and none delivered an earlier one again.
+    let (browser, last) = &mut logins[3];
+    browser.switch_to(replicas[2].addr());
+    browser.sign_out().await;
+    receiver.wait_for(std::slice::from_ref(last)).await;
+
+    let posts = receiver.posts.lock().unwrap().clone();
+    assert_eq!(posts.len(), 4, "{posts:?}");
+    assert!(posts.values().all(|n| *n == 1), "exactly one POST per sid: {posts:?}");
+    assert_eq!(receiver.ended.load(Ordering::SeqCst), 4, "each RP session ended once");
+    assert!(receiver.sessions.lock().unwrap().values().all(|alive| !alive));
+}
