@@ -228,36 +228,74 @@ async fn metrics(app: &TestApp) -> String {
     app.get("/metrics").await.text().await.unwrap()
 }
 
+/// A provider reaching one engine (`setting`: its URL variable) through
+/// `proxy`, with tokens issued, a code not yet redeemed, and load running.
+struct Scene {
+    app: TestApp,
+    flow: Flow,
+    access: String,
+    code: String,
+    load: Load,
+}
+
+impl Scene {
+    async fn behind(proxy: &Cuttable, setting: &str) -> Self {
+        let app = TestApp::spawn_with(|env| {
+            let url = proxy.in_front_of(&env[setting]);
+            env.insert(setting.into(), url);
+            env.insert("SESAME_DEPENDENCY_TIMEOUT".into(), "1s".into());
+        })
+        .await;
+        let flow = Flow::new(&app).await;
+        let access = flow.tokens(&app).await["access_token"].as_str().unwrap().to_owned();
+        let code = flow.code(&app).await;
+        let load = Load::start(&app, &flow, &access);
+        Self { app, flow, access, code, load }
+    }
+
+    /// `/readyz` while `part` is away: 503, naming it.
+    async fn not_ready_naming(&self, part: &str) {
+        let ready = timed(self.app.client.get(self.app.url("/readyz"))).await;
+        assert_eq!(ready.status(), 503);
+        let body: serde_json::Value = ready.json().await.unwrap();
+        assert!(body[part].as_str().unwrap().starts_with("unavailable"), "{body}");
+    }
+
+    /// The engine is back: ready again by itself, the load saw only clean
+    /// answers, and nothing was lost (the code issued before the cut, the
+    /// token, the browser session).
+    async fn recovers(self, proxy: &Cuttable, dependency: &str) {
+        let Self { app, flow, access, code, load } = self;
+        proxy.restore().await;
+        wait_until_ready(&app).await;
+        load.finish().await;
+        let response = redeem(&app, &flow, &code).await;
+        assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+        assert_eq!(timed(app.client.get(app.url("/userinfo")).bearer_auth(&access)).await.status(), 200);
+        flow.tokens(&app).await;
+        let counted = format!(r#"sesame_dependency_unavailable_responses_total{{dependency="{dependency}"}}"#);
+        assert!(metrics(&app).await.contains(&counted));
+    }
+}
+
 #[tokio::test]
 async fn losing_redis_mid_run_answers_503_and_recovers_by_itself() {
     let Some(redis) = setting("SESAME_TEST_REDIS_URL") else { return };
     let proxy = Cuttable::to(target_of(&redis)).await;
-    let app = TestApp::spawn_with(|env| {
-        env.insert("SESAME_REDIS_URL".into(), proxy.in_front_of(&redis));
-        env.insert("SESAME_DEPENDENCY_TIMEOUT".into(), "1s".into());
-    })
-    .await;
-    let flow = Flow::new(&app).await;
-    let tokens = flow.tokens(&app).await;
-    let access = tokens["access_token"].as_str().unwrap();
-    let code = flow.code(&app).await;
-    let load = Load::start(&app, &flow, access);
+    let scene = Scene::behind(&proxy, "SESAME_REDIS_URL").await;
+    let (app, flow) = (&scene.app, &scene.flow);
 
     proxy.cut();
-    let ready = timed(app.client.get(app.url("/readyz"))).await;
-    assert_eq!(ready.status(), 503);
-    let body: serde_json::Value = ready.json().await.unwrap();
-    assert!(body["cache"].as_str().unwrap().starts_with("unavailable"), "{body}");
-    assert_eq!(body["database"], "ok", "{body}");
+    scene.not_ready_naming("cache").await;
     // Protocol endpoints: OAuth error JSON.
-    assert_temporarily_unavailable(redeem(&app, &flow, &code).await).await;
-    assert_temporarily_unavailable(timed(app.client.get(app.url("/userinfo")).bearer_auth(access)).await).await;
+    assert_temporarily_unavailable(redeem(app, flow, &scene.code).await).await;
+    assert_temporarily_unavailable(timed(app.client.get(app.url("/userinfo")).bearer_auth(&scene.access)).await).await;
     // A valid authorization request goes back to the service (RFC 6749 §4.1.2.1).
-    assert_authorization_unavailable(&app, &flow).await;
+    assert_authorization_unavailable(app, flow).await;
     // Pages (the browser session lives in Redis): readable, French by default, English on request.
-    assert_unavailable_page(timed(page(&app, "/account", &flow.cookie)).await, "momentanément indisponible").await;
+    assert_unavailable_page(timed(page(app, "/account", &flow.cookie)).await, "momentanément indisponible").await;
     // A new visitor: the page renders, but its new session cannot be stored.
-    let sign_in = page(&app, "/signin", "").header("accept-language", "en");
+    let sign_in = page(app, "/signin", "").header("accept-language", "en");
     assert_unavailable_page(timed(sign_in).await, "briefly unavailable").await;
     // A ceremony endpoint (JSON), whose CSRF check cannot read the session.
     assert_temporarily_unavailable(
@@ -265,15 +303,7 @@ async fn losing_redis_mid_run_answers_503_and_recovers_by_itself() {
     )
     .await;
 
-    proxy.restore().await;
-    wait_until_ready(&app).await;
-    load.finish().await;
-    // Nothing was lost: the code issued before the cut, the token, the session.
-    let response = redeem(&app, &flow, &code).await;
-    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
-    assert_eq!(timed(app.client.get(app.url("/userinfo")).bearer_auth(access)).await.status(), 200);
-    flow.tokens(&app).await;
-    assert!(metrics(&app).await.contains(r#"sesame_dependency_unavailable_responses_total{dependency="redis"}"#));
+    scene.recovers(&proxy, "redis").await;
 }
 
 #[tokio::test]
@@ -281,44 +311,25 @@ async fn losing_postgres_mid_run_answers_503_and_recovers_by_itself() {
     let Some(server) = setting("SESAME_TEST_DATABASE_URL") else { return };
     let proxy = Cuttable::to(target_of(&server)).await;
     // The test database is created on the server directly; the provider reaches it through the proxy.
-    let app = TestApp::spawn_with(|env| {
-        let url = proxy.in_front_of(&env["SESAME_DATABASE_URL"]);
-        env.insert("SESAME_DATABASE_URL".into(), url);
-        env.insert("SESAME_DEPENDENCY_TIMEOUT".into(), "1s".into());
-    })
-    .await;
-    let flow = Flow::new(&app).await;
-    let tokens = flow.tokens(&app).await;
-    let access = tokens["access_token"].as_str().unwrap();
-    let code = flow.code(&app).await;
-    let load = Load::start(&app, &flow, access);
+    let scene = Scene::behind(&proxy, "SESAME_DATABASE_URL").await;
+    let (app, flow) = (&scene.app, &scene.flow);
 
     proxy.cut();
-    let ready = timed(app.client.get(app.url("/readyz"))).await;
-    assert_eq!(ready.status(), 503);
-    let body: serde_json::Value = ready.json().await.unwrap();
-    assert!(body["database"].as_str().unwrap().starts_with("unavailable"), "{body}");
+    scene.not_ready_naming("database").await;
     // Protocol endpoints: OAuth error JSON (client authentication reads the registry).
-    assert_temporarily_unavailable(redeem(&app, &flow, &code).await).await;
-    assert_temporarily_unavailable(timed(app.client.get(app.url("/userinfo")).bearer_auth(access)).await).await;
+    assert_temporarily_unavailable(redeem(app, flow, &scene.code).await).await;
+    assert_temporarily_unavailable(timed(app.client.get(app.url("/userinfo")).bearer_auth(&scene.access)).await).await;
     // The authorization endpoint cannot check the client: a page, never a redirect.
     let query = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(flow.params(&[])).finish();
-    let authorize = page(&app, &format!("/authorize?{query}"), &flow.cookie);
+    let authorize = page(app, &format!("/authorize?{query}"), &flow.cookie);
     assert_unavailable_page(timed(authorize).await, "momentanément indisponible").await;
     // Pages: the account page reads the login and the citizen.
-    assert_unavailable_page(timed(page(&app, "/account", &flow.cookie)).await, "momentanément indisponible").await;
-    let account = page(&app, "/account?ui_locales=en", &flow.cookie);
+    assert_unavailable_page(timed(page(app, "/account", &flow.cookie)).await, "momentanément indisponible").await;
+    let account = page(app, "/account?ui_locales=en", &flow.cookie);
     assert_unavailable_page(timed(account).await, "briefly unavailable").await;
     // What lives in memory is still served.
     assert_eq!(timed(app.client.get(app.url("/jwks"))).await.status(), 200);
     assert_eq!(timed(app.client.get(app.url("/.well-known/openid-configuration"))).await.status(), 200);
 
-    proxy.restore().await;
-    wait_until_ready(&app).await;
-    load.finish().await;
-    let response = redeem(&app, &flow, &code).await;
-    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
-    assert_eq!(timed(app.client.get(app.url("/userinfo")).bearer_auth(access)).await.status(), 200);
-    flow.tokens(&app).await;
-    assert!(metrics(&app).await.contains(r#"sesame_dependency_unavailable_responses_total{dependency="database"}"#));
+    scene.recovers(&proxy, "database").await;
 }

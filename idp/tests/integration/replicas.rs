@@ -178,42 +178,10 @@ async fn three_replicas_behave_as_one_provider() {
 
     // The code flow: authorized on replica 2, redeemed on replica 3, replayed on 1.
     let redirect = crate::oidc_support::REDIRECT;
-    let (ok, _, stderr) =
-        run(&shared, &["org", "create", "--name", "Ville de Test", "--kind", "commune", "--code", "213105554"]).await;
-    assert!(ok, "{stderr}");
-    let (ok, stdout, stderr) = run(
-        &shared,
-        &[
-            "client",
-            "create",
-            "--org",
-            "213105554",
-            "--name",
-            "Mairie",
-            "--redirect-uri",
-            redirect,
-            "--scope",
-            "openid",
-            "--json",
-        ],
-    )
-    .await;
-    assert!(ok, "{stderr}");
-    let client: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-    let (client_id, secret) = (client["client_id"].as_str().unwrap(), client["client_secret"].as_str().unwrap());
+    let client = cli_client(&shared).await;
+    let (client_id, secret) = (client.0.as_str(), client.1.as_str());
     let (verifier, challenge) = crate::oidc_support::pkce();
-    let query = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs([
-            ("response_type", "code"),
-            ("client_id", client_id),
-            ("redirect_uri", redirect),
-            ("scope", "openid"),
-            ("state", "st"),
-            ("nonce", "n"),
-            ("code_challenge", &challenge),
-            ("code_challenge_method", "S256"),
-        ])
-        .finish();
+    let query = authorize_query(client_id, &challenge);
     let location = browser.get_location(&format!("/authorize?{query}")).await.unwrap();
     let consent = location.strip_prefix(&issuer).unwrap_or(&location).to_owned();
     assert!(consent.starts_with("/authorize/consent/"), "{location}");
@@ -293,6 +261,22 @@ async fn cli_client(shared: &BTreeMap<String, String>) -> (String, String) {
     assert!(ok, "{stderr}");
     let client: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     (client["client_id"].as_str().unwrap().to_owned(), client["client_secret"].as_str().unwrap().to_owned())
+}
+
+/// The query of an authorization request (PKCE, `openid`) to the test redirect.
+fn authorize_query(client_id: &str, challenge: &str) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("response_type", "code"),
+            ("client_id", client_id),
+            ("redirect_uri", crate::oidc_support::REDIRECT),
+            ("scope", "openid"),
+            ("state", "st"),
+            ("nonce", "n"),
+            ("code_challenge", challenge),
+            ("code_challenge_method", "S256"),
+        ])
+        .finish()
 }
 
 /// Why one step of a login did not succeed (the details are read in assertion messages).
@@ -391,18 +375,7 @@ async fn login_steps(
     login.signed_up = true;
 
     let (verifier, challenge) = crate::oidc_support::pkce();
-    let query = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs([
-            ("response_type", "code"),
-            ("client_id", client_id),
-            ("redirect_uri", redirect),
-            ("scope", "openid"),
-            ("state", "st"),
-            ("nonce", "n"),
-            ("code_challenge", &challenge),
-            ("code_challenge_method", "S256"),
-        ])
-        .finish();
+    let query = authorize_query(client_id, &challenge);
     b.switch_to(rotation.next());
     let to_consent = location(&step(b.client.get(b.url(&format!("/authorize?{query}"))), &[302, 303]).await?);
     let consent = to_consent.strip_prefix(issuer).unwrap_or(&to_consent).to_owned();
