@@ -95,13 +95,12 @@ pub fn is_database_outage(e: &sqlx::Error) -> bool {
 /// shutting down, crashed, not yet accepting), 53300 (too many connections).
 /// SQLite result codes: BUSY and LOCKED (and their extended forms).
 fn unavailable_code(code: &str) -> bool {
-    if code.len() == 5 && !code.bytes().all(|b| b.is_ascii_digit()) || code.starts_with('0') {
-        return code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300");
+    if code.len() < 5
+        && let Ok(n) = code.parse::<u32>()
+    {
+        return matches!(n & 0xff, 5 | 6);
     }
-    match code.parse::<u32>() {
-        Ok(n) if code.len() < 5 => matches!(n & 0xff, 5 | 6),
-        _ => code == "53300",
-    }
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300")
 }
 
 /// Whether a Redis error means the server is unreachable, slow, or not
@@ -120,17 +119,10 @@ pub fn is_redis_outage(e: &redis::RedisError) -> bool {
 /// Rate-limit refusals (429) stand; a 503 already made keeps its body
 /// (`/readyz` names the cause) and gains `Retry-After`.
 pub async fn answer(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
-    let query_locales = request.uri().query().and_then(|q| {
-        url::form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "ui_locales").map(|(_, v)| v.into_owned())
-    });
-    let accept_language = request.headers().get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
-    let lang = Lang::negotiate(query_locales.as_deref(), accept_language);
-    let accepts_html = request
-        .headers()
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|accept| accept.contains("text/html"));
-    let path = request.uri().path().to_owned();
+    // Kept (cheap clones) to shape a 503 should one be needed.
+    let uri = request.uri().clone();
+    let accept_language = request.headers().get(header::ACCEPT_LANGUAGE).cloned();
+    let accept = request.headers().get(header::ACCEPT).cloned();
 
     let (response, witnessed) = watched(next.run(request)).await;
     let Some(dependency) = witnessed else { return response };
@@ -139,13 +131,22 @@ pub async fn answer(State(metrics): State<Arc<Metrics>>, request: Request, next:
         return response;
     }
     metrics.count_unavailable(dependency.name());
-    tracing::warn!(dependency = dependency.name(), %path, replaced = status.as_u16(), "dependency unavailable: 503");
+    tracing::warn!(
+        dependency = dependency.name(),
+        path = uri.path(),
+        replaced = status.as_u16(),
+        "dependency unavailable: 503"
+    );
     let mut response = if status == StatusCode::SERVICE_UNAVAILABLE {
         response
     } else {
         let content_type = response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-        let page = content_type.starts_with("text/html") || content_type.is_empty() && accepts_html;
-        if page {
+        let accepts_html = accept.as_ref().and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"));
+        if content_type.starts_with("text/html") || content_type.is_empty() && accepts_html {
+            let ui_locales = uri.query().and_then(|q| {
+                url::form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "ui_locales").map(|(_, v)| v.into_owned())
+            });
+            let lang = Lang::negotiate(ui_locales.as_deref(), accept_language.as_ref().and_then(|v| v.to_str().ok()));
             PageError::new(StatusCode::SERVICE_UNAVAILABLE, lang, "err.unavailable", "/account").into_response()
         } else {
             OAuthError::unavailable(dependency.name()).into_response()
