@@ -31,6 +31,7 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     ("KEY_PUBLISH_BEFORE_USE", "1h", "How long a rotated key is published before it signs"),
     ("SHUTDOWN_GRACE", "25s", "How long in-flight requests may finish after SIGTERM"),
     ("LOGOUT_DELIVERY_INTERVAL", "2s", "How often each replica looks for back-channel logouts to deliver"),
+    ("DEPENDENCY_TIMEOUT", "5s", "Longest wait for a database connection or a Redis answer before a request gets 503"),
     ("RATE_LIMIT_WINDOW", "1m", "Length of the fixed window every rate limit counts in"),
     (
         "RATE_LIMIT_PER_ADDRESS",
@@ -38,6 +39,11 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "Ceremony starts, recovery and registration per source address per window; 0 = off",
     ),
     ("RATE_LIMIT_PER_CLIENT", "6000", "Token requests per client and per source address per window; 0 = off"),
+    (
+        "RATE_LIMIT_RECOVERY_PER_CITIZEN",
+        "5",
+        "Recovery-code attempts against one citizen per window, from every address together; 0 = off",
+    ),
     ("TRUSTED_PROXIES", "10.0.0.0/8,fd00::/8", "Peers (CIDRs) whose X-Forwarded-For names the source address"),
 ];
 
@@ -104,6 +110,8 @@ pub struct Config {
     pub lifetimes: Lifetimes,
     pub shutdown_grace: i64,
     pub logout_delivery_interval: i64,
+    /// Seconds a request waits for a database connection or a Redis answer.
+    pub dependency_timeout: i64,
     pub rate_limits: RateLimits,
 }
 
@@ -116,6 +124,8 @@ pub struct RateLimits {
     pub per_address: u32,
     /// Per client (and per source address) on `/token`; 0 = off.
     pub per_client: u32,
+    /// Recovery-code attempts against one citizen, all addresses together; 0 = off.
+    pub recovery_per_citizen: u32,
     /// Peers trusted to name the source address in `X-Forwarded-For`.
     pub trusted_proxies: Vec<IpNet>,
 }
@@ -252,12 +262,14 @@ impl Config {
         let rate_window = p.parse("RATE_LIMIT_WINDOW", "1m", parse_duration);
         let per_address = p.parse("RATE_LIMIT_PER_ADDRESS", "60", parse_count);
         let per_client = p.parse("RATE_LIMIT_PER_CLIENT", "6000", parse_count);
+        let recovery_per_citizen = p.parse("RATE_LIMIT_RECOVERY_PER_CITIZEN", "5", parse_count);
+        let dependency_timeout = p.parse("DEPENDENCY_TIMEOUT", "5s", parse_duration);
         let trusted_proxies = p.parse("TRUSTED_PROXIES", "", |v| {
             v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(IpNet::parse).collect::<Result<Vec<_>, _>>()
         });
-        let rate_limits = match (rate_window, per_address, per_client, trusted_proxies) {
-            (Some(window), Some(per_address), Some(per_client), Some(trusted_proxies)) => {
-                Some(RateLimits { window, per_address, per_client, trusted_proxies })
+        let rate_limits = match (rate_window, per_address, per_client, recovery_per_citizen, trusted_proxies) {
+            (Some(window), Some(per_address), Some(per_client), Some(recovery_per_citizen), Some(trusted_proxies)) => {
+                Some(RateLimits { window, per_address, per_client, recovery_per_citizen, trusted_proxies })
             }
             _ => None,
         };
@@ -292,6 +304,7 @@ impl Config {
             lifetimes.complete(),
             shutdown_grace,
             logout_delivery_interval,
+            dependency_timeout,
             rate_limits,
         );
         match settings {
@@ -303,6 +316,7 @@ impl Config {
                 Some(lifetimes),
                 Some(shutdown_grace),
                 Some(logout_delivery_interval),
+                Some(dependency_timeout),
                 Some(rate_limits),
             ) if problems.is_empty() => Ok(Config {
                 issuer,
@@ -318,6 +332,7 @@ impl Config {
                 lifetimes,
                 shutdown_grace,
                 logout_delivery_interval,
+                dependency_timeout,
                 rate_limits,
             }),
             _ => Err(ConfigError { problems }),
@@ -673,6 +688,8 @@ mod tests {
         let config = Config::from_env(&env(&[])).unwrap();
         assert_eq!(config.rate_limits.window, 60);
         assert_eq!(config.rate_limits.per_address, 60);
+        assert_eq!(config.rate_limits.recovery_per_citizen, 5);
+        assert_eq!(config.dependency_timeout, 5);
         assert!(config.rate_limits.trusted_proxies.is_empty());
         let config = Config::from_env(&env(&[
             ("SESAME_RATE_LIMIT_PER_ADDRESS", "0"),
@@ -689,9 +706,15 @@ mod tests {
         let err = Config::from_env(&env(&[
             ("SESAME_RATE_LIMIT_PER_CLIENT", "lots"),
             ("SESAME_TRUSTED_PROXIES", "10.0.0.0/33"),
+            ("SESAME_RATE_LIMIT_RECOVERY_PER_CITIZEN", "-1"),
+            ("SESAME_DEPENDENCY_TIMEOUT", "0s"),
         ]))
         .unwrap_err();
         assert!(err.mentions("SESAME_RATE_LIMIT_PER_CLIENT") && err.mentions("SESAME_TRUSTED_PROXIES"), "{err}");
+        assert!(
+            err.mentions("SESAME_RATE_LIMIT_RECOVERY_PER_CITIZEN") && err.mentions("SESAME_DEPENDENCY_TIMEOUT"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod config;
 pub mod keys;
 pub mod oidc;
 pub mod ops;
+pub mod outage;
 pub mod passkey;
 pub mod server;
 pub mod store;

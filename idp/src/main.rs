@@ -116,6 +116,7 @@ async fn run(command: Command) -> Result<(), StartError> {
             let issuer = config.issuer.clone();
             let listener = server::bind(bind).await?;
             let (state, listener) = server::prepare_while_probed(config, clock, &GenerateRsa, listener).await?;
+            let shutdown = server::shutdown_signal();
             tracing::info!(
                 %issuer,
                 address = %bind,
@@ -124,7 +125,7 @@ async fn run(command: Command) -> Result<(), StartError> {
                 startup_ms = started.elapsed().as_millis() as u64,
                 "Sésame is ready: {issuer}/.well-known/openid-configuration"
             );
-            server::serve(listener, state, server::shutdown_signal()).await.map_err(|e| StartError::Bind(bind, e))?;
+            server::serve(listener, state, shutdown).await.map_err(|e| StartError::Bind(bind, e))?;
             tracing::info!("stopped cleanly");
             Ok(())
         }

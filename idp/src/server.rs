@@ -46,7 +46,7 @@ pub async fn connect_database(config: &Config) -> Result<Db, StartError> {
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|e| StartError::DataDir(config.data_dir.display().to_string(), e))?;
     }
-    Ok(Db::connect(&config.database_url).await?)
+    Ok(Db::connect_with(&config.database_url, dependency_timeout(config)).await?)
 }
 
 /// Everything `serve` needs, ready: migrated database, cache, key ring.
@@ -60,7 +60,11 @@ pub async fn prepare(config: Config, clock: SharedClock, rsa: &dyn RsaKeySource)
         n => return Err(StartError::Unmigrated(n)),
     }
     let cache = match &config.redis_url {
-        Some(url) => Cache::redis(cache::connect_redis(url).await?, &config.redis_prefix, clock.clone()),
+        Some(url) => Cache::redis(
+            cache::connect_redis_with(url, dependency_timeout(&config)).await?,
+            &config.redis_prefix,
+            clock.clone(),
+        ),
         None => Cache::sql(db.clone(), clock.clone()),
     };
     cache.ping().await?;
@@ -156,6 +160,11 @@ fn starting_router(cause: Arc<std::sync::Mutex<String>>) -> axum::Router {
         })
 }
 
+/// How long a request waits for the database or Redis before it fails (503).
+fn dependency_timeout(config: &Config) -> Duration {
+    Duration::from_secs(u64::try_from(config.dependency_timeout).unwrap_or(5))
+}
+
 /// Binds the configured address (port 0 picks a free one).
 pub async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
     TcpListener::bind(addr).await.map_err(|e| StartError::Bind(addr, e))
@@ -217,26 +226,38 @@ async fn maintain(state: AppState) {
     }
 }
 
-/// Resolves on SIGTERM or SIGINT.
-pub async fn shutdown_signal() {
-    let interrupt = async {
+/// Resolves on SIGTERM or SIGINT. The handlers are installed by this call,
+/// not when the future is first polled: a SIGTERM right after "ready" is
+/// logged already drains instead of killing the process.
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
+    #[cfg(unix)]
+    let handlers = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (signal(SignalKind::terminate()).ok(), signal(SignalKind::interrupt()).ok())
+    };
+    async move {
+        #[cfg(unix)]
+        {
+            let (mut terminate, mut interrupt) = handlers;
+            let next = |s: &mut Option<tokio::signal::unix::Signal>| {
+                let mut s = s.take();
+                async move {
+                    match s.as_mut() {
+                        Some(signal) => {
+                            signal.recv().await;
+                        }
+                        None => std::future::pending::<()>().await,
+                    }
+                }
+            };
+            tokio::select! {
+                () = next(&mut terminate) => {}
+                () = next(&mut interrupt) => {}
+            }
+        }
+        #[cfg(not(unix))]
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {}
-        () = terminate => {}
     }
 }

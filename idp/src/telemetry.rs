@@ -54,6 +54,11 @@ struct RateLimitLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DependencyLabels {
+    dependency: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
     method: String,
     route: String,
@@ -66,6 +71,7 @@ pub struct Metrics {
     latency: Family<RouteLabels, Histogram>,
     in_flight: Gauge,
     rate_limited: Family<RateLimitLabels, Counter>,
+    unavailable: Family<DependencyLabels, Counter>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -91,10 +97,20 @@ impl Metrics {
         let rate_limited = Family::<RateLimitLabels, Counter>::default();
         registry.register(
             "rate_limited_requests",
-            "Requests refused with 429, by limited group (ceremony, registration, token) and scope (address, client)",
+            "Requests refused with 429, by limited group (ceremony, registration, token, recovery) and scope (address, client, citizen)",
             rate_limited.clone(),
         );
-        Arc::new(Self { registry, requests, latency, in_flight, rate_limited })
+        let unavailable = Family::<DependencyLabels, Counter>::default();
+        registry.register(
+            "dependency_unavailable_responses",
+            "Requests answered 503 because the database or Redis was unavailable, by dependency",
+            unavailable.clone(),
+        );
+        Arc::new(Self { registry, requests, latency, in_flight, rate_limited, unavailable })
+    }
+
+    pub fn count_unavailable(&self, dependency: &str) {
+        self.unavailable.get_or_create(&DependencyLabels { dependency: dependency.to_owned() }).inc();
     }
 
     pub fn count_rate_limited(&self, group: &str, scope: &str) {

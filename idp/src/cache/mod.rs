@@ -19,9 +19,30 @@ use crate::store::{Db, StoreError};
 #[derive(Debug, thiserror::Error)]
 pub enum CacheError {
     #[error("cannot reach Redis: {0}")]
-    Redis(#[from] redis::RedisError),
+    Redis(#[source] redis::RedisError),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// Every Redis error passes here: an unreachable Redis is witnessed for the
+/// request (`outage`), so it is answered 503.
+impl From<redis::RedisError> for CacheError {
+    fn from(e: redis::RedisError) -> Self {
+        if crate::outage::is_redis_outage(&e) {
+            crate::outage::witness(crate::outage::Dependency::Redis);
+        }
+        Self::Redis(e)
+    }
+}
+
+impl CacheError {
+    /// Redis (or the database behind the SQL cache) is unreachable.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            Self::Redis(e) => crate::outage::is_redis_outage(e),
+            Self::Store(e) => e.is_unavailable(),
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -48,10 +69,17 @@ impl std::fmt::Debug for Cache {
 /// Connects to Redis with bounded timeouts, so a lost Redis turns into a
 /// clear error and a failing readiness probe, never a hang.
 pub async fn connect_redis(url: &str) -> Result<ConnectionManager, CacheError> {
+    connect_redis_with(url, Duration::from_secs(2)).await
+}
+
+/// Connects to Redis; each command waits at most `timeout` for its answer
+/// (and a reconnection as long to connect). The manager reconnects by itself
+/// when Redis returns.
+pub async fn connect_redis_with(url: &str, timeout: Duration) -> Result<ConnectionManager, CacheError> {
     let client = redis::Client::open(url)?;
     let config = ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(Duration::from_secs(2)))
-        .set_response_timeout(Some(Duration::from_secs(2)))
+        .set_connection_timeout(Some(timeout))
+        .set_response_timeout(Some(timeout))
         .set_number_of_retries(2)
         .set_max_delay(Duration::from_secs(2));
     Ok(ConnectionManager::new_with_config(client, config).await?)

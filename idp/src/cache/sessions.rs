@@ -34,6 +34,12 @@ fn backend_error(e: impl std::fmt::Display) -> session_store::Error {
     session_store::Error::Backend(e.to_string())
 }
 
+/// tower-sessions keeps only the text of a store error: witness an
+/// unreachable Redis here (SQL errors witness themselves in `store`).
+fn redis_error(e: redis::RedisError) -> session_store::Error {
+    backend_error(crate::cache::CacheError::from(e))
+}
+
 impl SessionBackend {
     pub fn redis(conn: ConnectionManager, prefix: &str, clock: SharedClock) -> Self {
         Self { inner: Inner::Redis { conn, prefix: prefix.to_owned() }, clock }
@@ -65,7 +71,7 @@ impl SessionBackend {
                 if only_new {
                     cmd.arg("NX");
                 }
-                let written: Option<String> = cmd.query_async(&mut conn.clone()).await.map_err(backend_error)?;
+                let written: Option<String> = cmd.query_async(&mut conn.clone()).await.map_err(redis_error)?;
                 Ok(written.is_some())
             }
             Inner::Sql(db) => {
@@ -106,7 +112,7 @@ impl SessionStore for SessionBackend {
                     .arg(Self::redis_key(prefix, id))
                     .query_async(&mut conn.clone())
                     .await
-                    .map_err(backend_error)?;
+                    .map_err(redis_error)?;
                 raw.and_then(|raw| {
                     let (head, data) = raw.split_first_chunk::<8>()?;
                     let expires_at = i64::from_be_bytes(*head);
@@ -131,7 +137,7 @@ impl SessionStore for SessionBackend {
                     .arg(Self::redis_key(prefix, id))
                     .query_async(&mut conn.clone())
                     .await
-                    .map_err(backend_error)?;
+                    .map_err(redis_error)?;
                 Ok(())
             }
             Inner::Sql(db) => {

@@ -113,10 +113,22 @@ impl OAuthError {
         Self { challenge: Challenge::Bearer, ..Self::new(ErrorCode::InvalidToken, description) }
     }
 
-    /// A failure of ours: logged with its cause, reported as `server_error`.
+    /// A failure of ours: logged with its cause, reported as `server_error` —
+    /// or as `temporarily_unavailable` when this request met the database or
+    /// Redis unavailable (`outage`), whatever the cause was wrapped in.
     pub fn server(cause: impl std::fmt::Display) -> Self {
+        if let Some(dependency) = crate::outage::current() {
+            return Self::unavailable(format_args!("{}: {cause}", dependency.name()));
+        }
         tracing::error!(error = %cause, "internal error");
         Self::new(ErrorCode::ServerError, "the provider could not complete the request; try again later")
+    }
+
+    /// A dependency (database, Redis) is unavailable: logged, reported as
+    /// `temporarily_unavailable` (503 with `Retry-After`).
+    pub fn unavailable(cause: impl std::fmt::Display) -> Self {
+        tracing::warn!(error = %cause, "dependency unavailable");
+        Self::new(ErrorCode::TemporarilyUnavailable, "the provider is temporarily unavailable; try again shortly")
     }
 
     pub fn with_challenge(mut self, challenge: Challenge) -> Self {
@@ -159,6 +171,9 @@ impl IntoResponse for OAuthError {
             (status, Json(Body { error: self.code.as_str(), error_description: &self.description })).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if self.code == ErrorCode::TemporarilyUnavailable {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(crate::outage::RETRY_AFTER_SECONDS));
+        }
         let challenge = match self.challenge {
             Challenge::None => None,
             Challenge::Basic => Some(r#"Basic realm="sesame", charset="UTF-8""#.to_owned()),
@@ -179,7 +194,7 @@ impl IntoResponse for OAuthError {
 
 impl From<crate::store::StoreError> for OAuthError {
     fn from(e: crate::store::StoreError) -> Self {
-        Self::server(e)
+        if e.is_unavailable() { Self::unavailable(e) } else { Self::server(e) }
     }
 }
 
@@ -201,8 +216,7 @@ impl From<crate::clients::ClientError> for OAuthError {
 
 impl From<crate::cache::CacheError> for OAuthError {
     fn from(e: crate::cache::CacheError) -> Self {
-        tracing::error!(error = %e, "cache unavailable");
-        Self::new(ErrorCode::TemporarilyUnavailable, "the provider is temporarily unavailable; try again shortly")
+        Self::unavailable(e)
     }
 }
 

@@ -327,6 +327,7 @@ pub async fn start_recovery(
 ) -> Result<Value, PasskeyError> {
     let identifier = CitizenIdentifier::parse(identifier).map_err(PasskeyError::InvalidIdentifier)?;
     let code = RecoveryCode::parse(code).map_err(|_| PasskeyError::InvalidRecoveryCode)?;
+    limit_recovery_attempts(state, &identifier).await?;
     let citizen = state.db.citizen_by_identifier(identifier.as_str()).await?.ok_or(PasskeyError::RecoveryRefused)?;
     let code_hash = code.hash_for(&citizen.id);
     if !state.db.recovery_code_usable(&citizen.id, &code_hash).await? {
@@ -338,6 +339,27 @@ pub async fn start_recovery(
     let display = format!("{} {}", citizen.given_name, citizen.family_name);
     let (options, reg) = creation_options(state, user, &display, &display, None)?;
     remember(state, binding, options, Step::Recover { citizen_id: citizen.id, code_hash, state: reg }).await
+}
+
+/// Recovery-code attempts against one citizen, whatever the source address
+/// (per-address limits alone let a botnet spread its guesses), counted in the
+/// shared rate-limit windows so every replica spends one budget. Counted
+/// before the citizen is looked up, so unknown identifiers spend it alike;
+/// the key holds a digest, never the identifier.
+async fn limit_recovery_attempts(state: &AppState, identifier: &CitizenIdentifier) -> Result<(), PasskeyError> {
+    let limits = &state.config.rate_limits;
+    if limits.recovery_per_citizen == 0 {
+        return Ok(());
+    }
+    let key = format!("recovery:citizen:{}", crate::keys::sha256_b64(identifier.as_str().as_bytes()));
+    let hit = state.cache.count_hit(&key, limits.window).await?;
+    if hit.count <= u64::from(limits.recovery_per_citizen) {
+        return Ok(());
+    }
+    state.metrics.count_rate_limited("recovery", "citizen");
+    let retry_after = (hit.resets_at - state.clock.now()).max(1);
+    tracing::info!(retry_after, "recovery attempts limited for one citizen");
+    Err(PasskeyError::TooManyAttempts { retry_after })
 }
 
 /// Uses the code (once), replaces the citizen's passkeys by the new one and

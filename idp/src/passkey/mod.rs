@@ -27,6 +27,8 @@ pub enum PasskeyError {
     InvalidRecoveryCode,
     #[error("unknown citizen, wrong or used recovery code")]
     RecoveryRefused,
+    #[error("too many recovery attempts against this citizen; retry in {retry_after} s")]
+    TooManyAttempts { retry_after: i64 },
     #[error("malformed credential: {0}")]
     InvalidCredential(&'static str),
     #[error("no such ceremony: expired, already used or never started")]

@@ -205,7 +205,13 @@ fn profile_key(problem: ProfileProblem) -> &'static str {
 fn field_error(lang: Lang, fields: &[(&str, &'static str)]) -> JsonError {
     let description = fields.first().map_or("", |(_, key)| lang.t(key)).to_owned();
     let map = fields.iter().map(|(field, key)| ((*field).to_owned(), Value::from(lang.t(key)))).collect();
-    JsonError { status: StatusCode::BAD_REQUEST, error: "invalid_request", description, fields: Some(map) }
+    JsonError {
+        status: StatusCode::BAD_REQUEST,
+        error: "invalid_request",
+        description,
+        fields: Some(map),
+        retry_after: None,
+    }
 }
 
 /// The edge mapping of every ceremony error.
@@ -227,6 +233,10 @@ pub(crate) fn json_error(lang: Lang, error: PasskeyError) -> JsonError {
         }
         E::InvalidRecoveryCode => field_error(lang, &[("code", "err.code_invalid")]),
         E::RecoveryRefused => plain(StatusCode::FORBIDDEN, "recovery_refused", "err.recovery_refused"),
+        E::TooManyAttempts { retry_after } => JsonError {
+            retry_after: Some(retry_after),
+            ..plain(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", "err.recovery_too_many")
+        },
         E::InvalidCredential(why) => {
             tracing::info!(reason = why, "malformed credential refused");
             plain(StatusCode::BAD_REQUEST, "invalid_request", "err.invalid_credential")

@@ -56,9 +56,31 @@ pub enum StoreError {
     #[error("database migration failed (nothing of it was kept): {0}")]
     Migrate(#[source] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
-    Query(#[from] sqlx::Error),
+    Query(#[source] sqlx::Error),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+}
+
+/// Every query error passes here: an unreachable database is witnessed for
+/// the request (`outage`), so it is answered 503, not 500.
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        if crate::outage::is_database_outage(&e) {
+            crate::outage::witness(crate::outage::Dependency::Database);
+        }
+        Self::Query(e)
+    }
+}
+
+impl StoreError {
+    /// The database is unreachable or overloaded (worth a retry), rather than
+    /// a statement or the data being wrong.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            Self::Connect(e) | Self::Query(e) => crate::outage::is_database_outage(e),
+            Self::Migrate(_) | Self::Corrupt(_) => false,
+        }
+    }
 }
 
 /// A handle to the database, cheap to clone.
@@ -71,6 +93,12 @@ pub struct Db {
 impl Db {
     /// Connects (creating the SQLite file if needed) without migrating.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_with(url, Duration::from_secs(5)).await
+    }
+
+    /// Connects; a query waits at most `timeout` for a connection (an
+    /// unreachable database fails requests after that, never hangs them).
+    pub async fn connect_with(url: &str, timeout: Duration) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") { Backend::Sqlite } else { Backend::Postgres };
         let options = AnyConnectOptions::from_str(url)
@@ -79,7 +107,7 @@ impl Db {
             .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
         let pool_options = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
-            .acquire_timeout(Duration::from_secs(5));
+            .acquire_timeout(timeout);
         let pool_options = match backend {
             // WAL lets readers run beside the writer; a busy writer waits
             // instead of failing; foreign keys are off by default in SQLite.

@@ -80,7 +80,8 @@ pub async fn limit(State(state): State<AppState>, request: Request, next: Next) 
         if limit == 0 {
             continue;
         }
-        match state.cache.count_hit(&key, limits.window).await {
+        // A cache outage here is not the request's: it goes on unlimited.
+        match crate::outage::unwitnessed(state.cache.count_hit(&key, limits.window)).await {
             Ok(hit) if hit.count > u64::from(limit) => {
                 state.metrics.count_rate_limited(group.name(), scope);
                 let retry_after = (hit.resets_at - state.clock.now()).max(1);

@@ -54,8 +54,14 @@ impl PageError {
         Self { status, lang, key, back }
     }
 
-    /// A server-side failure: logged here, shown as a generic message.
+    /// A server-side failure: logged here, shown as a generic message; a
+    /// 503 "try again" page when the request met the database or Redis
+    /// unavailable (`outage`).
     pub fn internal(lang: Lang, cause: &dyn std::fmt::Display) -> Self {
+        if let Some(dependency) = crate::outage::current() {
+            tracing::warn!(error = %cause, dependency = dependency.name(), "page failed: dependency unavailable");
+            return Self::new(StatusCode::SERVICE_UNAVAILABLE, lang, "err.unavailable", "/account");
+        }
         tracing::error!(error = %cause, "page failed");
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, lang, "err.server", "/account")
     }
@@ -76,14 +82,22 @@ pub struct JsonError {
     pub description: String,
     /// Field name → message, for form validation errors.
     pub fields: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Seconds, for `429`/`503` answers (`Retry-After`).
+    pub retry_after: Option<i64>,
 }
 
 impl JsonError {
     pub fn new(status: StatusCode, error: &'static str, lang: Lang, key: &'static str) -> Self {
-        Self { status, error, description: lang.t(key).to_owned(), fields: None }
+        Self { status, error, description: lang.t(key).to_owned(), fields: None, retry_after: None }
     }
 
     pub fn internal(lang: Lang, cause: &dyn std::fmt::Display) -> Self {
+        if let Some(dependency) = crate::outage::current() {
+            tracing::warn!(error = %cause, dependency = dependency.name(), "ceremony endpoint: dependency unavailable");
+            let unavailable =
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", lang, "err.unavailable");
+            return Self { retry_after: Some(crate::outage::RETRY_AFTER_SECONDS.into()), ..unavailable };
+        }
         tracing::error!(error = %cause, "ceremony endpoint failed");
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", lang, "err.server")
     }
@@ -99,7 +113,11 @@ impl IntoResponse for JsonError {
         if let Some(fields) = self.fields {
             body["fields"] = fields.into();
         }
-        (self.status, [(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
+        let mut response = (self.status, [(header::CACHE_CONTROL, "no-store")], Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }
 

@@ -18,6 +18,7 @@ mod oidc_flow;
 mod oidc_sessions;
 mod oidc_support;
 mod ops;
+mod outages;
 mod passkey_attacks;
 mod passkeys;
 mod rate_limits;

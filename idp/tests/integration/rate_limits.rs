@@ -99,3 +99,58 @@ async fn counters_are_shared_by_caches_on_one_backend() {
     app.clock.advance(60);
     assert_eq!(first.count_hit("test:k", 60).await.unwrap().count, 1, "a new window starts at zero");
 }
+
+/// One recovery attempt at `/recover/start` from its own browser and source address.
+async fn recovery_attempt(app: &TestApp, address: &str, identifier: &str, code: &str) -> reqwest::Response {
+    let mut browser = idp::testing::browser::Browser::new(app);
+    let csrf = browser.csrf().await;
+    browser
+        .client
+        .post(browser.url("/recover/start"))
+        .header("x-csrf-token", csrf)
+        .header("x-forwarded-for", address)
+        .json(&serde_json::json!({"identifier": identifier, "code": code}))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn recovery_attempts_are_limited_per_citizen_across_addresses() {
+    let app = TestApp::spawn_with(|env| {
+        env.insert("SESAME_RATE_LIMIT_RECOVERY_PER_CITIZEN".into(), "3".into());
+        env.insert("SESAME_TRUSTED_PROXIES".into(), "127.0.0.1".into());
+    })
+    .await;
+    let target = idp::testing::browser::Browser::new(&app).sign_up("Marc", "Lefèvre", None).await;
+    let bystander = idp::testing::browser::Browser::new(&app).sign_up("Inès", "Roux", None).await;
+    let right_code = target.recovery_codes[0].as_str();
+
+    // Three wrong guesses, each from another address (no per-address budget is near its end).
+    for address in ["198.51.100.1", "198.51.100.2", "198.51.100.3"] {
+        let response = recovery_attempt(&app, address, &target.identifier, "ABCD-EFGH-JKMN").await;
+        assert_eq!(response.status(), 403);
+    }
+    // A fourth address, even with the right code: this citizen's budget is spent.
+    let response = recovery_attempt(&app, "198.51.100.4", &target.identifier, right_code).await;
+    assert_eq!(response.status(), 429);
+    let retry_after: i64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let window_end = idp::testing::T0 - idp::testing::T0.rem_euclid(60) + 60;
+    assert_eq!(retry_after, window_end - app.clock.now());
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "too_many_requests", "{body}");
+    assert!(body["error_description"].as_str().unwrap().contains("Trop de tentatives"), "{body}");
+    // Another citizen is not affected.
+    let response = recovery_attempt(&app, "198.51.100.4", &bystander.identifier, &bystander.recovery_codes[0]).await;
+    assert_eq!(response.status(), 200);
+    assert!(
+        metrics(&app).await.contains(r#"sesame_rate_limited_requests_total{group="recovery",scope="citizen"} 1"#),
+        "{}",
+        metrics(&app).await
+    );
+
+    // The next window: the citizen's own code works again.
+    app.clock.advance(retry_after);
+    let response = recovery_attempt(&app, "198.51.100.5", &target.identifier, right_code).await;
+    assert_eq!(response.status(), 200);
+}

@@ -101,7 +101,15 @@ pub const MESSAGES: &[(&str, &str)] = &[
     ),
     ("err.credential_taken", "This passkey is already registered."),
     ("err.recovery_refused", "Wrong citizen identifier or recovery code, or the code was already used."),
+    (
+        "err.recovery_too_many",
+        "Too many recovery attempts for this citizen identifier. Please wait a moment and try again.",
+    ),
     ("err.server", "The service has a problem. Please try again in a moment."),
+    (
+        "err.unavailable",
+        "The service is briefly unavailable (a component it relies on is not answering). Please try again in a few seconds.",
+    ),
     ("err.not_signed_in", "You are not signed in, or your session has expired."),
     ("err.not_found", "This page does not exist (any more)."),
     ("err.given_name_required", "Enter your given name (at most 100 characters)."),

@@ -104,7 +104,15 @@ pub const MESSAGES: &[(&str, &str)] = &[
     ),
     ("err.credential_taken", "Cette clé d’accès est déjà enregistrée."),
     ("err.recovery_refused", "Identifiant citoyen ou code de secours incorrect, ou code déjà utilisé."),
+    (
+        "err.recovery_too_many",
+        "Trop de tentatives de récupération pour cet identifiant citoyen. Patientez un moment puis réessayez.",
+    ),
     ("err.server", "Le service rencontre un problème. Réessayez dans quelques instants."),
+    (
+        "err.unavailable",
+        "Le service est momentanément indisponible (un composant dont il dépend ne répond pas). Réessayez dans quelques secondes.",
+    ),
     ("err.not_signed_in", "Vous n’êtes pas connecté, ou votre session a expiré."),
     ("err.not_found", "Cette page n’existe pas ou plus."),
     ("err.given_name_required", "Indiquez votre prénom (100 caractères au plus)."),
