@@ -80,7 +80,8 @@ async fn account_page(
     let codes_left = state.db.unused_recovery_codes(&citizen.id).await.map_err(|e| internal(&e))?;
     let attributes = state.db.attributes_of(&citizen.id).await.map_err(|e| internal(&e))?;
     let events = state.db.audit_events_of(&citizen.id).await.map_err(|e| internal(&e))?;
-    let services = transparency::connected_services(&state, &citizen.id, &events).await.map_err(|e| internal(&e))?;
+    let services =
+        transparency::connected_services(&state, &citizen.id, &events, lang).await.map_err(|e| internal(&e))?;
     let activity = transparency::activity(&events);
     let identifier =
         CitizenIdentifier::parse(&citizen.identifier).map_or(citizen.identifier.clone(), |i| i.to_string());

@@ -8,9 +8,11 @@ use serde_json::{Value, json};
 use crate::app::AppState;
 use crate::cache::CacheError;
 use crate::clients::Client;
+use crate::clients::metadata::ExtraMetadata;
 use crate::oidc::grant::revoke_access_tokens;
 use crate::oidc::logout::backchannel::{self, Notice};
 use crate::store::{AuditEvent, EndedGrant, NewAuditEvent, StoreError};
+use crate::web::i18n::Lang;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TransparencyError {
@@ -89,6 +91,7 @@ pub async fn connected_services(
     state: &AppState,
     citizen_id: &str,
     events: &[AuditEvent],
+    lang: Lang,
 ) -> Result<Vec<ConnectedService>, TransparencyError> {
     let consents = state.db.consents_of(citizen_id).await?;
     Ok(consents
@@ -104,7 +107,11 @@ pub async fn connected_services(
             ConnectedService {
                 scope: c.scope.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
                 client_id: c.client_id,
-                client_name: c.client_name,
+                // The name the service registered for the citizen's language.
+                client_name: serde_json::from_str::<ExtraMetadata>(&c.client_metadata)
+                    .ok()
+                    .and_then(|m| m.name_in(lang).map(str::to_owned))
+                    .unwrap_or(c.client_name),
                 granted_at: c.granted_at,
                 last_release,
             }

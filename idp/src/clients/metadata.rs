@@ -42,6 +42,16 @@ pub struct ExtraMetadata {
     pub frontchannel_logout_session_required: Option<bool>,
 }
 
+impl ExtraMetadata {
+    /// `client_name#fr` / `#en` for `lang`, when registered.
+    pub fn name_in(&self, lang: crate::web::i18n::Lang) -> Option<&str> {
+        match lang {
+            crate::web::i18n::Lang::Fr => self.client_name_fr.as_deref(),
+            crate::web::i18n::Lang::En => self.client_name_en.as_deref(),
+        }
+    }
+}
+
 fn meta(why: String) -> ClientError {
     ClientError::InvalidMetadata(why)
 }

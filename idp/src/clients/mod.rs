@@ -161,11 +161,7 @@ fn digest_matches(stored: &str, presented: &str) -> bool {
 impl Client {
     /// The name citizens see: `client_name#fr` / `#en` when registered, else `client_name`.
     pub fn display_name(&self, lang: crate::web::i18n::Lang) -> &str {
-        let localized = match lang {
-            crate::web::i18n::Lang::Fr => &self.metadata.client_name_fr,
-            crate::web::i18n::Lang::En => &self.metadata.client_name_en,
-        };
-        localized.as_deref().unwrap_or(&self.client_name)
+        self.metadata.name_in(lang).unwrap_or(&self.client_name)
     }
 
     pub fn allows_grant(&self, grant: &str) -> bool {

@@ -12,6 +12,8 @@ use crate::clock::UnixTime;
 pub struct ConsentRecord {
     pub client_id: String,
     pub client_name: String,
+    /// The client's metadata column (JSON: localized names among others).
+    pub client_metadata: String,
     /// Space-separated, sorted.
     pub scope: String,
     pub granted_at: UnixTime,
@@ -104,7 +106,7 @@ impl Db {
     /// The services the citizen consented to, by name.
     pub async fn consents_of(&self, citizen_id: &str) -> Result<Vec<ConsentRecord>, StoreError> {
         let rows = sqlx::query(
-            "SELECT c.client_id, k.client_name, c.scope, c.granted_at FROM consents c \
+            "SELECT c.client_id, k.client_name, k.metadata, c.scope, c.granted_at FROM consents c \
              JOIN clients k ON k.client_id = c.client_id WHERE c.citizen_id = $1 ORDER BY k.client_name, c.client_id",
         )
         .bind(citizen_id)
@@ -115,6 +117,7 @@ impl Db {
                 Ok(ConsentRecord {
                     client_id: r.try_get("client_id")?,
                     client_name: r.try_get("client_name")?,
+                    client_metadata: r.try_get("metadata")?,
                     scope: r.try_get("scope")?,
                     granted_at: r.try_get("granted_at")?,
                 })

@@ -106,4 +106,12 @@ async fn the_consent_page_presents_the_service_as_registered() {
     browser.accept_language = "en".into();
     let (_, page) = browser.get(&consent).await;
     assert!(page.contains("<strong>Family portal</strong>"), "the English name: {page}");
+
+    // The account's connected services use the same names.
+    browser.post_form(&consent, &[("decision", "allow")]).await;
+    let page = browser.account().await;
+    assert!(page.contains("<h3>Family portal</h3>"), "{page}");
+    browser.accept_language = "fr-FR,fr;q=0.9".into();
+    let page = browser.account().await;
+    assert!(page.contains("<h3>Portail famille</h3>"), "{page}");
 }
