@@ -21,6 +21,10 @@ pub const JWKS_TTL: i64 = 300;
 /// once per this many seconds per client (key rotation at the client, not a
 /// lever to make the provider hammer its URL).
 pub const JWKS_REFETCH_INTERVAL: i64 = 60;
+/// After a failed fetch, the failure is answered from the cache this long:
+/// a client whose server is down costs one fetch per interval, not one per
+/// `/token` attempt.
+pub const JWKS_FAILURE_MEMORY: i64 = 10;
 
 /// The sector identifier document: a JSON array of strings listing every
 /// redirect URI of the client (OIDC Registration §5).
@@ -116,12 +120,26 @@ fn cache_key(client_id: &str, uri: &str) -> String {
     format!("client-jwks:{client_id}:{}", sha256_b64(uri.as_bytes()))
 }
 
+fn failure_key(client_id: &str, uri: &str) -> String {
+    format!("client-jwks-failed:{client_id}:{}", sha256_b64(uri.as_bytes()))
+}
+
 async fn fetch_and_keep(cache: &Cache, fetcher: &Fetcher, client_id: &str, uri: &str) -> Result<Value, KeysError> {
     let unusable = |why: String| KeysError::Unusable { uri: uri.to_owned(), why };
-    let set = fetcher.json("jwks_uri", uri).await.map_err(|e: FetchError| unusable(e.to_string()))?;
-    check_jwks(&set).map_err(unusable)?;
-    cache.put(&cache_key(client_id, uri), set.to_string().as_bytes(), JWKS_TTL).await?;
-    Ok(set)
+    let checked = match fetcher.json("jwks_uri", uri).await {
+        Ok(set) => check_jwks(&set).map(|()| set),
+        Err(e) => Err(e.to_string()),
+    };
+    match checked {
+        Ok(set) => {
+            cache.put(&cache_key(client_id, uri), set.to_string().as_bytes(), JWKS_TTL).await?;
+            Ok(set)
+        }
+        Err(why) => {
+            cache.put(&failure_key(client_id, uri), why.as_bytes(), JWKS_FAILURE_MEMORY).await?;
+            Err(unusable(why))
+        }
+    }
 }
 
 /// The key set a client publishes at `uri`: from the cache while it is
@@ -137,6 +155,10 @@ pub async fn published_keys(
         && let Ok(set) = serde_json::from_slice::<Value>(&bytes)
     {
         return Ok((set, false));
+    }
+    if let Some(why) = cache.get(&failure_key(client_id, uri)).await? {
+        let why = String::from_utf8_lossy(&why);
+        return Err(KeysError::Unusable { uri: uri.to_owned(), why: format!("{why} (tried less than 10 s ago)") });
     }
     Ok((fetch_and_keep(cache, fetcher, client_id, uri).await?, true))
 }

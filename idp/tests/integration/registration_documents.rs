@@ -369,6 +369,16 @@ async fn private_key_jwt_with_keys_at_a_jwks_uri_survives_rotation_without_refet
     let description = answer["error_description"].as_str().unwrap();
     assert!(description.contains("jwks_uri") && description.contains("answered HTTP 500"), "{description}");
     assert!(!description.contains("internal details"));
+    // A server that is down is asked again after ten seconds, not at every attempt.
+    let failed_fetches = server.hits("/jwks.json");
+    let (status, answer) = token_with(&app, &flow, &assertion(&second, &id, &app, "j12")).await;
+    assert_eq!(status, 401);
+    assert!(answer["error_description"].as_str().unwrap().contains("answered HTTP 500"), "{answer}");
+    assert_eq!(server.hits("/jwks.json"), failed_fetches, "the failure is remembered");
+    server.publish("/jwks.json", 200, json!({"keys": [second.public_jwk()]}));
+    app.clock.advance(11);
+    assert_eq!(token_with(&app, &flow, &assertion(&second, &id, &app, "j13")).await.0, 200);
+    assert_eq!(server.hits("/jwks.json"), failed_fetches + 1);
 }
 
 #[tokio::test]
