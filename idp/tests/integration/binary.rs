@@ -79,6 +79,11 @@ async fn check_config_reports_each_problem_on_its_own_line() {
     assert!(!stdout.contains(&env.env["SESAME_MASTER_KEY"]), "secrets are never printed");
 }
 
+/// The port `idp serve` listens on in this environment.
+fn port_of(env: &BTreeMap<String, String>) -> u16 {
+    env["SESAME_BIND"].rsplit(':').next().unwrap().parse().unwrap()
+}
+
 /// GET on a replica's port: status, Retry-After and body.
 async fn get(port: u16, path: &str) -> (u16, Option<String>, String) {
     let response = reqwest::get(format!("http://127.0.0.1:{port}{path}")).await.unwrap();
@@ -90,7 +95,7 @@ async fn get(port: u16, path: &str) -> (u16, Option<String>, String) {
 async fn an_unreachable_database_keeps_the_process_up_and_not_ready_with_the_cause() {
     let mut env = environment().await.env;
     env.insert("SESAME_DATABASE_URL".into(), "postgres://nobody@127.0.0.1:1/none".into());
-    let port: u16 = env["SESAME_BIND"].rsplit(':').next().unwrap().parse().unwrap();
+    let port = port_of(&env);
     let (_child, _lines) = serve_until(&env, "not ready yet").await;
     assert_eq!(get(port, "/healthz").await.0, 200, "alive: no crash loop");
     let (status, _, body) = get(port, "/readyz").await;
@@ -108,7 +113,7 @@ async fn an_unreachable_database_keeps_the_process_up_and_not_ready_with_the_cau
 async fn a_schema_behind_waits_for_idp_migrate_then_serves() {
     let mut env = environment().await;
     env.env.insert("SESAME_AUTO_MIGRATE".into(), "false".into());
-    let port: u16 = env.env["SESAME_BIND"].rsplit(':').next().unwrap().parse().unwrap();
+    let port = port_of(&env.env);
     let (mut child, mut lines) = serve_until(&env.env, "not ready yet").await;
     let (status, _, body) = get(port, "/readyz").await;
     assert_eq!(status, 503);
@@ -179,7 +184,7 @@ async fn sigterm_lets_in_flight_requests_finish() {
     let mut env = environment().await;
     // The request-start log line tells us the handler has the request.
     env.env.insert("SESAME_LOG".into(), "info,tower_http=debug".into());
-    let port: u16 = env.env["SESAME_BIND"].rsplit(':').next().unwrap().parse().unwrap();
+    let port = port_of(&env.env);
     let (mut child, mut lines) = serve_until(&env.env, "Sésame is ready").await;
 
     let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
