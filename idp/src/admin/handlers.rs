@@ -58,10 +58,10 @@ fn not_found(what: &str) -> OAuthError {
 
 pub async fn list_organisations(State(state): State<AppState>, headers: HeaderMap) -> Result<Response> {
     let admin = Admin::authenticate(&state, &headers).await?;
-    let mut list = admin::organisations(&state.db).await?;
-    if let Some(mine) = admin.scope() {
-        list.retain(|o| o.organisation_id == mine);
-    }
+    let list = match admin.scope() {
+        Some(mine) => admin::find_organisation(&state.db, mine).await?.into_iter().collect(),
+        None => admin::organisations(&state.db).await?,
+    };
     Ok(reply(StatusCode::OK, json!(list)))
 }
 
@@ -353,10 +353,9 @@ pub async fn events(
 ) -> Result<Response> {
     let admin = Admin::authenticate(&state, &headers).await?;
     let limit = query.limit.unwrap_or(100).clamp(1, 1_000);
-    let list = admin::recent_events(&state.db, limit).await?;
+    let list = admin::recent_events(&state.db, admin.scope(), limit).await?;
     let list: Vec<Value> = list
         .into_iter()
-        .filter(|e| admin.scope().is_none() || e.organisation_id.as_deref() == admin.scope())
         .map(|e| {
             json!({
                 "event_id": e.event_id, "at": e.at, "actor": e.actor, "action": e.action,

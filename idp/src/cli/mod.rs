@@ -359,7 +359,7 @@ pub async fn run(db: &Db, fetcher: &Fetcher, command: RegistryCommand, clock: &d
             }
         },
         RegistryCommand::Admin(AdminCommand::Events { limit, json }) => {
-            print::events(&admin::recent_events(db, limit.clamp(1, 1_000)).await?, json)
+            print::events(&admin::recent_events(db, None, limit.clamp(1, 1_000)).await?, json)
         }
     }
     Ok(())

@@ -335,9 +335,10 @@ pub async fn citizen_audit_trail(
     Ok(db.audit_events_of(citizen_id).await?)
 }
 
-/// The most recent administrators' log entries (CLI and admin API readers).
-pub async fn recent_events(db: &Db, limit: i64) -> Result<Vec<EventRecord>, StoreError> {
-    db.admin_events(limit).await
+/// The most recent administrators' log entries (CLI and admin API readers),
+/// of one organisation when `organisation_id` is given.
+pub async fn recent_events(db: &Db, organisation_id: Option<&str>, limit: i64) -> Result<Vec<EventRecord>, StoreError> {
+    db.admin_events(organisation_id, limit).await
 }
 
 #[cfg(test)]

@@ -21,6 +21,25 @@ pub struct GrantRecord {
     pub revoked_at: Option<UnixTime>,
 }
 
+pub(super) const GRANT_COLUMNS: &str =
+    "grant_id, client_id, citizen_id, sid, scope, claims, auth_time, acr, amr, created_at, revoked_at";
+
+pub(super) fn grant_from_row(r: &sqlx::any::AnyRow) -> Result<GrantRecord, StoreError> {
+    Ok(GrantRecord {
+        grant_id: r.try_get("grant_id")?,
+        client_id: r.try_get("client_id")?,
+        citizen_id: r.try_get("citizen_id")?,
+        sid: r.try_get("sid")?,
+        scope: r.try_get("scope")?,
+        claims: r.try_get("claims")?,
+        auth_time: r.try_get("auth_time")?,
+        acr: r.try_get("acr")?,
+        amr: r.try_get("amr")?,
+        created_at: r.try_get("created_at")?,
+        revoked_at: r.try_get("revoked_at")?,
+    })
+}
+
 impl Db {
     /// Records a redeemed authorization, its first refresh token and the
     /// audit event of what it released, together.
@@ -59,29 +78,11 @@ impl Db {
     }
 
     pub async fn grant(&self, grant_id: &str) -> Result<Option<GrantRecord>, StoreError> {
-        let row = sqlx::query(
-            "SELECT grant_id, client_id, citizen_id, sid, scope, claims, auth_time, acr, amr, created_at, revoked_at \
-             FROM grants WHERE grant_id = $1",
-        )
-        .bind(grant_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|r| {
-            Ok(GrantRecord {
-                grant_id: r.try_get("grant_id")?,
-                client_id: r.try_get("client_id")?,
-                citizen_id: r.try_get("citizen_id")?,
-                sid: r.try_get("sid")?,
-                scope: r.try_get("scope")?,
-                claims: r.try_get("claims")?,
-                auth_time: r.try_get("auth_time")?,
-                acr: r.try_get("acr")?,
-                amr: r.try_get("amr")?,
-                created_at: r.try_get("created_at")?,
-                revoked_at: r.try_get("revoked_at")?,
-            })
-        })
-        .transpose()
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {GRANT_COLUMNS} FROM grants WHERE grant_id = $1")))
+            .bind(grant_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(grant_from_row).transpose()
     }
 
     /// Grants of one login that do not outlive it: those without a live

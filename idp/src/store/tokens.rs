@@ -26,10 +26,10 @@ pub struct RefreshTokenRecord {
     pub revoked_at: Option<UnixTime>,
 }
 
-const COLUMNS: &str = "token_hash, family_id, grant_id, client_id, citizen_id, sid, scope, claims, auth_time, acr, amr, \
+pub(super) const COLUMNS: &str = "token_hash, family_id, grant_id, client_id, citizen_id, sid, scope, claims, auth_time, acr, amr, \
      offline, created_at, expires_at, family_expires_at, rotated_at, revoked_at";
 
-fn from_row(r: &sqlx::any::AnyRow) -> Result<RefreshTokenRecord, StoreError> {
+pub(super) fn from_row(r: &sqlx::any::AnyRow) -> Result<RefreshTokenRecord, StoreError> {
     Ok(RefreshTokenRecord {
         token_hash: r.try_get("token_hash")?,
         family_id: r.try_get("family_id")?,

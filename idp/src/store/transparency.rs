@@ -4,6 +4,7 @@
 
 use sqlx::Row as _;
 
+use super::grants::{GRANT_COLUMNS, grant_from_row};
 use super::{Db, GrantRecord, NewAuditEvent, RefreshTokenRecord, StoreError};
 use crate::clock::UnixTime;
 
@@ -44,25 +45,6 @@ pub struct EndedGrant {
     pub client_id: String,
     /// The login it was issued in (back-channel logout names it).
     pub sid: String,
-}
-
-const GRANT_COLUMNS: &str =
-    "grant_id, client_id, citizen_id, sid, scope, claims, auth_time, acr, amr, created_at, revoked_at";
-
-fn grant_from_row(r: &sqlx::any::AnyRow) -> Result<GrantRecord, StoreError> {
-    Ok(GrantRecord {
-        grant_id: r.try_get("grant_id")?,
-        client_id: r.try_get("client_id")?,
-        citizen_id: r.try_get("citizen_id")?,
-        sid: r.try_get("sid")?,
-        scope: r.try_get("scope")?,
-        claims: r.try_get("claims")?,
-        auth_time: r.try_get("auth_time")?,
-        acr: r.try_get("acr")?,
-        amr: r.try_get("amr")?,
-        created_at: r.try_get("created_at")?,
-        revoked_at: r.try_get("revoked_at")?,
-    })
 }
 
 async fn live_grants(
@@ -219,18 +201,14 @@ impl Db {
     /// Every refresh token of the citizen (digests included: the caller
     /// decides what to show).
     pub async fn refresh_tokens_of(&self, citizen_id: &str) -> Result<Vec<RefreshTokenRecord>, StoreError> {
-        let hashes = sqlx::query("SELECT token_hash FROM refresh_tokens WHERE citizen_id = $1 ORDER BY created_at")
-            .bind(citizen_id)
-            .fetch_all(&self.pool)
-            .await?;
-        let mut tokens = Vec::with_capacity(hashes.len());
-        for row in &hashes {
-            let hash: String = row.try_get("token_hash")?;
-            if let Some(token) = self.refresh_token(&hash).await? {
-                tokens.push(token);
-            }
-        }
-        Ok(tokens)
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {} FROM refresh_tokens WHERE citizen_id = $1 ORDER BY created_at",
+            super::tokens::COLUMNS
+        )))
+        .bind(citizen_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(super::tokens::from_row).collect()
     }
 
     /// Erases the citizen's personal data in one transaction: attributes,

@@ -44,8 +44,12 @@ async fn discovery_urls_come_from_the_issuer_not_the_host_header() {
         .send()
         .await
         .unwrap();
+    assert_eq!(response.status(), 200);
     let body = response.text().await.unwrap();
     assert!(!body.contains("evil.example"), "{body}");
+    let document: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(document["issuer"], app.issuer);
+    assert!(document["authorization_endpoint"].as_str().unwrap().starts_with(&app.issuer), "{body}");
 }
 
 #[tokio::test]

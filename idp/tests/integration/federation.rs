@@ -84,7 +84,7 @@ async fn pairwise_subjects_per_sector_stable_and_blind_to_civil_status() {
     app.state.db.set_given_name_for_tests(&mairie.citizen_id, "Camille-Marie").await.unwrap();
     let tokens = mairie.tokens(&app).await;
     assert_eq!(id_sub(&app, &tokens), first, "a civil-status correction changes no sub");
-    let info: Value = userinfo(&app, tokens["access_token"].as_str().unwrap()).await.json().await.unwrap();
+    let info = userinfo_ok(&app, tokens["access_token"].as_str().unwrap()).await;
     assert_eq!(info["given_name"], "Camille-Marie");
     assert_eq!(info["sub"], first.as_str());
 }
@@ -116,7 +116,7 @@ async fn only_entitled_services_see_the_citizen_identifier() {
         tokens_at(&app, &entitled, CAF, &[("scope", "openid profile citizen_identifier offline_access")]).await;
     assert_eq!(id_sub(&app, &tokens), identifier, "public subject = canonical citizen identifier");
     let access = tokens["access_token"].as_str().unwrap();
-    let info: Value = userinfo(&app, access).await.json().await.unwrap();
+    let info = userinfo_ok(&app, access).await;
     assert_eq!(info["sub"], identifier.as_str());
     assert_eq!(info["citizen_identifier"], identifier.as_str());
     assert_eq!(introspect(&app, &entitled, access).await["sub"], identifier.as_str());
@@ -202,7 +202,7 @@ async fn scopes_map_to_claims_and_the_claims_parameter_filters() {
         .unwrap();
 
     let tokens = flow.tokens_with(&app, &[("scope", all)]).await;
-    let info: Value = userinfo(&app, tokens["access_token"].as_str().unwrap()).await.json().await.unwrap();
+    let info = userinfo_ok(&app, tokens["access_token"].as_str().unwrap()).await;
     assert_eq!(info["birthdate"], "1990-05-00", "partial birthdate: {info}");
     assert_eq!(info["gender"], "female");
     assert_eq!(info["birthplace"], "75056");
@@ -220,7 +220,7 @@ async fn scopes_map_to_claims_and_the_claims_parameter_filters() {
     assert_eq!(id["family_name"], "Martin", "value among values");
     assert!(id.get("gender").is_none(), "value requested differs: {id}");
     assert!(id.get("given_name").is_none(), "not requested for the ID token");
-    let info: Value = userinfo(&app, tokens["access_token"].as_str().unwrap()).await.json().await.unwrap();
+    let info = userinfo_ok(&app, tokens["access_token"].as_str().unwrap()).await;
     assert!(info.get("email").is_none(), "email scope not granted: {info}");
     assert_eq!(info["given_name"], "Camille");
     assert_eq!(info["gender"], "female", "scope claims still at UserInfo");

@@ -30,9 +30,18 @@ async fn logout(app: &TestApp, cookie: &str, query: &[(&str, &str)]) -> reqwest:
     app.client.get(app.url(&format!("/logout?{query}"))).header("cookie", cookie).send().await.unwrap()
 }
 
+/// Whether the browser still has a provider session: a silent authorization
+/// gives a code, or exactly `login_required` back at the service (anything
+/// else fails the test rather than reading as "signed out").
 async fn signed_in(app: &TestApp, flow: &Flow) -> bool {
     let (_, location) = flow.authorize(app, &[("prompt", "none")]).await;
-    query_of(&location).contains_key("code")
+    assert!(location.starts_with(REDIRECT), "{location}");
+    let answer = query_of(&location);
+    if answer.contains_key("code") {
+        return true;
+    }
+    assert_eq!(answer.get("error").map(String::as_str), Some("login_required"), "{location}");
+    false
 }
 
 #[tokio::test]
@@ -153,7 +162,7 @@ async fn back_channel_logout_is_retried_with_backoff_and_delivered_once() {
     assert_eq!(rows.len(), 1);
     assert!(rows[0].delivered_at.is_some() && rows[0].attempts == 3, "{rows:?}");
     assert_eq!(rows[0].last_error.as_deref(), Some("HTTP 500"));
-    let events = app.state.db.admin_events(50).await.unwrap();
+    let events = app.state.db.admin_events(None, 50).await.unwrap();
     let outcome = events.iter().find(|e| e.action == "logout.delivered").expect("outcome recorded");
     assert_eq!(outcome.target, flow.client_id());
     assert!(outcome.detail.contains(r#""attempts":3"#), "{}", outcome.detail);
@@ -192,7 +201,7 @@ async fn an_unreachable_receiver_is_given_up_after_the_last_attempt() {
     assert_eq!(deliver_due(&app.state, &http, "r").await.unwrap(), 0, "never retried forever");
     let rows = app.state.db.logout_deliveries_for(flow.client_id()).await.unwrap();
     assert!(rows[0].gave_up_at.is_some() && rows[0].delivered_at.is_none());
-    let events = app.state.db.admin_events(50).await.unwrap();
+    let events = app.state.db.admin_events(None, 50).await.unwrap();
     assert!(events.iter().any(|e| e.action == "logout.given_up" && e.target == flow.client_id()), "{events:?}");
     assert_eq!(rows[0].attempts, MAX_ATTEMPTS);
 }

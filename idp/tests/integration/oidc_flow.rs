@@ -118,7 +118,7 @@ async fn refresh_tokens_rotate_and_reuse_revokes_the_family() {
         .await;
     assert_eq!(status, 200, "{narrow}");
     let second = narrow["refresh_token"].as_str().unwrap().to_owned();
-    let info: serde_json::Value = userinfo(&app, narrow["access_token"].as_str().unwrap()).await.json().await.unwrap();
+    let info = userinfo_ok(&app, narrow["access_token"].as_str().unwrap()).await;
     assert!(info.get("given_name").is_none(), "profile not in this token's scope: {info}");
 
     // Narrowing is allowed, widening is not.
@@ -288,6 +288,6 @@ async fn the_claims_request_puts_consented_claims_in_the_id_token() {
     let id = verified(&app, tokens["id_token"].as_str().unwrap());
     assert_eq!(id["given_name"], "Camille");
     assert!(id.get("email").is_none(), "email is outside the granted scopes: {id}");
-    let info: serde_json::Value = userinfo(&app, tokens["access_token"].as_str().unwrap()).await.json().await.unwrap();
+    let info = userinfo_ok(&app, tokens["access_token"].as_str().unwrap()).await;
     assert!(info.get("email").is_none(), "{info}");
 }

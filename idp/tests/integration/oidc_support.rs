@@ -203,6 +203,16 @@ pub fn query_of(location: &str) -> std::collections::HashMap<String, String> {
     url::form_urlencoded::parse(query.as_bytes()).into_owned().collect()
 }
 
+/// A successful UserInfo answer (200, with a `sub`): a claim missing from it
+/// is missing for a reason, not because the call failed.
+pub async fn userinfo_ok(app: &TestApp, access_token: &str) -> serde_json::Value {
+    let response = userinfo(app, access_token).await;
+    assert_eq!(response.status(), 200);
+    let info: serde_json::Value = response.json().await.unwrap();
+    assert!(info["sub"].is_string(), "{info}");
+    info
+}
+
 pub async fn userinfo(app: &TestApp, access_token: &str) -> reqwest::Response {
     app.client.get(app.url("/userinfo")).bearer_auth(access_token).send().await.unwrap()
 }

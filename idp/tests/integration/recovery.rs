@@ -72,6 +72,13 @@ async fn a_code_cannot_be_used_twice_even_when_both_ceremonies_started() {
     assert_eq!(a.post_json("/recover/finish", &json!({"credential": credential_a})).await.status(), StatusCode::OK);
     let response = b.post_json("/recover/finish", &json!({"credential": credential_b})).await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let refusal: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(refusal["error"], "recovery_refused", "{refusal}");
+    // The second browser got neither a session nor a passkey.
+    assert!(b.get_location("/account").await.unwrap().starts_with("/signin"));
+    let identifier = idp::citizen::CitizenIdentifier::parse(&signed_up.identifier).unwrap();
+    let citizen = app.state.db.citizen_by_identifier(identifier.as_str()).await.unwrap().unwrap();
+    assert_eq!(app.state.db.passkeys_of(&citizen.id).await.unwrap().len(), 1, "only the first recovery's passkey");
 }
 
 #[tokio::test]

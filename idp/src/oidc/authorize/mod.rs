@@ -180,16 +180,17 @@ async fn decide(
 ) -> Result<Response, OAuthError> {
     let now = state.clock.now();
     let auth = AuthSession::current(session, &state.db, now).await.map_err(OAuthError::server)?;
+    // Whether the signed-in citizen is someone other than the one id_token_hint names.
+    let other_person = match (&auth, request.hinted_subject.as_deref()) {
+        (Some(auth), Some(hinted)) => hinted != subject(state, client, &auth.citizen_id).await?,
+        _ => false,
+    };
     let login_needed = match &auth {
         None => true,
         Some(auth) => {
             // A sign-in this request asked for satisfies prompt=login and max_age.
             let fresh = request.sent_to_sign_in && auth.auth_time >= request.received_at;
             let too_old = request.max_age.is_some_and(|max| now - auth.auth_time > max);
-            let other_person = match request.hinted_subject.as_deref() {
-                Some(hinted) => hinted != subject(state, client, &auth.citizen_id).await?,
-                None => false,
-            };
             // A voluntary level never turns prompt=none into an error: the real level is returned.
             let wanted = request.wanted_acr();
             let may_step_up = !matches!(wanted, WantedAcr::Voluntary(_)) || !request.prompt.none;
@@ -214,11 +215,7 @@ async fn decide(
         return Err(OAuthError::server("signed-in session vanished"));
     };
     // Signed in afresh, but as someone other than the hinted citizen (OIDC Core §3.1.2.1).
-    let hint_mismatch = match request.hinted_subject.as_deref() {
-        Some(hinted) => hinted != subject(state, client, &auth.citizen_id).await?,
-        None => false,
-    };
-    if hint_mismatch {
+    if other_person {
         return Err(OAuthError::new(
             ErrorCode::LoginRequired,
             "the signed-in citizen is not the one id_token_hint names",
