@@ -155,10 +155,7 @@ async fn run(command: Command) -> Result<(), StartError> {
         Command::Admin(command) => registry(&config, RegistryCommand::Admin(command), clock).await,
         Command::Keys(keys) => {
             let db = server::connect_database(&config).await?;
-            match db.pending_migrations().await? {
-                0 => {}
-                n => return Err(StartError::Unmigrated(n)),
-            }
+            server::require_migrated(&db).await?;
             let master = MasterKey::load(&config.master_key)?;
             let keyring = Keyring::open(db, master, clock, config.lifetimes, &GenerateRsa).await?;
             match keys {
@@ -198,10 +195,7 @@ async fn run(command: Command) -> Result<(), StartError> {
 
 async fn registry(config: &Config, command: RegistryCommand, clock: SharedClock) -> Result<(), StartError> {
     let db = server::connect_database(config).await?;
-    match db.pending_migrations().await? {
-        0 => {}
-        n => return Err(StartError::Unmigrated(n)),
-    }
+    server::require_migrated(&db).await?;
     let fetcher = idp::clients::Fetcher::new(config.issuer_is_loopback());
     idp::cli::run(&db, &fetcher, command, clock.as_ref()).await
 }

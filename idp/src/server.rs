@@ -49,16 +49,21 @@ pub async fn connect_database(config: &Config) -> Result<Db, StartError> {
     Ok(Db::connect_with(&config.database_url, dependency_timeout(config)).await?)
 }
 
+/// Refuses a database whose schema is behind this binary.
+pub async fn require_migrated(db: &Db) -> Result<(), StartError> {
+    match db.pending_migrations().await? {
+        0 => Ok(()),
+        n => Err(StartError::Unmigrated(n)),
+    }
+}
+
 /// Everything `serve` needs, ready: migrated database, cache, key ring.
 pub async fn prepare(config: Config, clock: SharedClock, rsa: &dyn RsaKeySource) -> Result<AppState, StartError> {
     let db = connect_database(&config).await?;
     if config.auto_migrate {
         db.migrate().await?;
     }
-    match db.pending_migrations().await? {
-        0 => {}
-        n => return Err(StartError::Unmigrated(n)),
-    }
+    require_migrated(&db).await?;
     let cache = match &config.redis_url {
         Some(url) => Cache::redis(
             cache::connect_redis_with(url, dependency_timeout(&config)).await?,

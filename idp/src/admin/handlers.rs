@@ -195,10 +195,7 @@ pub async fn update_client(
         Some(v) => v.as_i64().ok_or_else(|| ClientError::InvalidMetadata("version must be an integer".into()))?,
     };
     let mut new = NewClient::from_registration_json(&body)?;
-    new.organisation_id = client.organisation_id.clone().unwrap_or_default();
-    new.public_subject = client.public_subject();
-    new.skip_consent = client.skip_consent;
-    new.secret_overlap = Some(client.secret_overlap);
+    client.keep_administrator_settings(&mut new);
     let updated =
         clients::update(&state.db, &state.fetcher, &client_id, new, Some(version), &admin.actor(), state.clock.now())
             .await?;

@@ -105,7 +105,7 @@ pub async fn connected_services(
                 .find(|(_, d)| d.get("client_id").and_then(Value::as_str) == Some(c.client_id.as_str()))
                 .map(|(at, d)| (at, strings(&d["claims"])));
             ConnectedService {
-                scope: c.scope.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+                scope: crate::oidc::grant::scope_list(&c.scope),
                 client_id: c.client_id,
                 // The name the service registered for the citizen's language.
                 client_name: serde_json::from_str::<ExtraMetadata>(&c.client_metadata)

@@ -164,6 +164,16 @@ impl Client {
         self.metadata.name_in(lang).unwrap_or(&self.client_name)
     }
 
+    /// Copies into a developer's replacement metadata what only an
+    /// administrator sets (organisation, entitlements, secret overlap), so an
+    /// RFC 7592 PUT or an admin-API update never resets it.
+    pub fn keep_administrator_settings(&self, new: &mut NewClient) {
+        new.organisation_id = self.organisation_id.clone().unwrap_or_default();
+        new.public_subject = self.public_subject();
+        new.skip_consent = self.skip_consent;
+        new.secret_overlap = Some(self.secret_overlap);
+    }
+
     pub fn allows_grant(&self, grant: &str) -> bool {
         self.grant_types.iter().any(|g| g == grant)
     }
@@ -405,7 +415,7 @@ pub async fn register(
 /// Replaces a client's metadata with `new` (RFC 7592 §2.2: fields left out
 /// return to their defaults), as of `expected_version` when given. The
 /// organisation stays unless `new` names another; entitlements are what
-/// `new` says — callers copy them from the client unless an administrator
+/// `new` says — callers keep them (`Client::keep_administrator_settings`) unless an administrator
 /// changes them. A client switching to a secret-based method gets a secret.
 /// The client's sector cannot change (see `keep_sector`); referenced
 /// documents are fetched again when what they must agree with changed.

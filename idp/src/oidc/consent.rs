@@ -175,7 +175,7 @@ pub async fn decide(
     }
     let now = state.clock.now();
     let mut scope: Vec<String> = match state.db.consent(&auth.citizen_id, &client.client_id).await {
-        Ok(existing) => existing.unwrap_or_default().split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+        Ok(existing) => super::grant::scope_list(&existing.unwrap_or_default()),
         Err(e) => return PageError::internal(lang, &e).into_response(),
     };
     scope.extend(request.scope.iter().cloned());

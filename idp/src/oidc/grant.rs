@@ -29,6 +29,11 @@ pub struct Grant {
     pub amr: Vec<String>,
 }
 
+/// A space-separated scope as a list (empty parts dropped).
+pub fn scope_list(scope: &str) -> Vec<String> {
+    scope.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect()
+}
+
 impl Grant {
     pub fn to_record(&self, now: UnixTime) -> GrantRecord {
         GrantRecord {
@@ -52,7 +57,22 @@ impl Grant {
             client_id: r.client_id.clone(),
             citizen_id: r.citizen_id.clone(),
             sid: r.sid.clone(),
-            scope: r.scope.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+            scope: scope_list(&r.scope),
+            claims: serde_json::from_str(&r.claims).unwrap_or(serde_json::Value::Null),
+            auth_time: r.auth_time,
+            acr: r.acr.clone(),
+            amr: serde_json::from_str(&r.amr).unwrap_or_default(),
+        }
+    }
+
+    /// The grant a refresh token carries on, for `scope` (at most the granted one).
+    pub fn from_refresh(r: &RefreshTokenRecord, scope: Vec<String>) -> Self {
+        Grant {
+            grant_id: r.grant_id.clone(),
+            client_id: r.client_id.clone(),
+            citizen_id: r.citizen_id.clone(),
+            sid: r.sid.clone(),
+            scope,
             claims: serde_json::from_str(&r.claims).unwrap_or(serde_json::Value::Null),
             auth_time: r.auth_time,
             acr: r.acr.clone(),
@@ -147,13 +167,27 @@ fn at_hash(alg: Alg, access_token: &str) -> String {
     B64.encode(&bytes[..bytes.len() / 2])
 }
 
+fn jti_revocation_key(jti: &str) -> String {
+    format!("revoked:jti:{jti}")
+}
+
+fn grant_revocation_key(grant_id: &str) -> String {
+    format!("revoked:grant:{grant_id}")
+}
+
 /// Revocation keys checked by every access-token consumer.
 pub fn revocation_keys(claims: &AccessClaims) -> Vec<String> {
-    let mut keys = vec![format!("revoked:jti:{}", claims.jti)];
+    let mut keys = vec![jti_revocation_key(&claims.jti)];
     if let Some(gid) = &claims.gid {
-        keys.push(format!("revoked:grant:{gid}"));
+        keys.push(grant_revocation_key(gid));
     }
     keys
+}
+
+/// Refuses one access token from now until it would have expired.
+pub async fn revoke_access_token(state: &AppState, claims: &AccessClaims) -> Result<(), crate::cache::CacheError> {
+    let ttl = (claims.exp - state.clock.now()).max(1);
+    state.cache.put(&jti_revocation_key(&claims.jti), b"", ttl).await
 }
 
 /// Marks a whole grant revoked: its access tokens (until they would expire)
@@ -168,7 +202,7 @@ pub async fn revoke_grant(state: &AppState, grant_id: &str) -> Result<(), OAuthE
 /// tokens are refused from now on (the SQL side is the caller's).
 pub async fn revoke_access_tokens(state: &AppState, grant_id: &str) -> Result<(), crate::cache::CacheError> {
     let ttl = state.config.lifetimes.access_token + 60;
-    state.cache.put(&format!("revoked:grant:{grant_id}"), b"", ttl).await
+    state.cache.put(&grant_revocation_key(grant_id), b"", ttl).await
 }
 
 /// The audit event of a release of claims to a service (DESIGN.md

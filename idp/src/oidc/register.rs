@@ -158,10 +158,7 @@ pub async fn update(
         }
     }
     let mut new = NewClient::from_registration_json(&body)?;
-    new.organisation_id = client.organisation_id.clone().unwrap_or_default();
-    new.public_subject = client.public_subject();
-    new.skip_consent = client.skip_consent;
-    new.secret_overlap = Some(client.secret_overlap);
+    client.keep_administrator_settings(&mut new);
     let now = state.clock.now();
     let updated = clients::update(
         &state.db,

@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::error::OAuthError;
-use super::grant::revoke_grant;
+use super::grant::{revoke_access_token, revoke_grant};
 use super::{bearer, client_auth};
 use crate::app::AppState;
 use crate::keys::sha256_b64;
@@ -19,7 +19,6 @@ pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Byt
         let params = super::token::form(&headers, &body)?;
         let client = client_auth::authenticate(&state, &headers, &params).await?;
         let token = params.require("token")?;
-        let now = state.clock.now();
         if let Some(refresh) = state.db.refresh_token(&sha256_b64(token.as_bytes())).await? {
             if refresh.client_id == client.client_id {
                 revoke_grant(&state, &refresh.grant_id).await?;
@@ -30,8 +29,7 @@ pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Byt
         if let Ok(claims) = bearer::validate(&state, token).await
             && claims.client_id == client.client_id
         {
-            let ttl = (claims.exp - now).max(1);
-            state.cache.put(&format!("revoked:jti:{}", claims.jti), b"", ttl).await?;
+            revoke_access_token(&state, &claims).await?;
             tracing::info!(client_id = %client.client_id, "access token revoked");
         }
         Ok(())

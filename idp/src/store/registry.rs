@@ -255,7 +255,11 @@ impl Db {
 
     /// The most recent log entries, newest first.
     /// The newest `limit` entries, of one organisation when `organisation_id` is given.
-    pub async fn admin_events(&self, organisation_id: Option<&str>, limit: i64) -> Result<Vec<EventRecord>, StoreError> {
+    pub async fn admin_events(
+        &self,
+        organisation_id: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<EventRecord>, StoreError> {
         let rows = sqlx::query(
             "SELECT event_id, at, actor, action, organisation_id, target, detail FROM admin_events \
              WHERE $1 IS NULL OR organisation_id = $1 ORDER BY at DESC, event_id LIMIT $2",

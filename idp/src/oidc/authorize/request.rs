@@ -263,7 +263,7 @@ pub async fn validate(state: &AppState, params: &Params) -> Result<(Authorizatio
         prompt,
         max_age,
         acr_values: match params.get("acr_values") {
-            Some(values) => values.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+            Some(values) => crate::oidc::grant::scope_list(values),
             // OIDC Registration §2: the client's default_acr_values, unless the request names some.
             None => client.metadata.default_acr_values.clone(),
         },

@@ -20,7 +20,7 @@ pub async fn exchange(state: &AppState, client: &Client, params: &Params) -> Res
     let scope: Vec<String> = match params.get("scope") {
         None => service_scopes.iter().map(|s| (*s).clone()).collect(),
         Some(asked) => {
-            let asked: Vec<String> = asked.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect();
+            let asked = crate::oidc::grant::scope_list(asked);
             if asked.iter().any(|s| !service_scopes.contains(&s)) {
                 return Err(OAuthError::new(
                     ErrorCode::InvalidScope,

@@ -6,7 +6,7 @@ use crate::app::AppState;
 use crate::clients::Client;
 use crate::keys::sha256_b64;
 use crate::oidc::error::{ErrorCode, OAuthError};
-use crate::oidc::grant::{Grant, TokenResponse, mint, revoke_grant, subject};
+use crate::oidc::grant::{Grant, TokenResponse, mint, revoke_grant, scope_list, subject};
 use crate::oidc::params::Params;
 use crate::store::Rotation;
 
@@ -26,28 +26,18 @@ pub async fn exchange(state: &AppState, client: &Client, params: &Params) -> Res
     if !current.offline && !state.db.login_session_active(&current.sid, &current.citizen_id, now).await? {
         return Err(OAuthError::invalid_grant("the sign-in this token belongs to has ended"));
     }
-    let granted: Vec<String> = current.scope.split(' ').map(str::to_owned).collect();
+    let granted = scope_list(&current.scope);
     let scope = match params.get("scope") {
         None => granted.clone(),
         Some(asked) => {
-            let asked: Vec<String> = asked.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect();
+            let asked = scope_list(asked);
             if asked.iter().any(|s| !granted.contains(s)) {
                 return Err(OAuthError::new(ErrorCode::InvalidScope, "a refresh cannot widen the granted scope"));
             }
             asked
         }
     };
-    let grant = Grant {
-        grant_id: current.grant_id.clone(),
-        client_id: current.client_id.clone(),
-        citizen_id: current.citizen_id.clone(),
-        sid: current.sid.clone(),
-        scope,
-        claims: serde_json::from_str(&current.claims).unwrap_or(serde_json::Value::Null),
-        auth_time: current.auth_time,
-        acr: current.acr.clone(),
-        amr: serde_json::from_str(&current.amr).unwrap_or_default(),
-    };
+    let grant = Grant::from_refresh(&current, scope);
     // No new ID token on refresh (OIDC Core §12.2 makes it optional).
     let sub = subject(state, client, &grant.citizen_id).await?;
     let mut minted = mint(state, client, &grant, &sub, None, Some((&current.family_id, current.family_expires_at)))?;
