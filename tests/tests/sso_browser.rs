@@ -3,39 +3,17 @@
 //! why, without Chromium or the npm packages — unless SESAME_REQUIRE_BROWSER=1.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::time::Duration;
-
 use idp::testing::TestApp;
-use idp::testing::browser::{browser_tests_dir, browser_tools_missing};
+use idp::testing::browser::{chromium_or_skip, run_script};
 use sesame_e2e::start_service;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn single_sign_on_and_logout_in_headless_chromium() {
-    let chromium = std::env::var("SESAME_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    if let Some(why) = browser_tools_missing(&chromium) {
-        assert!(std::env::var("SESAME_REQUIRE_BROWSER").as_deref() != Ok("1"), "browser test required but {why}");
-        eprintln!("browser test skipped: {why}");
-        return;
-    }
+    let Some(chromium) = chromium_or_skip() else { return };
     let app = TestApp::spawn().await;
     let library = start_service(&app, "Médiathèque", "127.0.0.1", |_| {}).await;
     let canteen = start_service(&app, "Cantine scolaire", "localhost", |_| {}).await;
-    let mut command = tokio::process::Command::new("node");
-    command
-        .arg(browser_tests_dir().join("sso.mjs"))
-        .arg(&library.base)
-        .arg(&canteen.base)
-        .env("CHROMIUM", &chromium)
-        .kill_on_drop(true);
-    let output = tokio::time::timeout(Duration::from_secs(100), command.output())
-        .await
-        .expect("the browser test finishes within 100 s")
-        .expect("node runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    println!("{stdout}");
-    eprintln!("{stderr}");
-    assert!(output.status.success(), "browser test failed:\n{stdout}\n{stderr}");
+    run_script(&chromium, "sso.mjs", &[&library.base, &canteen.base]).await;
 
     // The second service hears of the logout through the back channel.
     assert_eq!(canteen.rp.open_sessions().len(), 1);

@@ -254,7 +254,7 @@ pub fn element_text(page: &str, marker: &str) -> Option<String> {
 
 /// Why the headless-browser tests cannot run here, if they cannot: Chromium,
 /// the npm packages in `tests/browser`, or node missing.
-pub fn browser_tools_missing(chromium: &str) -> Option<String> {
+fn browser_tools_missing(chromium: &str) -> Option<String> {
     if !std::path::Path::new(chromium).exists() {
         return Some(format!("{chromium} not found (apt-get install chromium)"));
     }
@@ -265,6 +265,37 @@ pub fn browser_tools_missing(chromium: &str) -> Option<String> {
         Ok(out) if out.status.success() => None,
         _ => Some("node not found".into()),
     }
+}
+
+/// The Chromium the browser scripts drive (`SESAME_CHROMIUM`, else Debian's),
+/// or `None` when a tool is missing: the test is then skipped, saying why —
+/// unless `SESAME_REQUIRE_BROWSER=1` (set by `.ci/run`), where it fails.
+pub fn chromium_or_skip() -> Option<String> {
+    let chromium = std::env::var("SESAME_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    if let Some(why) = browser_tools_missing(&chromium) {
+        assert!(std::env::var("SESAME_REQUIRE_BROWSER").as_deref() != Ok("1"), "browser test required but {why}");
+        eprintln!("browser test skipped: {why}");
+        return None;
+    }
+    Some(chromium)
+}
+
+/// Runs `tests/browser/<script>` under node with `args`, within 100 s; it
+/// must exit successfully and print its `{"ok":true,…}` line. Returns stdout.
+pub async fn run_script(chromium: &str, script: &str, args: &[&str]) -> String {
+    let mut command = tokio::process::Command::new("node");
+    command.arg(browser_tests_dir().join(script)).args(args).env("CHROMIUM", chromium).kill_on_drop(true);
+    let output = tokio::time::timeout(std::time::Duration::from_secs(100), command.output())
+        .await
+        .expect("the browser script finishes within 100 s")
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    println!("{stdout}");
+    eprintln!("{stderr}");
+    assert!(output.status.success(), "{script} failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains(r#""ok":true"#), "{script} did not report success:\n{stdout}");
+    stdout
 }
 
 /// `tests/browser` at the workspace root.
