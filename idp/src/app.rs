@@ -101,7 +101,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(web::not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), web::rate_limit::limit))
         .layer(sessions)
-        .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), crate::outage::answer))
+        .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), web::outage::answer))
         .layer(axum::middleware::from_fn_with_state(state.config.is_https(), web::security_headers))
         .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), telemetry::track_requests))
         .layer(edge)

@@ -71,7 +71,7 @@ async fn account_page(
 ) -> Result<Response, PageError> {
     let (lang, token, auth) = page_frame(&state, &session, &headers, query.as_deref()).await?;
     let Some(auth) = auth else { return Ok(see_other("/signin?next=%2Faccount")) };
-    let internal = |e: &dyn std::fmt::Display| PageError::internal(lang, e);
+    let internal = |e: &dyn crate::outage::Failure| PageError::internal(lang, e);
     let now = state.clock.now();
     let citizen = state.db.citizen_by_id(&auth.citizen_id).await.map_err(|e| internal(&e))?;
     let Some(citizen) = citizen else { return Ok(see_other("/signin")) };

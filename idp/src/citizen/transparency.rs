@@ -11,6 +11,7 @@ use crate::clients::Client;
 use crate::clients::metadata::ExtraMetadata;
 use crate::oidc::grant::revoke_access_tokens;
 use crate::oidc::logout::backchannel::{self, Notice};
+use crate::outage::{Dependency, Failure};
 use crate::store::{AuditEvent, EndedGrant, NewAuditEvent, StoreError};
 use crate::web::i18n::Lang;
 
@@ -22,6 +23,16 @@ pub enum TransparencyError {
     Cache(#[from] CacheError),
     #[error("back-channel logout: {0}")]
     Logout(String),
+}
+
+impl Failure for TransparencyError {
+    fn unavailable(&self) -> Option<Dependency> {
+        match self {
+            Self::Store(e) => e.unavailable(),
+            Self::Cache(e) => e.unavailable(),
+            Self::Logout(_) => None,
+        }
+    }
 }
 
 /// A service the citizen consented to.

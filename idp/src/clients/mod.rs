@@ -19,6 +19,7 @@ use validate::{record_of, validate};
 
 use crate::clock::UnixTime;
 use crate::keys::{Alg, sha256_b64};
+use crate::outage::{Dependency, Failure};
 use crate::store::{ClientRecord, Db, SecretChange, StoreError};
 
 /// How a client authenticates at the token endpoint (OIDC Core §9).
@@ -335,21 +336,31 @@ pub enum ClientError {
     Store(#[from] StoreErrorText),
 }
 
-/// A store error carried as text (so `ClientError` stays `Clone + Eq`).
+/// A store error carried as text and class (so `ClientError` stays `Clone + Eq`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct StoreErrorText(pub String);
+#[error("{text}")]
+pub struct StoreErrorText {
+    pub text: String,
+    pub unavailable: Option<Dependency>,
+}
+
+impl Failure for StoreErrorText {
+    fn unavailable(&self) -> Option<Dependency> {
+        self.unavailable
+    }
+}
 
 impl From<StoreError> for ClientError {
     fn from(e: StoreError) -> Self {
-        ClientError::Store(StoreErrorText(e.to_string()))
+        ClientError::Store(StoreErrorText { text: e.to_string(), unavailable: e.unavailable() })
     }
 }
 
 pub(crate) fn random_token(bytes: usize) -> Result<String, ClientError> {
     let mut buffer = vec![0u8; bytes];
-    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut buffer)
-        .map_err(|_| ClientError::Store(StoreErrorText("no randomness available".into())))?;
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut buffer).map_err(|_| {
+        ClientError::Store(StoreErrorText { text: "no randomness available".into(), unavailable: None })
+    })?;
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buffer))
 }
 

@@ -7,6 +7,7 @@ pub mod csrf;
 pub mod developers;
 pub mod html;
 pub mod i18n;
+pub mod outage;
 pub mod pages;
 pub mod rate_limit;
 pub mod respond;

@@ -9,6 +9,7 @@ use tower_sessions::Session;
 
 use super::i18n::Lang;
 use super::pages::{self, Frame};
+use crate::outage::Failure;
 
 const LANG_KEY: &str = "lang";
 
@@ -55,10 +56,9 @@ impl PageError {
     }
 
     /// A server-side failure: logged here, shown as a generic message; a
-    /// 503 "try again" page when the request met the database or Redis
-    /// unavailable (`outage`).
-    pub fn internal(lang: Lang, cause: &dyn std::fmt::Display) -> Self {
-        if let Some(dependency) = crate::outage::current() {
+    /// 503 "try again" page when the failure is a lost dependency.
+    pub fn internal(lang: Lang, cause: &dyn Failure) -> Self {
+        if let Some(dependency) = cause.unavailable() {
             tracing::warn!(error = %cause, dependency = dependency.name(), "page failed: dependency unavailable");
             return Self::new(StatusCode::SERVICE_UNAVAILABLE, lang, "err.unavailable", "/account");
         }
@@ -91,8 +91,8 @@ impl JsonError {
         Self { status, error, description: lang.t(key).to_owned(), fields: None, retry_after: None }
     }
 
-    pub fn internal(lang: Lang, cause: &dyn std::fmt::Display) -> Self {
-        if let Some(dependency) = crate::outage::current() {
+    pub fn internal(lang: Lang, cause: &dyn Failure) -> Self {
+        if let Some(dependency) = cause.unavailable() {
             tracing::warn!(error = %cause, dependency = dependency.name(), "ceremony endpoint: dependency unavailable");
             let unavailable =
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", lang, "err.unavailable");

@@ -124,13 +124,13 @@ pub async fn save_pending(
     let id = id.map(str::to_owned).unwrap_or_else(random_id);
     let value = serde_json::to_vec(request).map_err(OAuthError::server)?;
     state.cache.put(&format!("authz:{id}"), &value, PENDING_TTL).await?;
-    let mut mine: Vec<String> = session.get(PENDING_KEY).await.map_err(OAuthError::server)?.unwrap_or_default();
+    let mut mine: Vec<String> = session.get(PENDING_KEY).await.map_err(|e| OAuthError::failed(&e))?.unwrap_or_default();
     if !mine.contains(&id) {
         mine.push(id.clone());
         // A browser has few requests in flight; forget the oldest.
         let excess = mine.len().saturating_sub(8);
         mine.drain(..excess);
-        session.insert(PENDING_KEY, mine).await.map_err(OAuthError::server)?;
+        session.insert(PENDING_KEY, mine).await.map_err(|e| OAuthError::failed(&e))?;
     }
     Ok(id)
 }
@@ -179,7 +179,7 @@ async fn decide(
     pending_id: Option<&str>,
 ) -> Result<Response, OAuthError> {
     let now = state.clock.now();
-    let auth = AuthSession::current(session, &state.db, now).await.map_err(OAuthError::server)?;
+    let auth = AuthSession::current(session, &state.db, now).await.map_err(|e| OAuthError::failed(&e))?;
     // Whether the signed-in citizen is someone other than the one id_token_hint names.
     let other_person = match (&auth, request.hinted_subject.as_deref()) {
         (Some(auth), Some(hinted)) => hinted != subject(state, client, &auth.citizen_id).await?,

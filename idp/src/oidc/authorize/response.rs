@@ -106,9 +106,10 @@ impl Refused {
         Self { status: StatusCode::BAD_REQUEST, key }
     }
 
-    pub fn internal(cause: &dyn std::fmt::Display) -> Self {
-        tracing::error!(error = %cause, "internal error");
-        Self { status: StatusCode::INTERNAL_SERVER_ERROR, key: "err.server" }
+    /// A failure: 503 when it is a lost dependency, else 500 (one rule, `PageError::internal`).
+    pub fn internal(cause: &dyn crate::outage::Failure) -> Self {
+        let page = PageError::internal(Lang::Fr, cause);
+        Self { status: page.status, key: page.key }
     }
 
     pub fn page(self, lang: Lang) -> Response {

@@ -90,7 +90,7 @@ pub async fn end_login(
     auth: &AuthSession,
     reason: &str,
 ) -> Result<Vec<String>, Response> {
-    let fail = |e: &dyn std::fmt::Display| PageError::internal(Lang::Fr, e).into_response();
+    let fail = |e: &dyn crate::outage::Failure| PageError::internal(Lang::Fr, e).into_response();
     let frontchannel =
         notify_login_ended(state, &auth.citizen_id, &auth.sid, reason).await.map_err(|e| fail(&e.description))?;
     AuthSession::end(session, &state.db, state.clock.now()).await.map_err(|e| fail(&e))?;
