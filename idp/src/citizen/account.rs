@@ -13,11 +13,11 @@ use tower_sessions::Session;
 
 use crate::app::AppState;
 use crate::citizen::{CitizenIdentifier, transparency};
+use crate::i18n::Lang;
 use crate::passkey::routes::{form_field, page_frame, query_param};
 use crate::store::{NewAuditEvent, PasskeyRemoval};
 use crate::web::auth_session::AuthSession;
 use crate::web::csrf;
-use crate::web::i18n::Lang;
 use crate::web::pages::{self, AccountView, Frame, PasskeyView, SessionView};
 use crate::web::respond::{self, PageError, html, see_other};
 

@@ -9,11 +9,11 @@ use crate::app::AppState;
 use crate::cache::CacheError;
 use crate::clients::Client;
 use crate::clients::metadata::ExtraMetadata;
+use crate::i18n::Lang;
 use crate::oidc::grant::revoke_access_tokens;
 use crate::oidc::logout::backchannel::{self, Notice};
 use crate::outage::{Dependency, Failure};
 use crate::store::{AuditEvent, EndedGrant, NewAuditEvent, StoreError};
-use crate::web::i18n::Lang;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TransparencyError {

@@ -161,7 +161,7 @@ fn digest_matches(stored: &str, presented: &str) -> bool {
 
 impl Client {
     /// The name citizens see: `client_name#fr` / `#en` when registered, else `client_name`.
-    pub fn display_name(&self, lang: crate::web::i18n::Lang) -> &str {
+    pub fn display_name(&self, lang: crate::i18n::Lang) -> &str {
         self.metadata.name_in(lang).unwrap_or(&self.client_name)
     }
 

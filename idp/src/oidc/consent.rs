@@ -14,11 +14,11 @@ use super::authorize::{self, request::AuthorizationRequest};
 use super::error::{ErrorCode, OAuthError};
 use crate::app::AppState;
 use crate::clients::{self, Client};
+use crate::i18n::Lang;
 use crate::store::NewAuditEvent;
 use crate::web::auth_session::AuthSession;
 use crate::web::csrf;
 use crate::web::html::{Page, esc, layout};
-use crate::web::i18n::Lang;
 use crate::web::respond::{self, PageError, html, see_other};
 
 /// What each scope means for the citizen, as catalogue keys.
@@ -201,7 +201,7 @@ pub async fn decide(
 #[cfg(test)]
 mod tests {
     use super::scope_key;
-    use crate::web::i18n::Lang;
+    use crate::i18n::Lang;
 
     #[test]
     fn every_offered_scope_is_explained_in_both_languages() {

@@ -18,10 +18,10 @@ use super::ceremony::{self, Login};
 use crate::app::AppState;
 use crate::citizen::identity::{Identity, session_acr};
 use crate::citizen::{ACR_SELF_REGISTERED, IdentifierError, Profile, ProfileProblem};
+use crate::i18n::Lang;
 use crate::store::{LoginSessionRecord, NewAuditEvent};
 use crate::web::auth_session::{AuthSession, safe_next};
 use crate::web::csrf;
-use crate::web::i18n::Lang;
 use crate::web::pages::{self, Frame};
 use crate::web::respond::{self, JsonError, PageError, device_summary, html, see_other};
 

@@ -6,7 +6,6 @@ pub mod auth_session;
 pub mod csrf;
 pub mod developers;
 pub mod html;
-pub mod i18n;
 pub mod outage;
 pub mod pages;
 pub mod rate_limit;

@@ -14,8 +14,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::i18n::Lang;
 use super::respond::PageError;
+use crate::i18n::Lang;
 use crate::oidc::error::OAuthError;
 use crate::outage::{RETRY_AFTER_SECONDS, watched};
 use crate::telemetry::Metrics;

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use super::html::{self, Field, Page, esc, field, layout, status_region, when};
-use super::i18n::Lang;
+use crate::i18n::Lang;
 
 /// What every page needs besides its own data.
 pub struct Frame<'a> {

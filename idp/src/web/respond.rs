@@ -7,8 +7,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tower_sessions::Session;
 
-use super::i18n::Lang;
 use super::pages::{self, Frame};
+use crate::i18n::Lang;
 use crate::outage::Failure;
 
 const LANG_KEY: &str = "lang";

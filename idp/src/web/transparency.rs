@@ -5,9 +5,9 @@
 use std::fmt::Write as _;
 
 use super::html::{Page, esc, layout, when};
-use super::i18n::Lang;
 use super::pages::Frame;
 use crate::citizen::transparency::{Activity, ConnectedService};
+use crate::i18n::Lang;
 use crate::store::AttributeRecord;
 
 /// Catalogue key of an activity kind.

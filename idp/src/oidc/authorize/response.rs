@@ -5,9 +5,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
+use crate::i18n::Lang;
 use crate::oidc::error::OAuthError;
 use crate::web::html::esc;
-use crate::web::i18n::Lang;
 use crate::web::respond::PageError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

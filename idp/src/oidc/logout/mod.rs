@@ -18,10 +18,10 @@ use super::grant::{revoke_grant, subject};
 use super::params::Params;
 use crate::app::AppState;
 use crate::clients::{self, Client};
+use crate::i18n::Lang;
 use crate::web::auth_session::AuthSession;
 use crate::web::csrf;
 use crate::web::html::{Page, esc, layout};
-use crate::web::i18n::Lang;
 use crate::web::respond::{self, PageError, html};
 
 /// What a valid `id_token_hint` tells us.
