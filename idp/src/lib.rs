@@ -11,6 +11,7 @@ pub mod clock;
 pub mod config;
 pub mod i18n;
 pub mod keys;
+pub mod login;
 pub mod oidc;
 pub mod ops;
 pub mod outage;

@@ -2,7 +2,6 @@
 //! plain error answers for requests no route matches.
 
 pub mod assets;
-pub mod auth_session;
 pub mod csrf;
 pub mod developers;
 pub mod html;

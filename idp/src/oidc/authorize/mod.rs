@@ -21,7 +21,7 @@ use crate::app::AppState;
 use crate::citizen::identity::{Identity, Level, identity_level};
 use crate::clients::{self, Client};
 use crate::keys::sha256_b64;
-use crate::web::auth_session::AuthSession;
+use crate::login::AuthSession;
 use crate::web::respond;
 
 /// Authorization codes live 60 s (DESIGN.md; RFC 6749 §4.1.2 says at most 10 min).

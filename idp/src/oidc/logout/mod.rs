@@ -19,7 +19,7 @@ use super::params::Params;
 use crate::app::AppState;
 use crate::clients::{self, Client};
 use crate::i18n::Lang;
-use crate::web::auth_session::AuthSession;
+use crate::login::AuthSession;
 use crate::web::csrf;
 use crate::web::html::{Page, esc, layout};
 use crate::web::respond::{self, PageError, html};
