@@ -15,9 +15,9 @@ use crate::app::AppState;
 use crate::citizen::{CitizenIdentifier, transparency};
 use crate::i18n::Lang;
 use crate::login::AuthSession;
-use crate::passkey::routes::{form_field, page_frame, query_param};
 use crate::store::{NewAuditEvent, PasskeyRemoval};
 use crate::web::csrf;
+use crate::web::extract::{form_field, page_frame, query_param};
 use crate::web::pages::{self, AccountView, Frame, PasskeyView, SessionView};
 use crate::web::respond::{self, PageError, html, see_other};
 

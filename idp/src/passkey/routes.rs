@@ -22,6 +22,7 @@ use crate::i18n::Lang;
 use crate::login::{AuthSession, safe_next};
 use crate::store::{LoginSessionRecord, NewAuditEvent};
 use crate::web::csrf;
+use crate::web::extract::{form_field, page_frame, query_param};
 use crate::web::pages::{self, Frame};
 use crate::web::respond::{self, JsonError, PageError, device_summary, html, see_other};
 
@@ -45,36 +46,12 @@ pub fn router() -> Router<AppState> {
         .route("/signout", post(sign_out))
 }
 
-/// First value of a query parameter (duplicates and junk tolerated).
-pub fn query_param(raw: Option<&str>, name: &str) -> Option<String> {
-    url::form_urlencoded::parse(raw.unwrap_or("").as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
-}
-
-/// First value of a field of an `application/x-www-form-urlencoded` body.
-pub fn form_field(body: &[u8], name: &str) -> Option<String> {
-    url::form_urlencoded::parse(body).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
-}
-
 /// Where to go after a login: `next` if it is a local path, else `/account`.
 fn destination(next: Option<&str>) -> String {
     next.and_then(safe_next).unwrap_or("/account").to_owned()
 }
 
 // --- pages ----------------------------------------------------------------
-
-/// What every login page needs: language, CSRF token, whether signed in.
-pub(crate) async fn page_frame(
-    state: &AppState,
-    session: &Session,
-    headers: &HeaderMap,
-    query: Option<&str>,
-) -> Result<(Lang, String, Option<AuthSession>), PageError> {
-    let lang = respond::lang(session, headers, query_param(query, "ui_locales").as_deref()).await;
-    let token = csrf::token(session).await.map_err(|e| PageError::internal(lang, &e))?;
-    let auth =
-        AuthSession::current(session, &state.db, state.clock.now()).await.map_err(|e| PageError::internal(lang, &e))?;
-    Ok((lang, token, auth))
-}
 
 fn path_with(path: &str, query: Option<&str>) -> String {
     match query {

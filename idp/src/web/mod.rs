@@ -4,6 +4,7 @@
 pub mod assets;
 pub mod csrf;
 pub mod developers;
+pub mod extract;
 pub mod html;
 pub mod outage;
 pub mod pages;

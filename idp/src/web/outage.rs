@@ -49,9 +49,7 @@ pub async fn answer(State(metrics): State<Arc<Metrics>>, request: Request, next:
         let content_type = response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
         let accepts_html = accept.as_ref().and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"));
         if content_type.starts_with("text/html") || content_type.is_empty() && accepts_html {
-            let ui_locales = uri.query().and_then(|q| {
-                url::form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "ui_locales").map(|(_, v)| v.into_owned())
-            });
+            let ui_locales = super::extract::query_param(uri.query(), "ui_locales");
             let lang = Lang::negotiate(ui_locales.as_deref(), accept_language.as_ref().and_then(|v| v.to_str().ok()));
             PageError::new(StatusCode::SERVICE_UNAVAILABLE, lang, "err.unavailable", "/account").into_response()
         } else {
