@@ -264,7 +264,7 @@ async fn delete_account(State(state): State<AppState>, session: Session, headers
     if let Err(e) = session.flush().await {
         return PageError::internal(lang, &e).into_response();
     }
-    html(StatusCode::OK, crate::web::transparency::account_deleted(lang))
+    html(StatusCode::OK, crate::web::pages::transparency::account_deleted(lang))
 }
 
 #[cfg(test)]

@@ -2,8 +2,6 @@
 //! sees which service asks for what, in plain words, and allows or refuses.
 //! Consent is remembered per service and scope set, and audited.
 
-use std::fmt::Write as _;
-
 use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -18,22 +16,9 @@ use crate::i18n::Lang;
 use crate::login::AuthSession;
 use crate::store::NewAuditEvent;
 use crate::web::csrf;
-use crate::web::html::{Page, esc, layout};
+use crate::web::pages::consent::ConsentView;
+use crate::web::pages::{self, Frame};
 use crate::web::respond::{self, PageError, html, see_other};
-
-/// What each scope means for the citizen, as catalogue keys.
-fn scope_key(scope: &str) -> Option<&'static str> {
-    Some(match scope {
-        "openid" => "consent.scope.openid",
-        "profile" => "consent.scope.profile",
-        "email" => "consent.scope.email",
-        "phone" => "consent.scope.phone",
-        "address" => "consent.scope.address",
-        "offline_access" => "consent.scope.offline_access",
-        "citizen_identifier" => "consent.scope.citizen_identifier",
-        _ => return None,
-    })
-}
 
 async fn load(
     state: &AppState,
@@ -73,12 +58,6 @@ pub async fn show(
         Ok(token) => token,
         Err(e) => return PageError::internal(lang, &e).into_response(),
     };
-    let t = |key| lang.t(key);
-    let mut items = String::new();
-    for key in request.scope.iter().filter_map(|s| scope_key(s)) {
-        let _ = write!(items, "<li>{}</li>", esc(t(key)));
-    }
-    let name = client.display_name(lang);
     let organisation = match &client.organisation_id {
         Some(id) => match state.db.organisation(id).await {
             Ok(found) => found.map(|o| o.name),
@@ -86,53 +65,18 @@ pub async fn show(
         },
         None => None,
     };
-    let mut body = String::new();
-    // Decorative: the name is written next to it. No referrer leaves with the request.
-    if let Some(logo) = &client.metadata.logo_uri {
-        let _ = write!(body, r#"<img class="service-logo" src="{}" alt="" referrerpolicy="no-referrer">"#, esc(logo));
-    }
-    let _ = write!(
-        body,
-        "<p>{intro}</p>",
-        intro = esc(t("consent.intro")).replace("{service}", &format!("<strong>{}</strong>", esc(name)))
-    );
-    if let Some(organisation) = organisation {
-        let _ = write!(body, "<p>{}</p>", esc(&t("consent.organisation").replace("{organisation}", &organisation)));
-    }
-    let mut links = String::new();
-    for (uri, key) in [(&client.metadata.policy_uri, "consent.policy"), (&client.metadata.tos_uri, "consent.tos")] {
-        if let Some(uri) = uri {
-            let _ = write!(
-                links,
-                r#"<li><a href="{}" rel="noreferrer" target="_blank">{}</a></li>"#,
-                esc(uri),
-                esc(t(key))
-            );
-        }
-    }
-    if !links.is_empty() {
-        links = format!("<ul>{links}</ul>");
-    }
-    let _ = write!(
-        body,
-        r#"<ul>{items}</ul>
-<p>{remember}</p>{links}
-<form method="post" action="/authorize/consent/{id}">
-<input type="hidden" name="csrf" value="{csrf}">
-<button type="submit" name="decision" value="allow">{allow}</button>
-<button type="submit" name="decision" value="deny" class="secondary">{deny}</button>
-</form>"#,
-        remember = esc(t("consent.remember")),
-        id = esc(&id),
-        csrf = esc(&token),
-        allow = esc(t("consent.allow")),
-        deny = esc(t("consent.deny")),
-    );
+    let view = ConsentView {
+        id: &id,
+        service: client.display_name(lang),
+        organisation: organisation.as_deref(),
+        logo_uri: client.metadata.logo_uri.as_deref(),
+        policy_uri: client.metadata.policy_uri.as_deref(),
+        tos_uri: client.metadata.tos_uri.as_deref(),
+        scope: &request.scope,
+    };
     let path = format!("/authorize/consent/{id}");
-    let mut response = html(
-        StatusCode::OK,
-        layout(&Page { lang, title: t("consent.title"), body, csrf: &token, signed_in: true, path: &path }),
-    );
+    let frame = Frame { lang, csrf: &token, signed_in: true, path: &path };
+    let mut response = html(StatusCode::OK, pages::consent::consent(&frame, &view));
     // Either answer ends at the service: its origin must be a form target.
     let mut policy = crate::web::csp_allowing_form_to(&request.redirect_uri);
     if let Some(logo) = &client.metadata.logo_uri {
@@ -196,20 +140,4 @@ pub async fn decide(
         return e.into_response();
     }
     see_other(&format!("/authorize/continue/{id}"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::scope_key;
-    use crate::i18n::Lang;
-
-    #[test]
-    fn every_offered_scope_is_explained_in_both_languages() {
-        for scope in crate::clients::KNOWN_SCOPES {
-            let key = scope_key(scope).unwrap_or_else(|| panic!("{scope} has no explanation"));
-            for lang in [Lang::Fr, Lang::En] {
-                assert_ne!(lang.t(key), key, "{scope} in {lang:?}");
-            }
-        }
-    }
 }

@@ -10,7 +10,6 @@ pub mod outage;
 pub mod pages;
 pub mod rate_limit;
 pub mod respond;
-pub mod transparency;
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};

@@ -7,7 +7,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::i18n::Lang;
 use crate::oidc::error::OAuthError;
-use crate::web::html::esc;
 use crate::web::respond::PageError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,23 +61,10 @@ pub fn redirect(location: &str) -> Response {
     response
 }
 
-/// Script that submits the form_post form; static, so the CSP can stay
-/// free of inline script.
-pub const FORM_POST_SCRIPT: &str = "document.forms[0].submit();\n";
-pub const FORM_POST_SCRIPT_PATH: &str = "/authorize/form_post.js";
+pub use crate::web::pages::form_post::{FORM_POST_SCRIPT, FORM_POST_SCRIPT_PATH};
 
 fn form_post(action: &str, params: &[(&'static str, String)]) -> Response {
-    let fields: String = params
-        .iter()
-        .map(|(name, value)| format!(r#"<input type="hidden" name="{}" value="{}">"#, esc(name), esc(value)))
-        .collect();
-    let body = format!(
-        r#"<!doctype html><html lang="fr"><head><meta charset="utf-8"><title>Sésame</title>
-<script src="{FORM_POST_SCRIPT_PATH}" defer></script></head>
-<body><form method="post" action="{}">{fields}<noscript><button type="submit">Continuer / Continue</button></noscript></form></body></html>"#,
-        esc(action)
-    );
-    let mut response = Html(body).into_response();
+    let mut response = Html(crate::web::pages::form_post::form_post(action, params)).into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     crate::web::set_csp(&mut response, &crate::web::csp_allowing_form_to(action));
     response

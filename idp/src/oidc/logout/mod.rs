@@ -5,8 +5,6 @@
 
 pub mod backchannel;
 
-use std::fmt::Write as _;
-
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, Method, StatusCode};
@@ -21,7 +19,7 @@ use crate::clients::{self, Client};
 use crate::i18n::Lang;
 use crate::login::AuthSession;
 use crate::web::csrf;
-use crate::web::html::{Page, esc, layout};
+use crate::web::pages::{self, Frame};
 use crate::web::respond::{self, PageError, html};
 
 /// What a valid `id_token_hint` tells us.
@@ -216,38 +214,15 @@ async fn confirmation_page(session: &Session, lang: Lang, request: &LogoutReques
         Ok(token) => token,
         Err(e) => return PageError::internal(lang, &e).into_response(),
     };
-    let t = |key| lang.t(key);
-    let mut hidden = String::new();
-    let fields = [
+    let hidden = [
         ("client_id", request.client.as_ref().map(|c| c.client_id.clone())),
         ("post_logout_redirect_uri", request.post_logout_redirect_uri.clone()),
         ("state", request.state.clone()),
         ("ui_locales", request.ui_locales.clone()),
     ];
-    for (name, value) in fields {
-        if let Some(value) = value {
-            let _ = write!(hidden, r#"<input type="hidden" name="{name}" value="{}">"#, esc(&value));
-        }
-    }
-    let service = request
-        .client
-        .as_ref()
-        .map(|c| format!("<p>{}</p>", esc(&t("logout.from_service").replace("{service}", c.display_name(lang)))))
-        .unwrap_or_default();
-    let body = format!(
-        r#"{service}<p>{question}</p>
-<form method="post" action="/logout/confirm"><input type="hidden" name="csrf" value="{csrf}">{hidden}
-<button type="submit">{yes}</button></form>
-<p><a href="/account">{no}</a></p>"#,
-        question = esc(t("logout.question")),
-        csrf = esc(&token),
-        yes = esc(t("logout.confirm")),
-        no = esc(t("logout.cancel")),
-    );
-    let mut response = html(
-        StatusCode::OK,
-        layout(&Page { lang, title: t("logout.title"), body, csrf: &token, signed_in: true, path: "/logout" }),
-    );
+    let service = request.client.as_ref().map(|c| c.display_name(lang));
+    let frame = Frame { lang, csrf: &token, signed_in: true, path: "/logout" };
+    let mut response = html(StatusCode::OK, pages::logout::confirmation(&frame, service, &hidden));
     if let Some(back) = &request.post_logout_redirect_uri {
         crate::web::set_csp(&mut response, &crate::web::csp_allowing_form_to(back));
     }
@@ -272,23 +247,8 @@ fn finish(lang: Lang, request: &LogoutRequest, frontchannel: Vec<String>) -> Res
     {
         return redirect(back);
     }
-    let t = |key| lang.t(key);
-    let mut body = format!("<p role=\"status\">{}</p>", esc(t("logout.done")));
-    for url in &frontchannel {
-        let _ = write!(body, r#"<iframe src="{}" title="{}" hidden></iframe>"#, esc(url), esc(t("logout.frame_title")));
-    }
-    match &back {
-        Some(back) => {
-            let _ = write!(body, r#"<p><a href="{}">{}</a></p>"#, esc(back), esc(t("logout.back_to_service")));
-        }
-        None => {
-            let _ = write!(body, r#"<p><a href="/signin">{}</a></p>"#, esc(t("logout.sign_in_again")));
-        }
-    }
-    let mut response = html(
-        StatusCode::OK,
-        layout(&Page { lang, title: t("logout.title"), body, csrf: "", signed_in: false, path: "/logout" }),
-    );
+    let frame = Frame { lang, csrf: "", signed_in: false, path: "/logout" };
+    let mut response = html(StatusCode::OK, pages::logout::signed_out(&frame, &frontchannel, back.as_deref()));
     if !frontchannel.is_empty() {
         crate::web::set_csp(&mut response, &crate::web::csp_allowing_frames_of(&frontchannel));
     }

@@ -4,11 +4,11 @@
 
 use std::fmt::Write as _;
 
-use super::html::{Page, esc, layout, when};
-use super::pages::Frame;
+use super::Frame;
 use crate::citizen::transparency::{Activity, ConnectedService};
 use crate::i18n::Lang;
 use crate::store::AttributeRecord;
+use crate::web::html::{Page, esc, layout, when};
 
 /// Catalogue key of an activity kind.
 pub fn activity_key(kind: &str) -> &'static str {
