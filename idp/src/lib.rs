@@ -9,6 +9,7 @@ pub mod cli;
 pub mod clients;
 pub mod clock;
 pub mod config;
+pub mod endings;
 pub mod i18n;
 pub mod keys;
 pub mod login;

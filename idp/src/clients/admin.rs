@@ -27,6 +27,11 @@ impl Actor {
         Self(format!("initial-access-token:{token_id}"))
     }
 
+    /// A citizen acting as a member of an organisation (signed in with a passkey).
+    pub fn member(citizen_id: &str) -> Self {
+        Self(format!("member:{citizen_id}"))
+    }
+
     /// A client managing itself with its registration access token (RFC 7592).
     pub fn registration(client_id: &str) -> Self {
         Self(format!("registration:{client_id}"))

@@ -227,6 +227,12 @@ impl From<crate::cache::CacheError> for OAuthError {
     }
 }
 
+impl From<crate::endings::EndingError> for OAuthError {
+    fn from(e: crate::endings::EndingError) -> Self {
+        Self::failed(&e)
+    }
+}
+
 impl From<crate::keys::KeyError> for OAuthError {
     fn from(e: crate::keys::KeyError) -> Self {
         Self::failed(&e)

@@ -50,6 +50,8 @@ pub enum PasskeyError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Cache(#[from] crate::cache::CacheError),
+    #[error("{0}")]
+    Ending(#[from] crate::endings::EndingError),
     #[error("internal: {0}")]
     Internal(String),
 }
@@ -59,6 +61,7 @@ impl Failure for PasskeyError {
         match self {
             Self::Store(e) => e.unavailable(),
             Self::Cache(e) => e.unavailable(),
+            Self::Ending(e) => e.unavailable(),
             _ => None,
         }
     }
