@@ -100,6 +100,7 @@ pub fn router(state: AppState) -> Router {
         .merge(citizen::account::router())
         .fallback(web::not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), web::rate_limit::limit))
+        .layer(axum::middleware::from_fn(web::respond::render_page_errors))
         .layer(sessions)
         .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), web::outage::answer))
         .layer(axum::middleware::from_fn_with_state(state.config.is_https(), web::security_headers))

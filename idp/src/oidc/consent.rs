@@ -2,10 +2,9 @@
 //! sees which service asks for what, in plain words, and allows or refuses.
 //! Consent is remembered per service and scope set, and audited.
 
-use axum::extract::{Form, Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
 use tower_sessions::Session;
 
 use super::authorize::{self, request::AuthorizationRequest};
@@ -16,53 +15,39 @@ use crate::i18n::Lang;
 use crate::login::AuthSession;
 use crate::store::NewAuditEvent;
 use crate::web::csrf;
+use crate::web::extract::{CsrfForm, MaybeSignedIn};
 use crate::web::pages::consent::ConsentView;
 use crate::web::pages::{self, Frame};
-use crate::web::respond::{self, PageError, html, see_other};
+use crate::web::respond::{PageError, html, see_other};
 
+/// The pending request this browser started, its client, and the
+/// signed-in citizen. Signed out meanwhile: the request resumes through
+/// sign-in.
 async fn load(
     state: &AppState,
     session: &Session,
     id: &str,
-    lang: Lang,
+    auth: Option<AuthSession>,
 ) -> Result<(AuthorizationRequest, Client, AuthSession), Response> {
-    let expired = || PageError::new(StatusCode::BAD_REQUEST, lang, "authz.expired", "/account").into_response();
+    let expired = || PageError::bad_request("authz.expired").into_response();
     let request = authorize::pending(state, session, id).await.ok_or_else(expired)?;
-    let auth = AuthSession::current(session, &state.db, state.clock.now())
-        .await
-        .map_err(|e| PageError::internal(lang, &e).into_response())?;
-    let Some(auth) = auth else {
-        // Signed out meanwhile: the request resumes through sign-in.
-        return Err(see_other(&format!("/authorize/continue/{id}")));
-    };
-    let client = clients::find(&state.db, &request.client_id)
-        .await
-        .map_err(|e| PageError::internal(lang, &e).into_response())?
-        .ok_or_else(expired)?;
-    Ok((request, client, auth))
+    let Some(auth) = auth else { return Err(see_other(&format!("/authorize/continue/{id}"))) };
+    let client = clients::find(&state.db, &request.client_id).await.map_err(|e| PageError::from(e).into_response())?;
+    Ok((request, client.ok_or_else(expired)?, auth))
 }
 
 /// `GET /authorize/consent/{id}`.
 pub async fn show(
     State(state): State<AppState>,
     session: Session,
-    headers: HeaderMap,
+    lang: Lang,
+    MaybeSignedIn(auth): MaybeSignedIn,
     Path(id): Path<String>,
-) -> Response {
-    let lang = respond::lang(&session, &headers, None).await;
-    let (request, client, _) = match load(&state, &session, &id, lang).await {
-        Ok(loaded) => loaded,
-        Err(response) => return response,
-    };
-    let token = match csrf::token(&session).await {
-        Ok(token) => token,
-        Err(e) => return PageError::internal(lang, &e).into_response(),
-    };
+) -> Result<Response, Response> {
+    let (request, client, _) = load(&state, &session, &id, auth).await?;
+    let token = csrf::token(&session).await.map_err(|e| PageError::from(e).into_response())?;
     let organisation = match &client.organisation_id {
-        Some(id) => match state.db.organisation(id).await {
-            Ok(found) => found.map(|o| o.name),
-            Err(e) => return PageError::internal(lang, &e).into_response(),
-        },
+        Some(id) => state.db.organisation(id).await.map_err(|e| PageError::from(e).into_response())?.map(|o| o.name),
         None => None,
     };
     let view = ConsentView {
@@ -83,45 +68,43 @@ pub async fn show(
         policy = crate::web::csp_allowing_image_from(&policy, logo);
     }
     crate::web::set_csp(&mut response, &policy);
-    response
-}
-
-#[derive(Debug, Deserialize)]
-pub struct Decision {
-    csrf: Option<String>,
-    decision: Option<String>,
+    Ok(response)
 }
 
 /// `POST /authorize/consent/{id}`.
 pub async fn decide(
     State(state): State<AppState>,
     session: Session,
-    headers: HeaderMap,
+    MaybeSignedIn(auth): MaybeSignedIn,
     Path(id): Path<String>,
-    Form(form): Form<Decision>,
-) -> Response {
-    let lang = respond::lang(&session, &headers, None).await;
-    if csrf::verify(&session, form.csrf.as_deref()).await.is_err() {
-        return PageError::new(StatusCode::FORBIDDEN, lang, "err.csrf", "/account").into_response();
-    }
-    let (request, client, auth) = match load(&state, &session, &id, lang).await {
-        Ok(loaded) => loaded,
-        Err(response) => return response,
-    };
-    match form.decision.as_deref() {
+    form: CsrfForm,
+) -> Result<Response, Response> {
+    let (request, client, auth) = load(&state, &session, &id, auth).await?;
+    match form.field("decision").as_deref() {
         Some("allow") => {}
         Some("deny") => {
             let _ = state.cache.delete(&crate::endings::cache_keys::pending_authorization(&id)).await;
             let error = OAuthError::new(ErrorCode::AccessDenied, "the citizen refused");
-            return request.target().error(&state.config.issuer, &error);
+            return Ok(request.target().error(&state.config.issuer, &error));
         }
-        _ => return PageError::new(StatusCode::BAD_REQUEST, lang, "authz.expired", "/account").into_response(),
+        _ => return Err(PageError::bad_request("authz.expired").into_response()),
     }
+    grant(&state, &session, &id, request, &client, &auth).await.map_err(IntoResponse::into_response)
+}
+
+/// The citizen allowed: consent remembered (scopes merged) and audited,
+/// then the request goes on.
+async fn grant(
+    state: &AppState,
+    session: &Session,
+    id: &str,
+    request: AuthorizationRequest,
+    client: &Client,
+    auth: &AuthSession,
+) -> Result<Response, PageError> {
     let now = state.clock.now();
-    let mut scope: Vec<String> = match state.db.consent(&auth.citizen_id, &client.client_id).await {
-        Ok(existing) => super::grant::scope_list(&existing.unwrap_or_default()),
-        Err(e) => return PageError::internal(lang, &e).into_response(),
-    };
+    let existing = state.db.consent(&auth.citizen_id, &client.client_id).await?;
+    let mut scope: Vec<String> = super::grant::scope_list(&existing.unwrap_or_default());
     scope.extend(request.scope.iter().cloned());
     scope.sort();
     scope.dedup();
@@ -132,12 +115,8 @@ pub async fn decide(
             .to_string(),
         at: now,
     };
-    if let Err(e) = state.db.grant_consent(&auth.citizen_id, &client.client_id, &scope.join(" "), &event).await {
-        return PageError::internal(lang, &e).into_response();
-    }
+    state.db.grant_consent(&auth.citizen_id, &client.client_id, &scope.join(" "), &event).await?;
     let request = AuthorizationRequest { consented: true, ..request };
-    if let Err(e) = authorize::save_pending(&state, &session, Some(&id), &request).await {
-        return e.into_response();
-    }
-    see_other(&format!("/authorize/continue/{id}"))
+    authorize::save_pending(state, session, Some(id), &request).await?;
+    Ok(see_other(&format!("/authorize/continue/{id}")))
 }

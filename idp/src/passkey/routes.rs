@@ -5,6 +5,7 @@
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
+use axum::http::header::ACCEPT_LANGUAGE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -23,9 +24,9 @@ use crate::i18n::Lang;
 use crate::login::{AuthSession, safe_next};
 use crate::store::{LoginSessionRecord, NewAuditEvent};
 use crate::web::csrf;
-use crate::web::extract::{form_field, page_frame, query_param};
+use crate::web::extract::{CsrfForm, MaybeSignedIn, negotiate, query_param};
 use crate::web::pages::{self, Frame};
-use crate::web::respond::{self, JsonError, PageError, device_summary, html, see_other};
+use crate::web::respond::{JsonError, PageError, device_summary, html, see_other};
 
 /// Session key of what the "identifier shown once" page shows.
 const SIGNED_UP_KEY: &str = "signed_up";
@@ -62,12 +63,12 @@ fn path_with(path: &str, query: Option<&str>) -> String {
 }
 
 async fn sign_in_page(
-    State(state): State<AppState>,
+    lang: Lang,
     session: Session,
-    headers: HeaderMap,
+    MaybeSignedIn(auth): MaybeSignedIn,
     RawQuery(query): RawQuery,
 ) -> Result<Response, PageError> {
-    let (lang, token, auth) = page_frame(&state, &session, &headers, query.as_deref()).await?;
+    let token = csrf::token(&session).await?;
     let next = query_param(query.as_deref(), "next").filter(|n| safe_next(n).is_some()).unwrap_or_default();
     let path = path_with("/signin", query.as_deref());
     let frame = Frame { lang, csrf: &token, signed_in: auth.is_some(), path: &path };
@@ -75,12 +76,12 @@ async fn sign_in_page(
 }
 
 async fn sign_up_page(
-    State(state): State<AppState>,
+    lang: Lang,
     session: Session,
-    headers: HeaderMap,
+    MaybeSignedIn(auth): MaybeSignedIn,
     RawQuery(query): RawQuery,
 ) -> Result<Response, PageError> {
-    let (lang, token, auth) = page_frame(&state, &session, &headers, query.as_deref()).await?;
+    let token = csrf::token(&session).await?;
     let next = query_param(query.as_deref(), "next").filter(|n| safe_next(n).is_some()).unwrap_or_default();
     let path = path_with("/signup", query.as_deref());
     let frame = Frame { lang, csrf: &token, signed_in: auth.is_some(), path: &path };
@@ -96,48 +97,36 @@ struct SignedUpView {
 
 /// The identifier and recovery codes, shown once: taken from the session.
 async fn signed_up_page(
-    State(state): State<AppState>,
+    lang: Lang,
     session: Session,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
+    MaybeSignedIn(auth): MaybeSignedIn,
 ) -> Result<Response, PageError> {
-    let (lang, token, auth) = page_frame(&state, &session, &headers, query.as_deref()).await?;
-    let view: Option<SignedUpView> = session.remove(SIGNED_UP_KEY).await.map_err(|e| PageError::internal(lang, &e))?;
+    let token = csrf::token(&session).await?;
+    let view: Option<SignedUpView> = session.remove(SIGNED_UP_KEY).await?;
     let Some(view) = view else { return Ok(see_other("/account")) };
     let frame = Frame { lang, csrf: &token, signed_in: auth.is_some(), path: "/account" };
     Ok(html(StatusCode::OK, pages::signed_up(&frame, &view.identifier, &view.codes, &view.next)))
 }
 
-async fn recover_page(
-    State(state): State<AppState>,
-    session: Session,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-) -> Result<Response, PageError> {
-    let (lang, token, auth) = page_frame(&state, &session, &headers, query.as_deref()).await?;
+async fn recover_page(lang: Lang, session: Session, MaybeSignedIn(auth): MaybeSignedIn) -> Result<Response, PageError> {
+    let token = csrf::token(&session).await?;
     let frame = Frame { lang, csrf: &token, signed_in: auth.is_some(), path: "/recover" };
     Ok(html(StatusCode::OK, pages::recover(&frame)))
 }
 
 /// `POST /signout`: ends this browser's login everywhere.
-async fn sign_out(State(state): State<AppState>, session: Session, headers: HeaderMap, body: Bytes) -> Response {
-    let lang = respond::lang(&session, &headers, None).await;
-    if csrf::verify(&session, form_field(&body, "csrf").as_deref()).await.is_err() {
-        return PageError::new(StatusCode::FORBIDDEN, lang, "err.csrf", "/account").into_response();
-    }
+async fn sign_out(
+    State(state): State<AppState>,
+    session: Session,
+    MaybeSignedIn(auth): MaybeSignedIn,
+    _form: CsrfForm,
+) -> Result<Response, PageError> {
     // Every service of this login hears of it (back-channel, queued).
-    let auth = match AuthSession::current(&session, &state.db, state.clock.now()).await {
-        Ok(auth) => auth,
-        Err(e) => return PageError::internal(lang, &e).into_response(),
-    };
-    let ended = match auth {
-        Some(auth) => crate::oidc::logout::end_login(&state, &session, &auth).await.map(drop),
-        None => AuthSession::end(&session).await.map_err(|e| PageError::internal(lang, &e).into_response()),
-    };
-    match ended {
-        Ok(()) => see_other("/signin"),
-        Err(response) => response,
+    match auth {
+        Some(auth) => drop(crate::oidc::logout::end_login(&state, &session, &auth).await?),
+        None => AuthSession::end(&session).await?,
     }
+    Ok(see_other("/signin"))
 }
 
 // --- JSON ceremony endpoints -------------------------------------------------
@@ -150,7 +139,7 @@ struct Call {
 }
 
 async fn call(session: &Session, headers: &HeaderMap, body: &Bytes) -> Result<Call, JsonError> {
-    let lang = respond::lang(session, headers, None).await;
+    let lang = negotiate(Some(session), headers.get(ACCEPT_LANGUAGE), None).await;
     let presented = headers.get(csrf::HEADER).and_then(|v| v.to_str().ok());
     csrf::verify(session, presented).await.map_err(|_| JsonError::csrf(lang))?;
     let binding = csrf::binding(session).await.map_err(|e| JsonError::internal(lang, &e))?;

@@ -51,7 +51,7 @@ pub async fn answer(State(metrics): State<Arc<Metrics>>, request: Request, next:
         if content_type.starts_with("text/html") || content_type.is_empty() && accepts_html {
             let ui_locales = super::extract::query_param(uri.query(), "ui_locales");
             let lang = Lang::negotiate(ui_locales.as_deref(), accept_language.as_ref().and_then(|v| v.to_str().ok()));
-            PageError::new(StatusCode::SERVICE_UNAVAILABLE, lang, "err.unavailable", "/account").into_response()
+            PageError::new(StatusCode::SERVICE_UNAVAILABLE, "err.unavailable", "/account").render(lang)
         } else {
             OAuthError::unavailable(dependency.name()).into_response()
         }

@@ -1,13 +1,13 @@
 //! Authorization responses (RFC 6749 §4.1.2, RFC 9207 `iss`, OAuth 2.0 Form
-//! Post Response Mode) and the page shown when nothing may be redirected.
+//! Post Response Mode). When nothing may be redirected (the client or its
+//! return address cannot be trusted, OIDC Core §3.1.2.6), the answer is a
+//! `PageError` a person reads.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
-use crate::i18n::Lang;
 use crate::oidc::error::OAuthError;
-use crate::web::respond::PageError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -76,31 +76,6 @@ pub async fn form_post_script() -> Response {
         FORM_POST_SCRIPT,
     )
         .into_response()
-}
-
-/// An error a person reads: the client or its return address cannot be
-/// trusted, so we must not send them back (OIDC Core §3.1.2.6). Holds a
-/// catalogue key; rendered in the citizen's language.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Refused {
-    pub status: StatusCode,
-    pub key: &'static str,
-}
-
-impl Refused {
-    pub fn bad_request(key: &'static str) -> Self {
-        Self { status: StatusCode::BAD_REQUEST, key }
-    }
-
-    /// A failure: 503 when it is a lost dependency, else 500 (one rule, `PageError::internal`).
-    pub fn internal(cause: &dyn crate::outage::Failure) -> Self {
-        let page = PageError::internal(Lang::Fr, cause);
-        Self { status: page.status, key: page.key }
-    }
-
-    pub fn page(self, lang: Lang) -> Response {
-        PageError::new(self.status, lang, self.key, "/account").into_response()
-    }
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ pub mod backchannel;
 
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tower_sessions::Session;
 
@@ -20,8 +20,9 @@ use crate::endings::{self, LoginEnd};
 use crate::i18n::Lang;
 use crate::login::AuthSession;
 use crate::web::csrf;
+use crate::web::extract::{CsrfForm, MaybeSignedIn, negotiate};
 use crate::web::pages::{self, Frame};
-use crate::web::respond::{self, PageError, html};
+use crate::web::respond::{PageError, html};
 
 /// What a valid `id_token_hint` tells us.
 struct Hint {
@@ -82,11 +83,9 @@ async fn validate(state: &AppState, params: &Params) -> Result<LogoutRequest, &'
 /// Signs this browser out: its login ends everywhere
 /// ([`endings::login_ended`]), then the browser session is cleared.
 /// Returns the front-channel logout URLs.
-pub async fn end_login(state: &AppState, session: &Session, auth: &AuthSession) -> Result<Vec<String>, Response> {
-    let fail = |e: &dyn crate::outage::Failure| PageError::internal(Lang::Fr, e).into_response();
-    let frontchannel =
-        endings::login_ended(state, &auth.citizen_id, &auth.sid, LoginEnd::SignedOut).await.map_err(|e| fail(&e))?;
-    AuthSession::end(session).await.map_err(|e| fail(&e))?;
+pub async fn end_login(state: &AppState, session: &Session, auth: &AuthSession) -> Result<Vec<String>, PageError> {
+    let frontchannel = endings::login_ended(state, &auth.citizen_id, &auth.sid, LoginEnd::SignedOut).await?;
+    AuthSession::end(session).await?;
     Ok(frontchannel)
 }
 
@@ -94,32 +93,20 @@ pub async fn end_login(state: &AppState, session: &Session, auth: &AuthSession) 
 pub async fn end_session(
     State(state): State<AppState>,
     session: Session,
+    MaybeSignedIn(auth): MaybeSignedIn,
     method: Method,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
     body: Bytes,
-) -> Response {
+) -> Result<Response, PageError> {
     let raw: &[u8] = if method == Method::POST { &body } else { query.as_deref().unwrap_or_default().as_bytes() };
-    let lang = respond::lang(&session, &headers, None).await;
-    let Ok(params) = Params::parse(raw) else {
-        return PageError::new(StatusCode::BAD_REQUEST, lang, "authz.malformed", "/account").into_response();
-    };
-    let lang = match params.get("ui_locales") {
-        Some(locales) => respond::lang(&session, &headers, Some(locales)).await,
-        None => lang,
-    };
-    let request = match validate(&state, &params).await {
-        Ok(request) => request,
-        Err(key) => return PageError::new(StatusCode::BAD_REQUEST, lang, key, "/account").into_response(),
-    };
-    let now = state.clock.now();
-    let auth = match AuthSession::current(&session, &state.db, now).await {
-        Ok(auth) => auth,
-        Err(e) => return PageError::internal(lang, &e).into_response(),
-    };
+    let params = Params::parse(raw).map_err(|_| PageError::bad_request("authz.malformed"))?;
+    // The request's own `ui_locales`, wherever it was sent (query or body).
+    let lang = negotiate(Some(&session), headers.get(header::ACCEPT_LANGUAGE), params.get("ui_locales")).await;
+    let request = validate(&state, &params).await.map_err(PageError::bad_request)?;
     let Some(auth) = auth else {
         // Already signed out: nothing to confirm.
-        return finish(lang, &request, Vec::new());
+        return Ok(finish(lang, &request, Vec::new()));
     };
     let hint_matches = match (&request.hint, &request.client) {
         (Some(hint), Some(client)) => subject(&state, client, &auth.citizen_id).await.is_ok_and(|sub| hint.sub == sub),
@@ -128,44 +115,29 @@ pub async fn end_session(
     if !hint_matches {
         return confirmation_page(&session, lang, &request).await;
     }
-    match end_login(&state, &session, &auth).await {
-        Ok(frontchannel) => finish(lang, &request, frontchannel),
-        Err(response) => response,
-    }
+    let frontchannel = end_login(&state, &session, &auth).await?;
+    Ok(finish(lang, &request, frontchannel))
 }
 
 /// `POST /logout/confirm`: the citizen confirmed on our page.
-pub async fn confirm(State(state): State<AppState>, session: Session, headers: HeaderMap, body: Bytes) -> Response {
-    let lang = respond::lang(&session, &headers, None).await;
-    let Ok(params) = Params::parse(&body) else {
-        return PageError::new(StatusCode::BAD_REQUEST, lang, "authz.malformed", "/account").into_response();
-    };
-    if csrf::verify(&session, params.get("csrf")).await.is_err() {
-        return PageError::new(StatusCode::FORBIDDEN, lang, "err.csrf", "/account").into_response();
-    }
-    let request = match validate(&state, &params).await {
-        Ok(request) => request,
-        Err(key) => return PageError::new(StatusCode::BAD_REQUEST, lang, key, "/account").into_response(),
-    };
-    let auth = match AuthSession::current(&session, &state.db, state.clock.now()).await {
-        Ok(auth) => auth,
-        Err(e) => return PageError::internal(lang, &e).into_response(),
-    };
+pub async fn confirm(
+    State(state): State<AppState>,
+    session: Session,
+    lang: Lang,
+    MaybeSignedIn(auth): MaybeSignedIn,
+    form: CsrfForm,
+) -> Result<Response, PageError> {
+    let params = Params::parse(form.bytes()).map_err(|_| PageError::bad_request("authz.malformed"))?;
+    let request = validate(&state, &params).await.map_err(PageError::bad_request)?;
     let frontchannel = match auth {
-        Some(auth) => match end_login(&state, &session, &auth).await {
-            Ok(frontchannel) => frontchannel,
-            Err(response) => return response,
-        },
+        Some(auth) => end_login(&state, &session, &auth).await?,
         None => Vec::new(),
     };
-    finish(lang, &request, frontchannel)
+    Ok(finish(lang, &request, frontchannel))
 }
 
-async fn confirmation_page(session: &Session, lang: Lang, request: &LogoutRequest) -> Response {
-    let token = match csrf::token(session).await {
-        Ok(token) => token,
-        Err(e) => return PageError::internal(lang, &e).into_response(),
-    };
+async fn confirmation_page(session: &Session, lang: Lang, request: &LogoutRequest) -> Result<Response, PageError> {
+    let token = csrf::token(session).await?;
     let hidden = [
         ("client_id", request.client.as_ref().map(|c| c.client_id.clone())),
         ("post_logout_redirect_uri", request.post_logout_redirect_uri.clone()),
@@ -178,7 +150,7 @@ async fn confirmation_page(session: &Session, lang: Lang, request: &LogoutReques
     if let Some(back) = &request.post_logout_redirect_uri {
         crate::web::set_csp(&mut response, &crate::web::csp_allowing_form_to(back));
     }
-    response
+    Ok(response)
 }
 
 /// After logout: straight back to the service when it asked and nothing
