@@ -21,7 +21,7 @@ pub struct ConsentView<'a> {
 }
 
 /// What each scope means for the citizen, as catalogue keys.
-fn scope_key(scope: &str) -> Option<&'static str> {
+pub(super) fn scope_key(scope: &str) -> Option<&'static str> {
     Some(match scope {
         "openid" => "consent.scope.openid",
         "profile" => "consent.scope.profile",

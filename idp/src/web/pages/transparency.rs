@@ -5,6 +5,7 @@
 use std::fmt::Write as _;
 
 use super::Frame;
+use super::consent::scope_key;
 use crate::citizen::transparency::{Activity, ConnectedService};
 use crate::i18n::Lang;
 use crate::store::AttributeRecord;
@@ -55,23 +56,9 @@ fn claim_list(lang: Lang, claims: &[String]) -> String {
     claims.iter().map(|c| claim_key(c).map_or_else(|| esc(c), |k| esc(lang.t(k)))).collect::<Vec<_>>().join(", ")
 }
 
+/// Each scope in plain words (the consent page's wording), unknown ones as sent.
 fn scope_list(lang: Lang, scopes: &[String]) -> String {
-    scopes
-        .iter()
-        .map(|s| {
-            let key = match s.as_str() {
-                "openid" => "consent.scope.openid",
-                "profile" => "consent.scope.profile",
-                "email" => "consent.scope.email",
-                "phone" => "consent.scope.phone",
-                "address" => "consent.scope.address",
-                "offline_access" => "consent.scope.offline_access",
-                "citizen_identifier" => "consent.scope.citizen_identifier",
-                other => return format!("<li>{}</li>", esc(other)),
-            };
-            format!("<li>{}</li>", esc(lang.t(key)))
-        })
-        .collect()
+    scopes.iter().map(|s| format!("<li>{}</li>", scope_key(s).map_or_else(|| esc(s), |key| esc(lang.t(key))))).collect()
 }
 
 /// `<dt>`/`<dd>` rows of the identity record's other attributes, each
