@@ -126,6 +126,8 @@ pub async fn export(state: &AppState, citizen_id: &str) -> Result<Option<Value>,
     let grants = db.grants_of(citizen_id).await?;
     let tokens = db.refresh_tokens_of(citizen_id).await?;
     let events = db.audit_events_of(citizen_id).await?;
+    let verifications = db.verifications_of(citizen_id).await?;
+    let memberships = db.memberships_of(citizen_id).await?;
     let identifier = super::CitizenIdentifier::parse(&citizen.identifier)
         .map_or_else(|_| citizen.identifier.clone(), |i| i.to_string());
     Ok(Some(json!({
@@ -166,6 +168,16 @@ pub async fn export(state: &AppState, citizen_id: &str) -> Result<Option<Value>,
             "family_id": t.family_id, "grant_id": t.grant_id, "client_id": t.client_id, "scope": t.scope,
             "offline": t.offline, "created_at": t.created_at, "expires_at": t.expires_at,
             "rotated_at": t.rotated_at, "revoked_at": t.revoked_at,
+        })).collect::<Vec<_>>(),
+        "verifications": verifications.iter().map(|v| json!({
+            "verification_id": v.verification_id, "kind": v.kind, "organisation": v.organisation_name,
+            "method": v.method, "document_type": v.document_type, "document_issuer": v.document_issuer,
+            "document_expires": v.document_expires,
+            "attributes": serde_json::from_str::<Value>(&v.attributes).unwrap_or(Value::Null),
+            "verified_at": v.verified_at,
+        })).collect::<Vec<_>>(),
+        "memberships": memberships.iter().map(|m| json!({
+            "organisation_id": m.organisation_id, "role": m.role, "added_at": m.added_at,
         })).collect::<Vec<_>>(),
         "audit_events": events.iter().map(|e| json!({
             "id": e.id, "kind": e.kind, "details": details(e), "at": e.at,

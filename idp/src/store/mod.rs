@@ -19,6 +19,7 @@ mod schema;
 mod sessions;
 mod tokens;
 mod transparency;
+mod verifications;
 
 use std::str::FromStr as _;
 use std::time::Duration;
@@ -41,6 +42,7 @@ pub use registry::{EventRecord, OrganisationRecord, TokenKind, TokenRecord};
 pub use schema::Column;
 pub use tokens::{RefreshTokenRecord, Rotation};
 pub use transparency::{ConsentRecord, EndedGrant, LoginHistoryRecord, RecoveryCodeRecord};
+pub use verifications::{NewVerification, Recorded, VerificationRecord};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");

@@ -236,6 +236,18 @@ impl Db {
                 .execute(&mut *tx)
                 .await?;
         }
+        // Documents go with the verifications that claimed them.
+        sqlx::query(
+            "DELETE FROM identity_documents WHERE verification_id IN \
+             (SELECT verification_id FROM identity_verifications WHERE citizen_id = $1)",
+        )
+        .bind(citizen_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM identity_verifications WHERE citizen_id = $1")
+            .bind(citizen_id)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("UPDATE member_invitations SET accepted_by = NULL WHERE accepted_by = $1")
             .bind(citizen_id)
             .execute(&mut *tx)
