@@ -96,7 +96,7 @@ impl Db {
     /// The account a document verified first, if any.
     pub async fn document_owner(&self, document_hash: &str) -> Result<Option<String>, StoreError> {
         let mut conn = self.pool.acquire().await?;
-        document_owner(&mut *conn, document_hash).await
+        document_owner(&mut conn, document_hash).await
     }
 
     /// Records a verification (see the module comment), or nothing.
@@ -149,7 +149,7 @@ impl Db {
         .bind(&r.verification_id)
         .execute(&mut *tx)
         .await?;
-        if document_owner(&mut *tx, &r.document_hash).await?.as_deref() != Some(r.citizen_id.as_str()) {
+        if document_owner(&mut tx, &r.document_hash).await?.as_deref() != Some(r.citizen_id.as_str()) {
             tx.rollback().await?;
             return Ok(Recorded::DocumentTaken);
         }
