@@ -119,7 +119,7 @@ fn verification(e: WebauthnError) -> PasskeyError {
 }
 
 fn new_passkey(passkey: &Passkey, name: &str, now: i64) -> Result<NewPasskey, PasskeyError> {
-    let (sign_count, backup_eligible, backup_state) = passkey_facts(passkey)?;
+    let (sign_count, backup_eligible, backup_state) = passkey_facts(passkey);
     Ok(NewPasskey {
         credential_id: URL_SAFE_NO_PAD.encode(passkey.cred_id()),
         name: name.to_owned(),
