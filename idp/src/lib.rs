@@ -14,6 +14,7 @@ pub mod oidc;
 pub mod ops;
 pub mod outage;
 pub mod passkey;
+pub mod random;
 pub mod server;
 pub mod store;
 pub mod telemetry;

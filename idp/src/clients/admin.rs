@@ -4,9 +4,10 @@
 
 use serde::Serialize;
 
-use super::{ClientError, random_token};
+use super::ClientError;
 use crate::clock::UnixTime;
 use crate::keys::sha256_b64;
+use crate::random;
 use crate::store::{Db, EventRecord, OrganisationRecord, StoreError, TokenKind, TokenRecord};
 
 /// Who acts, as the log records it.
@@ -41,7 +42,7 @@ impl Actor {
         now: UnixTime,
     ) -> EventRecord {
         EventRecord {
-            event_id: uuid::Uuid::new_v4().simple().to_string(),
+            event_id: random::id(),
             at: now,
             actor: self.0.clone(),
             action: action.to_owned(),
@@ -136,7 +137,7 @@ pub async fn create_organisation(
     check_official_code(&code)?;
     super::metadata::check_extra(&super::ExtraMetadata { contacts: new.contacts.clone(), ..Default::default() })?;
     let record = OrganisationRecord {
-        organisation_id: uuid::Uuid::new_v4().simple().to_string(),
+        organisation_id: random::id(),
         name: name.to_owned(),
         kind: new.kind,
         official_code: code.clone(),
@@ -242,9 +243,9 @@ pub async fn issue_token(db: &Db, new: NewToken, actor: &Actor, now: UnixTime) -
         }
         (None, TokenKind::Admin) => None,
     };
-    let token = random_token(32)?;
+    let token = random::token::<32>()?;
     let record = TokenRecord {
-        token_id: uuid::Uuid::new_v4().simple().to_string(),
+        token_id: random::id(),
         token_hash: sha256_b64(token.as_bytes()),
         organisation_id,
         description: new.description,

@@ -8,7 +8,6 @@ pub mod fetch;
 pub mod metadata;
 mod validate;
 
-use base64::Engine as _;
 use serde::Serialize;
 
 pub use admin::{Actor, Organisation};
@@ -19,6 +18,7 @@ use validate::{record_of, validate};
 
 use crate::clock::UnixTime;
 use crate::keys::{Alg, sha256_b64};
+use crate::random;
 use crate::store::{ClientRecord, Db, SecretChange, StoreError};
 
 /// How a client authenticates at the token endpoint (OIDC Core §9).
@@ -346,11 +346,10 @@ impl From<StoreError> for ClientError {
     }
 }
 
-pub(crate) fn random_token(bytes: usize) -> Result<String, ClientError> {
-    let mut buffer = vec![0u8; bytes];
-    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut buffer)
-        .map_err(|_| ClientError::Store(StoreErrorText("no randomness available".into())))?;
-    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buffer))
+impl From<crate::random::NoRandomness> for ClientError {
+    fn from(e: crate::random::NoRandomness) -> Self {
+        ClientError::Store(StoreErrorText(e.to_string()))
+    }
 }
 
 /// A client just registered or updated, with the credentials in clear that
@@ -390,9 +389,9 @@ pub async fn register(
     documents::check_references(&new, None, fetcher).await?;
     let organisation = admin::organisation_for(db, &new.organisation_id).await?;
     let auth_method = valid.auth_method;
-    let mut record = record_of(&new, valid, organisation.organisation_id.clone(), random_token(16)?, now);
-    let client_secret = if auth_method.uses_secret() { Some(random_token(32)?) } else { None };
-    let registration_access_token = random_token(32)?;
+    let mut record = record_of(&new, valid, organisation.organisation_id.clone(), random::token::<16>()?, now);
+    let client_secret = if auth_method.uses_secret() { Some(random::token::<32>()?) } else { None };
+    let registration_access_token = random::token::<32>()?;
     record.client_secret_hash = client_secret.as_deref().map(|s| sha256_b64(s.as_bytes()));
     record.registration_token_hash = Some(sha256_b64(registration_access_token.as_bytes()));
     let event = actor.record(
@@ -446,7 +445,7 @@ pub async fn update(
     let (secret, client_secret) = match (auth_method.uses_secret(), current.secret_hash.is_some()) {
         (true, true) => (SecretChange::Keep, None),
         (true, false) => {
-            let secret = random_token(32)?;
+            let secret = random::token::<32>()?;
             (SecretChange::Replace(sha256_b64(secret.as_bytes())), Some(secret))
         }
         (false, true) => (SecretChange::Clear, None),
@@ -533,7 +532,7 @@ pub async fn rotate_secret(
     if !(0..=MAX_SECRET_OVERLAP).contains(&overlap) {
         return Err(ClientError::InvalidMetadata("overlap must be between 0 and 30 days".into()));
     }
-    let secret = random_token(32)?;
+    let secret = random::token::<32>()?;
     let event = actor.record(
         "client.rotate_secret",
         client.organisation_id.as_deref(),

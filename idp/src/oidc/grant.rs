@@ -11,6 +11,7 @@ use crate::app::AppState;
 use crate::clients::{Client, GRANT_REFRESH_TOKEN, SubjectType};
 use crate::clock::UnixTime;
 use crate::keys::{Alg, sha256_b64};
+use crate::random;
 use crate::store::{CitizenRecord, GrantRecord, RefreshTokenRecord};
 
 /// One authorization: carried by the code, then by each refresh token.
@@ -120,17 +121,6 @@ pub struct AccessClaims {
     /// Grant id, so revoking a grant revokes its access tokens at once.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gid: Option<String>,
-}
-
-pub fn random_token() -> Result<String, OAuthError> {
-    let mut bytes = [0u8; 32];
-    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
-        .map_err(|_| OAuthError::server("no randomness"))?;
-    Ok(B64.encode(bytes))
-}
-
-pub fn random_id() -> String {
-    uuid::Uuid::new_v4().simple().to_string()
 }
 
 /// The `sub` a client sees for a citizen whose record is at hand: the
@@ -268,7 +258,7 @@ pub fn mint(
         client_id: client.client_id.clone(),
         iat: now,
         exp: now + lifetimes.access_token,
-        jti: random_id(),
+        jti: random::id(),
         scope: scope.clone(),
         auth_time: Some(grant.auth_time),
         acr: Some(grant.acr.clone()),
@@ -309,10 +299,10 @@ pub fn mint(
 
     let continues_family = refresh_family.is_some();
     let refresh_token = if client.allows_grant(GRANT_REFRESH_TOKEN) && (grant.has_scope("openid") || continues_family) {
-        let token = random_token()?;
+        let token = random::token::<32>()?;
         let (family_id, family_expires_at) = match refresh_family {
             Some((family, expires)) => (family.to_owned(), expires),
-            None => (random_id(), now + lifetimes.refresh_token_absolute),
+            None => (random::id(), now + lifetimes.refresh_token_absolute),
         };
         let record = RefreshTokenRecord {
             token_hash: sha256_b64(token.as_bytes()),

@@ -8,7 +8,6 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tower_sessions::Session;
@@ -271,10 +270,7 @@ async fn establish(state: &AppState, session: &Session, headers: &HeaderMap, log
     if let Some(previous) = AuthSession::current(session, &state.db, now).await.map_err(|e| internal(&e))? {
         state.db.revoke_login_session(&previous.sid, now).await?;
     }
-    let mut sid = [0u8; 16];
-    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut sid)
-        .map_err(|_| PasskeyError::Internal("no secure randomness".into()))?;
-    let sid = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sid);
+    let sid = crate::random::token::<16>().map_err(|e| internal(&e))?;
     let expires_at = now + state.config.lifetimes.session_absolute;
     let device = device_summary(headers);
     state

@@ -11,7 +11,8 @@ use crate::clients::Client;
 use crate::clients::fetch::names_forbidden_address;
 use crate::config::LOGOUT_TOKEN_TTL;
 use crate::oidc::error::OAuthError;
-use crate::oidc::grant::{random_id, subject};
+use crate::oidc::grant::subject;
+use crate::random;
 use crate::store::LogoutDelivery;
 
 pub const EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
@@ -55,7 +56,7 @@ pub async fn enqueue(state: &AppState, reason: &str, notices: &[Notice<'_>]) -> 
     let now = state.clock.now();
     let mut deliveries = Vec::with_capacity(notices.len());
     for notice in notices {
-        let jti = random_id();
+        let jti = random::id();
         let sub = subject(state, notice.client, notice.citizen_id).await?;
         let claims = LogoutClaims {
             iss: &state.config.issuer,
@@ -69,7 +70,7 @@ pub async fn enqueue(state: &AppState, reason: &str, notices: &[Notice<'_>]) -> 
         };
         let token = state.keys.sign(notice.client.id_token_signed_response_alg, "logout+jwt", &claims)?;
         deliveries.push(LogoutDelivery {
-            delivery_id: random_id(),
+            delivery_id: random::id(),
             client_id: notice.client.client_id.clone(),
             uri: notice.uri.to_owned(),
             logout_token: token,
@@ -157,7 +158,7 @@ async fn record_outcome(state: &AppState, delivery: &LogoutDelivery, action: &st
         _ => None,
     };
     let event = crate::store::EventRecord {
-        event_id: random_id(),
+        event_id: random::id(),
         at: state.clock.now(),
         actor: "logout-outbox".into(),
         action: action.into(),
@@ -195,7 +196,7 @@ fn resign(state: &AppState, stored: &str) -> Result<String, OAuthError> {
 
 /// Delivers forever, every `SESAME_LOGOUT_DELIVERY_INTERVAL` (one task per replica).
 pub async fn run(state: AppState) {
-    let owner = format!("replica-{}", random_id());
+    let owner = format!("replica-{}", random::id());
     let http = match http_client(state.config.issuer_is_loopback()) {
         Ok(http) => http,
         Err(e) => {

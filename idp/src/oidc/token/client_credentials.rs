@@ -5,7 +5,7 @@ use crate::app::AppState;
 use crate::clients::Client;
 use crate::keys::Alg;
 use crate::oidc::error::{ErrorCode, OAuthError};
-use crate::oidc::grant::{AccessClaims, TokenResponse, random_id};
+use crate::oidc::grant::{AccessClaims, TokenResponse};
 use crate::oidc::params::Params;
 
 /// Every scope the provider offers is about a citizen: a service acting for
@@ -39,7 +39,7 @@ pub async fn exchange(state: &AppState, client: &Client, params: &Params) -> Res
         client_id: client.client_id.clone(),
         iat: now,
         exp: now + lifetime,
-        jti: random_id(),
+        jti: crate::random::id(),
         scope: scope.join(" "),
         auth_time: None,
         acr: None,
