@@ -15,6 +15,7 @@ pub mod ops;
 pub mod outage;
 pub mod passkey;
 pub mod random;
+pub mod scope;
 pub mod server;
 pub mod store;
 pub mod telemetry;

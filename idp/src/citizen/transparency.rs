@@ -11,6 +11,7 @@ use crate::clients::Client;
 use crate::clients::metadata::ExtraMetadata;
 use crate::oidc::grant::revoke_access_tokens;
 use crate::oidc::logout::backchannel::{self, Notice};
+use crate::scope::Scope;
 use crate::store::{AuditEvent, EndedGrant, NewAuditEvent, StoreError};
 use crate::web::i18n::Lang;
 
@@ -29,7 +30,7 @@ pub enum TransparencyError {
 pub struct ConnectedService {
     pub client_id: String,
     pub client_name: String,
-    pub scope: Vec<String>,
+    pub scope: Scope,
     pub granted_at: i64,
     /// When it last received claims, and which.
     pub last_release: Option<(i64, Vec<String>)>,
@@ -105,7 +106,7 @@ pub async fn connected_services(
                 .find(|(_, d)| d.get("client_id").and_then(Value::as_str) == Some(c.client_id.as_str()))
                 .map(|(at, d)| (at, strings(&d["claims"])));
             ConnectedService {
-                scope: crate::oidc::grant::scope_list(&c.scope),
+                scope: c.scope,
                 client_id: c.client_id,
                 // The name the service registered for the citizen's language.
                 client_name: serde_json::from_str::<ExtraMetadata>(&c.client_metadata)

@@ -19,6 +19,7 @@ use validate::{record_of, validate};
 use crate::clock::UnixTime;
 use crate::keys::{Alg, sha256_b64};
 use crate::random;
+use crate::scope::Scope;
 use crate::store::{ClientRecord, Db, SecretChange, StoreError};
 
 /// How a client authenticates at the token endpoint (OIDC Core §9).
@@ -118,8 +119,7 @@ pub struct Client {
     pub grant_types: Vec<String>,
     pub response_types: Vec<String>,
     pub token_endpoint_auth_method: AuthMethod,
-    #[serde(serialize_with = "space_separated")]
-    pub scope: Vec<String>,
+    pub scope: Scope,
     pub id_token_signed_response_alg: Alg,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub userinfo_signed_response_alg: Option<Alg>,
@@ -141,10 +141,6 @@ pub struct Client {
     pub updated_at: UnixTime,
     /// Bumped by every change (optimistic concurrency).
     pub version: i64,
-}
-
-fn space_separated<S: serde::Serializer>(scope: &[String], serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(&scope.join(" "))
 }
 
 impl Serialize for Alg {
@@ -176,10 +172,6 @@ impl Client {
 
     pub fn allows_grant(&self, grant: &str) -> bool {
         self.grant_types.iter().any(|g| g == grant)
-    }
-
-    pub fn allows_scope(&self, scope: &str) -> bool {
-        self.scope.iter().any(|s| s == scope)
     }
 
     pub fn is_confidential(&self) -> bool {
@@ -215,7 +207,7 @@ impl Client {
             grant_types: self.grant_types.clone(),
             response_types: Some(self.response_types.clone()),
             token_endpoint_auth_method: Some(self.token_endpoint_auth_method.as_str().to_owned()),
-            scope: Some(self.scope.join(" ")),
+            scope: Some(self.scope.to_string()),
             id_token_signed_response_alg: Some(self.id_token_signed_response_alg.as_str().to_owned()),
             userinfo_signed_response_alg: self.userinfo_signed_response_alg.map(|a| a.as_str().to_owned()),
             subject_type: None,
@@ -246,7 +238,7 @@ impl Client {
             response_types,
             token_endpoint_auth_method: AuthMethod::parse(&r.token_endpoint_auth_method)
                 .ok_or_else(|| corrupt("token_endpoint_auth_method"))?,
-            scope: r.scope.split_whitespace().map(str::to_owned).collect(),
+            scope: Scope::parse(&r.scope),
             id_token_signed_response_alg: Alg::parse(&r.id_token_signed_response_alg)
                 .ok_or_else(|| corrupt("id_token_signed_response_alg"))?,
             userinfo_signed_response_alg: match &r.userinfo_signed_response_alg {

@@ -40,6 +40,12 @@ pub use schema::Column;
 pub use tokens::{RefreshTokenRecord, Rotation};
 pub use transparency::{ConsentRecord, EndedGrant, LoginHistoryRecord, RecoveryCodeRecord};
 
+/// A `scope` column: the space-separated form.
+fn scope_column(r: &sqlx::any::AnyRow) -> Result<crate::scope::Scope, sqlx::Error> {
+    use sqlx::Row as _;
+    Ok(crate::scope::Scope::parse(&r.try_get::<String, _>("scope")?))
+}
+
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
 

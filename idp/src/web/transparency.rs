@@ -8,6 +8,7 @@ use super::html::{Page, esc, layout, when};
 use super::i18n::Lang;
 use super::pages::Frame;
 use crate::citizen::transparency::{Activity, ConnectedService};
+use crate::scope::Scope;
 use crate::store::AttributeRecord;
 
 /// Catalogue key of an activity kind.
@@ -55,11 +56,11 @@ fn claim_list(lang: Lang, claims: &[String]) -> String {
     claims.iter().map(|c| claim_key(c).map_or_else(|| esc(c), |k| esc(lang.t(k)))).collect::<Vec<_>>().join(", ")
 }
 
-fn scope_list(lang: Lang, scopes: &[String]) -> String {
+fn scope_list(lang: Lang, scopes: &Scope) -> String {
     scopes
         .iter()
         .map(|s| {
-            let key = match s.as_str() {
+            let key = match s {
                 "openid" => "consent.scope.openid",
                 "profile" => "consent.scope.profile",
                 "email" => "consent.scope.email",
@@ -233,7 +234,7 @@ mod tests {
         let services = vec![ConnectedService {
             client_id: evil.into(),
             client_name: evil.into(),
-            scope: vec!["openid".into(), evil.into()],
+            scope: ["openid", evil].into_iter().collect(),
             granted_at: 0,
             last_release: Some((0, vec![evil.into()])),
         }];

@@ -236,12 +236,9 @@ async fn decide(
     // First-party services an administrator entitled need no consent page,
     // but offline access is consented to each time it is asked for, by
     // every service (OIDC Core §11: the OP MUST always obtain consent).
-    let offline = request.scope.iter().any(|s| s == "offline_access");
+    let offline = request.scope.contains("offline_access");
     let covered = !offline
-        && (client.skip_consent
-            || consented_scope
-                .as_deref()
-                .is_some_and(|granted| request.scope.iter().all(|s| granted.split(' ').any(|g| g == s))));
+        && (client.skip_consent || consented_scope.is_some_and(|granted| request.scope.is_subset_of(&granted)));
     let consent_needed = !request.consented && (!covered || request.prompt.consent);
     if consent_needed {
         if request.prompt.none {
