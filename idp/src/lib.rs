@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod app;
+pub mod audit;
 pub mod cache;
 pub mod citizen;
 pub mod cli;

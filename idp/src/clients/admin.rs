@@ -328,7 +328,7 @@ pub async fn citizen_audit_trail(
     citizen_id: &str,
     actor: &Actor,
     now: UnixTime,
-) -> Result<Vec<crate::store::AuditEvent>, ClientError> {
+) -> Result<Vec<crate::store::AuditEntry>, ClientError> {
     if citizen_id.is_empty() || citizen_id.len() > 100 {
         return Err(ClientError::InvalidMetadata("citizen_id is required".into()));
     }

@@ -13,6 +13,7 @@ use tower_sessions::Session;
 use super::authorize::{self, request::AuthorizationRequest};
 use super::error::{ErrorCode, OAuthError};
 use crate::app::AppState;
+use crate::audit::AuditEvent;
 use crate::clients::{self, Client};
 use crate::store::NewAuditEvent;
 use crate::web::auth_session::AuthSession;
@@ -178,13 +179,12 @@ pub async fn decide(
         Ok(existing) => existing.unwrap_or_default().union(&request.scope),
         Err(e) => return PageError::internal(lang, &e).into_response(),
     };
-    let event = NewAuditEvent {
-        citizen_id: auth.citizen_id.clone(),
-        kind: "consent.granted".into(),
-        details: serde_json::json!({"client_id": client.client_id, "client_name": client.client_name, "scope": request.scope.as_list()})
-            .to_string(),
-        at: now,
+    let granted = AuditEvent::ConsentGranted {
+        client_id: client.client_id.clone(),
+        client_name: client.client_name.clone(),
+        scope: request.scope.as_list().to_vec(),
     };
+    let event = NewAuditEvent::new(&auth.citizen_id, granted, now);
     if let Err(e) = state.db.grant_consent(&auth.citizen_id, &client.client_id, &scope, &event).await {
         return PageError::internal(lang, &e).into_response();
     }

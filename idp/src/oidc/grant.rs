@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::OAuthError;
 use crate::app::AppState;
+use crate::audit::AuditEvent;
 use crate::clients::{Client, GRANT_REFRESH_TOKEN, SubjectType};
 use crate::clock::UnixTime;
 use crate::keys::{Alg, sha256_b64};
@@ -196,20 +197,15 @@ pub fn release_event(
     claims: &[&str],
     now: UnixTime,
 ) -> crate::store::NewAuditEvent {
-    crate::store::NewAuditEvent {
-        citizen_id: grant.citizen_id.clone(),
-        kind: "claims.released".into(),
-        details: serde_json::json!({
-            "client_id": client.client_id,
-            "client_name": client.client_name,
-            "to": target.member(),
-            "scope": grant.scope.as_list(),
-            "claims": claims,
-            "acr": grant.acr,
-        })
-        .to_string(),
-        at: now,
-    }
+    let released = AuditEvent::ClaimsReleased {
+        client_id: client.client_id.clone(),
+        client_name: client.client_name.clone(),
+        to: target.member().to_owned(),
+        scope: grant.scope.as_list().to_vec(),
+        claims: claims.iter().map(|c| (*c).to_owned()).collect(),
+        acr: grant.acr.clone(),
+    };
+    crate::store::NewAuditEvent::new(&grant.citizen_id, released, now)
 }
 
 /// Tokens minted but not yet answered: the caller stores the refresh token

@@ -15,6 +15,7 @@ use tower_sessions::Session;
 use super::PasskeyError;
 use super::ceremony::{self, Login};
 use crate::app::AppState;
+use crate::audit::AuditEvent;
 use crate::citizen::identity::{Identity, session_acr};
 use crate::citizen::{ACR_SELF_REGISTERED, IdentifierError, Profile, ProfileProblem};
 use crate::store::{LoginSessionRecord, NewAuditEvent};
@@ -284,16 +285,8 @@ async fn establish(state: &AppState, session: &Session, headers: &HeaderMap, log
             amr: login.amr.join(" "),
         })
         .await?;
-    let details = json!({"device": device, "amr": login.amr});
-    state
-        .db
-        .append_audit_event(&NewAuditEvent {
-            citizen_id: login.citizen_id.clone(),
-            kind: "session.signed_in".into(),
-            details: details.to_string(),
-            at: now,
-        })
-        .await?;
+    let event = AuditEvent::SignedIn { device, amr: login.amr.clone() };
+    state.db.append_audit_event(&NewAuditEvent::new(&login.citizen_id, event, now)).await?;
     // The lower of what the identity and the authenticator prove.
     let acr = match Identity::load(&state.db, &login.citizen_id).await? {
         Some(identity) => session_acr(&identity, &login.amr).as_str(),

@@ -69,7 +69,7 @@ impl Db {
             .execute(&mut *tx)
             .await?;
         }
-        super::audit::insert_event(&mut tx, event).await?;
+        super::audit::insert_event(&mut *tx, event).await?;
         tx.commit().await?;
         Ok(())
     }

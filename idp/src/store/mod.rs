@@ -26,7 +26,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::{Migrate as _, Migrator};
 use sqlx::{AnyPool, ConnectOptions as _, Executor as _};
 
-pub use audit::{AuditEvent, NewAuditEvent};
+pub use audit::{AuditEntry, NewAuditEvent};
 pub use citizens::{CitizenRecord, CreateCitizenError};
 pub use clients::{ClientRecord, SecretChange};
 pub use grants::GrantRecord;
