@@ -10,6 +10,7 @@ pub mod cli;
 pub mod clients;
 pub mod clock;
 pub mod config;
+pub mod endings;
 pub mod keys;
 pub mod oidc;
 pub mod ops;

@@ -14,6 +14,7 @@ use tower_sessions::Session;
 use crate::app::AppState;
 use crate::audit::AuditEvent;
 use crate::citizen::{CitizenIdentifier, transparency};
+use crate::endings;
 use crate::passkey::routes::{form_field, page_frame, query_param};
 use crate::store::{NewAuditEvent, PasskeyRemoval};
 use crate::web::auth_session::AuthSession;
@@ -181,26 +182,8 @@ async fn revoke_other_sessions(
         Ok(ok) => ok,
         Err(response) => return response,
     };
-    let now = state.clock.now();
-    // The services of those logins hear of it too (back-channel, queued).
-    let others = match state.db.other_live_logins(&auth.citizen_id, &auth.sid, now).await {
-        Ok(others) => others,
-        Err(e) => return axum::response::IntoResponse::into_response(PageError::internal(lang, &e)),
-    };
-    for sid in others {
-        if let Err(e) = crate::oidc::logout::notify_login_ended(&state, &auth.citizen_id, &sid, "session_revoked").await
-        {
-            return axum::response::IntoResponse::into_response(PageError::internal(lang, &e.description));
-        }
-    }
-    let result = async {
-        let ended = state.db.revoke_other_login_sessions(&auth.citizen_id, &auth.sid, now).await?;
-        let event = NewAuditEvent::new(&auth.citizen_id, AuditEvent::OtherSessionsEnded { count: ended }, now);
-        state.db.append_audit_event(&event).await
-    }
-    .await;
-    match result {
-        Ok(()) => see_other("/account?notice=sessions_ended"),
+    match endings::other_logins_ended(&state, &auth.citizen_id, &auth.sid).await {
+        Ok(_) => see_other("/account?notice=sessions_ended"),
         Err(e) => axum::response::IntoResponse::into_response(PageError::internal(lang, &e)),
     }
 }
@@ -212,7 +195,7 @@ async fn revoke_consent(State(state): State<AppState>, session: Session, headers
         Err(response) => return response,
     };
     let client_id = form_field(&body, "client_id").unwrap_or_default();
-    match transparency::revoke_consent(&state, &auth.citizen_id, &client_id).await {
+    match endings::consent_revoked(&state, &auth.citizen_id, &client_id).await {
         Ok(true) => see_other("/account?notice=consent_revoked"),
         Ok(false) => see_other("/account?notice=consent_not_found"),
         Err(e) => axum::response::IntoResponse::into_response(PageError::internal(lang, &e)),
@@ -257,7 +240,7 @@ async fn delete_account(State(state): State<AppState>, session: Session, headers
     if form_field(&body, "confirm").as_deref() != Some("yes") {
         return see_other("/account?notice=delete_unconfirmed");
     }
-    if let Err(e) = transparency::delete_account(&state, &auth.citizen_id).await {
+    if let Err(e) = endings::account_deleted(&state, &auth.citizen_id).await {
         return PageError::internal(lang, &e).into_response();
     }
     if let Err(e) = session.flush().await {

@@ -1,29 +1,21 @@
-//! What the citizen sees and controls of their data (DESIGN.md
-//! "Transparency"): the services they consented to and what each received,
-//! their activity, taking consent back, exporting everything stored about
-//! them, and deleting their account. No HTTP here.
+//! What the citizen sees of their data (DESIGN.md "Transparency"): the
+//! services they consented to and what each received, their activity, and
+//! everything stored about them as one export. Taking consent back and
+//! deleting the account are endings (`crate::endings`). No HTTP here.
 
 use serde_json::{Value, json};
 
 use crate::app::AppState;
 use crate::audit::AuditEvent;
-use crate::cache::CacheError;
-use crate::clients::Client;
 use crate::clients::metadata::ExtraMetadata;
-use crate::oidc::grant::revoke_access_tokens;
-use crate::oidc::logout::backchannel::{self, Notice};
 use crate::scope::Scope;
-use crate::store::{AuditEntry, EndedGrant, NewAuditEvent, StoreError};
+use crate::store::{AuditEntry, StoreError};
 use crate::web::i18n::Lang;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TransparencyError {
     #[error("{0}")]
     Store(#[from] StoreError),
-    #[error("{0}")]
-    Cache(#[from] CacheError),
-    #[error("back-channel logout: {0}")]
-    Logout(String),
 }
 
 /// A service the citizen consented to.
@@ -117,61 +109,6 @@ pub async fn connected_services(
         .collect())
 }
 
-/// Takes consent back: the consent is deleted and every grant of that
-/// service for the citizen revoked in one transaction (refresh tokens dead
-/// at once), then their access tokens marked revoked. False when there was
-/// nothing to revoke.
-pub async fn revoke_consent(state: &AppState, citizen_id: &str, client_id: &str) -> Result<bool, TransparencyError> {
-    let client = crate::clients::find(&state.db, client_id).await?;
-    let revoked =
-        AuditEvent::ConsentRevoked { client_id: client_id.to_owned(), client_name: client.map(|c| c.client_name) };
-    let event = NewAuditEvent::new(citizen_id, revoked, state.clock.now());
-    let Some(grants) = state.db.revoke_consent(citizen_id, client_id, &event).await? else { return Ok(false) };
-    end_access_tokens(state, &grants).await?;
-    notify_services(state, citizen_id, &grants, "consent_revoked").await?;
-    Ok(true)
-}
-
-async fn end_access_tokens(state: &AppState, grants: &[EndedGrant]) -> Result<(), CacheError> {
-    for grant in grants {
-        revoke_access_tokens(state, &grant.grant_id).await?;
-    }
-    Ok(())
-}
-
-/// Queues a back-channel logout (durable outbox) for every login in which
-/// a service that listens for them received these grants.
-async fn notify_services(
-    state: &AppState,
-    citizen_id: &str,
-    grants: &[EndedGrant],
-    reason: &str,
-) -> Result<(), TransparencyError> {
-    let mut logins: Vec<(&str, &str)> = grants.iter().map(|g| (g.client_id.as_str(), g.sid.as_str())).collect();
-    logins.sort_unstable();
-    logins.dedup();
-    let mut clients: Vec<Client> = Vec::new();
-    for (client_id, _) in &logins {
-        if !clients.iter().any(|c| c.client_id == *client_id)
-            && let Some(client) = crate::clients::find(&state.db, client_id).await?
-        {
-            clients.push(client);
-        }
-    }
-    let notices: Vec<Notice<'_>> = logins
-        .iter()
-        .filter_map(|(client_id, sid)| {
-            let client = clients.iter().find(|c| c.client_id == *client_id)?;
-            let uri = client.metadata.backchannel_logout_uri.as_deref()?;
-            Some(Notice { client, uri, citizen_id, sid })
-        })
-        .collect();
-    backchannel::enqueue(state, reason, &notices)
-        .await
-        .map_err(|e| TransparencyError::Logout(e.description.into_owned()))?;
-    Ok(())
-}
-
 /// Everything stored about the citizen, as one JSON document; `None` for
 /// an unknown or deleted account. Secrets and their digests (passkey
 /// records' internals, recovery-code and refresh-token digests) are left
@@ -233,21 +170,6 @@ pub async fn export(state: &AppState, citizen_id: &str) -> Result<Option<Value>,
             "id": e.id, "kind": e.kind, "details": e.details_json(), "at": e.at,
         })).collect::<Vec<_>>(),
     })))
-}
-
-/// Deletes the account: personal data erased in one transaction, the
-/// identifier kept as a tombstone (never issued again), every grant's access
-/// tokens marked revoked, services told by back-channel logout. The caller
-/// ends the browser session.
-pub async fn delete_account(state: &AppState, citizen_id: &str) -> Result<(), TransparencyError> {
-    // Told first, while the subjects (the identifier, for entitled
-    // services) can still be computed; a logout of a live account is harmless.
-    let live = state.db.live_grants_of(citizen_id).await?;
-    notify_services(state, citizen_id, &live, "deletion").await?;
-    let grants = state.db.delete_citizen(citizen_id, state.clock.now()).await?;
-    end_access_tokens(state, &grants).await?;
-    tracing::info!(citizen_id, "account deleted");
-    Ok(())
 }
 
 #[cfg(test)]

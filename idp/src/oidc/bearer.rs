@@ -4,7 +4,7 @@
 use axum::http::{HeaderMap, header};
 
 use super::error::OAuthError;
-use super::grant::{AccessClaims, revocation_keys};
+use super::grant::AccessClaims;
 use crate::app::AppState;
 
 /// Validates an access token; every failure is `invalid_token`.
@@ -18,7 +18,7 @@ pub async fn validate(state: &AppState, token: &str) -> Result<AccessClaims, OAu
     if claims.iss != state.config.issuer || claims.exp <= state.clock.now() {
         return Err(invalid());
     }
-    if state.cache.any_live(&revocation_keys(&claims)).await? {
+    if crate::endings::is_revoked(state, &claims).await? {
         return Err(invalid());
     }
     Ok(claims)

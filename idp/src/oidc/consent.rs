@@ -168,7 +168,7 @@ pub async fn decide(
     match form.decision.as_deref() {
         Some("allow") => {}
         Some("deny") => {
-            let _ = state.cache.delete(&format!("authz:{id}")).await;
+            let _ = state.cache.delete(&crate::endings::cache_keys::pending_authorization(&id)).await;
             let error = OAuthError::new(ErrorCode::AccessDenied, "the citizen refused");
             return request.target().error(&state.config.issuer, &error);
         }

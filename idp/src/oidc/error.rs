@@ -226,6 +226,17 @@ impl From<crate::cache::CacheError> for OAuthError {
     }
 }
 
+impl From<crate::endings::EndingError> for OAuthError {
+    fn from(e: crate::endings::EndingError) -> Self {
+        use crate::endings::EndingError as E;
+        match e {
+            E::Store(cause) => cause.into(),
+            E::Cache(cause) => cause.into(),
+            E::Signing(cause) => cause.into(),
+        }
+    }
+}
+
 impl From<crate::keys::KeyError> for OAuthError {
     fn from(e: crate::keys::KeyError) -> Self {
         Self::server(e)

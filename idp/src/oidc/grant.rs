@@ -14,7 +14,7 @@ use crate::clock::UnixTime;
 use crate::keys::{Alg, sha256_b64};
 use crate::random;
 use crate::scope::Scope;
-use crate::store::{CitizenRecord, GrantRecord, RefreshTokenRecord};
+use crate::store::{CitizenRecord, GrantRecord, RefreshTokenRecord, StoreError};
 
 /// One authorization: carried by the code, then by each refresh token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -128,14 +128,16 @@ pub fn subject_of(state: &AppState, client: &Client, citizen: &CitizenRecord) ->
 /// The `sub` a client sees for a citizen id: pairwise subjects need no
 /// read; public ones read the identifier. A deleted account has none.
 pub async fn subject(state: &AppState, client: &Client, citizen_id: &str) -> Result<String, OAuthError> {
+    subject_for(state, client, citizen_id)
+        .await?
+        .ok_or_else(|| OAuthError::invalid_grant("the citizen's account no longer exists"))
+}
+
+/// [`subject`], `None` for a public subject of a deleted account.
+pub async fn subject_for(state: &AppState, client: &Client, citizen_id: &str) -> Result<Option<String>, StoreError> {
     match client.subject_type {
-        SubjectType::Pairwise => Ok(state.keys.pairwise_subject(&client.sector, citizen_id)),
-        SubjectType::Public => state
-            .db
-            .citizen_by_id(citizen_id)
-            .await?
-            .map(|citizen| citizen.identifier)
-            .ok_or_else(|| OAuthError::invalid_grant("the citizen's account no longer exists")),
+        SubjectType::Pairwise => Ok(Some(state.keys.pairwise_subject(&client.sector, citizen_id))),
+        SubjectType::Public => Ok(state.db.citizen_by_id(citizen_id).await?.map(|citizen| citizen.identifier)),
     }
 }
 
@@ -148,44 +150,6 @@ fn at_hash(alg: Alg, access_token: &str) -> String {
     };
     let bytes = digest.as_ref();
     B64.encode(&bytes[..bytes.len() / 2])
-}
-
-fn jti_revocation_key(jti: &str) -> String {
-    format!("revoked:jti:{jti}")
-}
-
-fn grant_revocation_key(grant_id: &str) -> String {
-    format!("revoked:grant:{grant_id}")
-}
-
-/// Revocation keys checked by every access-token consumer.
-pub fn revocation_keys(claims: &AccessClaims) -> Vec<String> {
-    let mut keys = vec![jti_revocation_key(&claims.jti)];
-    if let Some(gid) = &claims.gid {
-        keys.push(grant_revocation_key(gid));
-    }
-    keys
-}
-
-/// Refuses one access token from now until it would have expired.
-pub async fn revoke_access_token(state: &AppState, claims: &AccessClaims) -> Result<(), crate::cache::CacheError> {
-    let ttl = (claims.exp - state.clock.now()).max(1);
-    state.cache.put(&jti_revocation_key(&claims.jti), b"", ttl).await
-}
-
-/// Marks a whole grant revoked: its access tokens (until they would expire)
-/// and its refresh tokens.
-pub async fn revoke_grant(state: &AppState, grant_id: &str) -> Result<(), OAuthError> {
-    revoke_access_tokens(state, grant_id).await?;
-    state.db.revoke_grant(grant_id, state.clock.now()).await?;
-    Ok(())
-}
-
-/// The cache marker every access-token consumer checks: the grant's access
-/// tokens are refused from now on (the SQL side is the caller's).
-pub async fn revoke_access_tokens(state: &AppState, grant_id: &str) -> Result<(), crate::cache::CacheError> {
-    let ttl = state.config.lifetimes.access_token + 60;
-    state.cache.put(&grant_revocation_key(grant_id), b"", ttl).await
 }
 
 /// The audit event of a release of claims to a service (DESIGN.md

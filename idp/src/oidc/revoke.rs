@@ -9,9 +9,9 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::error::OAuthError;
-use super::grant::{revoke_access_token, revoke_grant};
 use super::{bearer, client_auth};
 use crate::app::AppState;
+use crate::endings;
 use crate::keys::sha256_b64;
 
 pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
@@ -21,7 +21,7 @@ pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Byt
         let token = params.require("token")?;
         if let Some(refresh) = state.db.refresh_token(&sha256_b64(token.as_bytes())).await? {
             if refresh.client_id == client.client_id {
-                revoke_grant(&state, &refresh.grant_id).await?;
+                endings::refresh_token_revoked(&state, &refresh.grant_id).await?;
                 tracing::info!(client_id = %client.client_id, "refresh token revoked");
             }
             return Ok::<(), OAuthError>(());
@@ -29,7 +29,7 @@ pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Byt
         if let Ok(claims) = bearer::validate(&state, token).await
             && claims.client_id == client.client_id
         {
-            revoke_access_token(&state, &claims).await?;
+            endings::access_token_revoked(&state, &claims).await?;
             tracing::info!(client_id = %client.client_id, "access token revoked");
         }
         Ok(())

@@ -19,6 +19,7 @@ use crate::app::AppState;
 use crate::audit::AuditEvent;
 use crate::citizen::recovery::{CODES_PER_CITIZEN, RecoveryCode};
 use crate::citizen::{CitizenIdentifier, Profile};
+use crate::endings::{self, LoginEnd};
 use crate::store::{CitizenRecord, CreateCitizenError, NewAuditEvent, NewPasskey, PasskeyUse};
 
 /// What was started, and by which browser session.
@@ -371,14 +372,14 @@ pub async fn finish_recovery(
     let events =
         [AuditEvent::RecoveryUsed, AuditEvent::PasskeysRevoked { reason: "recovery".into() }, passkey_added(&stored)]
             .map(|event| NewAuditEvent::new(&citizen_id, event, now));
-    let ended = state.db.other_live_logins(&citizen_id, "", now).await?;
+    let ended = state.db.live_logins_of(&citizen_id, None, now).await?;
     if !state.db.recover_citizen(&citizen_id, &code_hash, &stored, now, &events).await? {
         return Err(PasskeyError::RecoveryRefused);
     }
-    // The services of the logins recovery ended hear of it (back-channel).
+    // Recovery is done; the services of the logins it ended hear of it.
     for sid in ended {
-        if let Err(e) = crate::oidc::logout::notify_login_ended(state, &citizen_id, &sid, "session_revoked").await {
-            tracing::warn!(error = %e.description, "could not queue the logout of a login ended by recovery");
+        if let Err(e) = endings::login_ended(state, &citizen_id, &sid, LoginEnd::Recovery).await {
+            tracing::warn!(error = %e, "could not end a login after recovery");
         }
     }
     Ok(Login { citizen_id, amr: amr(stored.backup_eligible, true) })

@@ -49,6 +49,8 @@ pub enum PasskeyError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Cache(#[from] crate::cache::CacheError),
+    #[error("{0}")]
+    Ending(#[from] crate::endings::EndingError),
     #[error("internal: {0}")]
     Internal(String),
 }

@@ -18,6 +18,7 @@ use crate::app::AppState;
 use crate::audit::AuditEvent;
 use crate::citizen::identity::{Identity, session_acr};
 use crate::citizen::{ACR_SELF_REGISTERED, IdentifierError, Profile, ProfileProblem};
+use crate::endings::{self, LoginEnd};
 use crate::store::{LoginSessionRecord, NewAuditEvent};
 use crate::web::auth_session::{AuthSession, safe_next};
 use crate::web::csrf;
@@ -152,14 +153,13 @@ async fn sign_out(State(state): State<AppState>, session: Session, headers: Head
         Ok(auth) => auth,
         Err(e) => return PageError::internal(lang, &e).into_response(),
     };
-    if let Some(auth) = auth
-        && let Err(response) = crate::oidc::logout::end_login(&state, &session, &auth, "logout").await
-    {
-        return response;
-    }
-    match AuthSession::end(&session, &state.db, state.clock.now()).await {
+    let ended = match auth {
+        Some(auth) => crate::oidc::logout::end_login(&state, &session, &auth).await.map(drop),
+        None => AuthSession::end(&session).await.map_err(|e| PageError::internal(lang, &e).into_response()),
+    };
+    match ended {
         Ok(()) => see_other("/signin"),
-        Err(e) => PageError::internal(lang, &e).into_response(),
+        Err(response) => response,
     }
 }
 
@@ -250,7 +250,9 @@ pub(crate) fn json_error(lang: Lang, error: PasskeyError) -> JsonError {
             tracing::info!(cause = ?cause, "passkey verification failed");
             plain(StatusCode::UNAUTHORIZED, "verification_failed", "err.verification_failed")
         }
-        other @ (E::Config(_) | E::Store(_) | E::Cache(_) | E::Internal(_)) => JsonError::internal(lang, &other),
+        other @ (E::Config(_) | E::Store(_) | E::Cache(_) | E::Ending(_) | E::Internal(_)) => {
+            JsonError::internal(lang, &other)
+        }
     }
 }
 
@@ -263,13 +265,14 @@ fn options_json(options: Value) -> Response {
     (StatusCode::OK, [(axum::http::header::CACHE_CONTROL, "no-store")], axum::Json(options)).into_response()
 }
 
-/// Signs this browser in after a ceremony: ends its previous login, stores
-/// the new one (`sid`) and renews the session id.
+/// Signs this browser in after a ceremony: its previous login ends like
+/// any other (its services are told), the new one (`sid`) is stored and
+/// the session id renewed.
 async fn establish(state: &AppState, session: &Session, headers: &HeaderMap, login: Login) -> Result<(), PasskeyError> {
     let now = state.clock.now();
     let internal = |e: &dyn std::fmt::Display| PasskeyError::Internal(e.to_string());
     if let Some(previous) = AuthSession::current(session, &state.db, now).await.map_err(|e| internal(&e))? {
-        state.db.revoke_login_session(&previous.sid, now).await?;
+        endings::login_ended(state, &previous.citizen_id, &previous.sid, LoginEnd::Replaced).await?;
     }
     let sid = crate::random::token::<16>().map_err(|e| internal(&e))?;
     let expires_at = now + state.config.lifetimes.session_absolute;

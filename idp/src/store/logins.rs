@@ -86,22 +86,22 @@ impl Db {
         Ok(())
     }
 
-    /// The citizen's logins still live, but `keep`.
-    pub async fn other_live_logins(
+    /// The citizen's logins still live, but `except` (the one signing the others out).
+    pub async fn live_logins_of(
         &self,
         citizen_id: &str,
-        keep: &str,
+        except: Option<&str>,
         now: UnixTime,
     ) -> Result<Vec<String>, StoreError> {
         let rows = sqlx::query(
-            "SELECT sid FROM login_sessions WHERE citizen_id = $1 AND sid <> $2 AND revoked_at IS NULL AND expires_at > $3",
+            "SELECT sid FROM login_sessions WHERE citizen_id = $1 AND revoked_at IS NULL AND expires_at > $2",
         )
         .bind(citizen_id)
-        .bind(keep)
         .bind(now)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(|r| Ok(sqlx::Row::try_get(r, "sid")?)).collect()
+        let sids = rows.iter().map(|r| sqlx::Row::try_get::<String, _>(r, "sid")).collect::<Result<Vec<_>, _>>()?;
+        Ok(sids.into_iter().filter(|sid| Some(sid.as_str()) != except).collect())
     }
 
     /// Ends every login of the citizen but `keep`; returns how many ended.

@@ -53,12 +53,9 @@ impl AuthSession {
         Ok(())
     }
 
-    /// Signs the browser out and ends its login everywhere.
-    pub async fn end(session: &Session, db: &Db, now: UnixTime) -> Result<(), SessionError> {
-        let auth: Option<AuthSession> = session.get(AUTH_KEY).await?;
-        if let Some(auth) = auth {
-            db.revoke_login_session(&auth.sid, now).await?;
-        }
+    /// Clears this browser's session. The login itself is ended by
+    /// `endings::login_ended`, which every sign-out calls first.
+    pub async fn end(session: &Session) -> Result<(), SessionError> {
         session.flush().await?;
         Ok(())
     }

@@ -5,7 +5,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use base64::Engine as _;
 use idp::clients::NewClient;
-use idp::oidc::logout::backchannel::{self, MAX_ATTEMPTS, Notice, backoff, deliver_due};
+use idp::endings::notify::{self, Notice};
+use idp::oidc::logout::backchannel::{self, MAX_ATTEMPTS, backoff, deliver_due};
 use idp::testing::TestApp;
 
 use crate::oidc_support::*;
@@ -23,6 +24,18 @@ async fn flow_with_logout_uri(app: &TestApp) -> Flow {
         })
         .await;
     Flow::for_client(app, client).await
+}
+
+/// A service registered with a back-channel logout receiver.
+async fn listening_client(app: &TestApp, scope: &str) -> idp::clients::Registered {
+    let mut new = NewClient {
+        client_name: "Mairie".into(),
+        redirect_uris: vec![REDIRECT.into()],
+        scope: Some(scope.into()),
+        ..NewClient::default()
+    };
+    new.extra.backchannel_logout_uri = Some("https://mairie.example.fr/backchannel".into());
+    app.register_client(new).await
 }
 
 async fn logout(app: &TestApp, cookie: &str, query: &[(&str, &str)]) -> reqwest::Response {
@@ -138,7 +151,7 @@ async fn receiver(failures: usize) -> (String, Arc<AtomicUsize>, Arc<std::sync::
 async fn queue_one(app: &TestApp, flow: &Flow, uri: &str) {
     let client = idp::clients::find(&app.state.db, flow.client_id()).await.unwrap().unwrap();
     let notice = Notice { client: &client, uri, citizen_id: &flow.citizen_id, sid: "sid-1" };
-    assert_eq!(backchannel::enqueue(&app.state, "logout", &[notice]).await.unwrap(), 1);
+    assert_eq!(notify::enqueue(&app.state, "logout", &[notice]).await.unwrap(), 1);
 }
 
 #[tokio::test]
@@ -281,14 +294,7 @@ async fn front_channel_logout_loads_each_services_page_with_iss_and_sid() {
 #[tokio::test]
 async fn signing_out_other_sessions_tells_their_services() {
     let app = TestApp::spawn().await;
-    let mut new = NewClient {
-        client_name: "Mairie".into(),
-        redirect_uris: vec![REDIRECT.into()],
-        scope: Some("openid profile email offline_access".into()),
-        ..NewClient::default()
-    };
-    new.extra.backchannel_logout_uri = Some("https://mairie.example.fr/backchannel".into());
-    let flow = Flow::for_client(&app, app.register_client(new).await).await;
+    let flow = Flow::for_client(&app, listening_client(&app, "openid profile email offline_access").await).await;
     let online = flow.authorize(&app, &[("scope", "openid profile")]).await.1;
     let (_, tokens) = flow.redeem(&app, &query_of(&online)["code"]).await;
 
@@ -310,4 +316,48 @@ async fn signing_out_other_sessions_tells_their_services() {
     assert_eq!(queued[0].reason, "session_revoked");
     assert_eq!(userinfo(&app, tokens["access_token"].as_str().unwrap()).await.status(), 401, "its tokens ended");
     assert!(!signed_in(&app, &flow).await);
+}
+
+/// Signing in again in the same browser (`prompt=login`, `max_age`, a
+/// step-up, another citizen on a shared computer) ends the previous login
+/// like a sign-out: its services are told, its tokens die.
+#[tokio::test]
+async fn signing_in_again_ends_the_previous_login_for_its_services() {
+    let app = TestApp::spawn().await;
+    let client = listening_client(&app, "openid profile").await;
+    let mut browser = idp::testing::browser::Browser::new(&app);
+    let signed_up = browser.sign_up("Jeanne", "Martin", None).await;
+    let identifier = idp::citizen::CitizenIdentifier::parse(&signed_up.identifier).unwrap();
+    let citizen_id = app.state.db.citizen_by_identifier(identifier.as_str()).await.unwrap().unwrap().id;
+    app.state.db.save_consent(&citizen_id, &client.client.client_id, "openid profile", app.clock.now()).await.unwrap();
+    let (verifier, challenge) = pkce();
+    let flow = Flow { client, cookie: String::new(), citizen_id, verifier, challenge };
+
+    // A login at the service, from the browser's own sign-in.
+    let query = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(flow.params(&[])).finish();
+    let location = browser.get_location(&format!("/authorize?{query}")).await.expect("a redirect");
+    let code = query_of(&location).remove("code").unwrap_or_else(|| panic!("no code: {location}"));
+    let (status, tokens) = flow.redeem(&app, &code).await;
+    assert_eq!(status, 200, "{tokens}");
+    let sid = verified(&app, tokens["id_token"].as_str().unwrap())["sid"].as_str().unwrap().to_owned();
+    let access_token = tokens["access_token"].as_str().unwrap();
+    assert_eq!(userinfo(&app, access_token).await.status(), 200);
+    assert!(app.state.db.logout_deliveries_for(flow.client_id()).await.unwrap().is_empty());
+
+    app.clock.advance(60);
+    assert_eq!(browser.sign_in().await, "/account");
+
+    let queued = app.state.db.logout_deliveries_for(flow.client_id()).await.unwrap();
+    assert_eq!(queued.len(), 1, "the service of the replaced login is told: {queued:?}");
+    assert_eq!(queued[0].reason, "replaced");
+    assert_eq!(verified(&app, &queued[0].logout_token)["sid"], sid.as_str(), "for the login that ended");
+    assert_eq!(userinfo(&app, access_token).await.status(), 401, "its tokens ended");
+    if let Some(refresh) = tokens["refresh_token"].as_str() {
+        let (status, body) = flow.token(&app, &[("grant_type", "refresh_token"), ("refresh_token", refresh)]).await;
+        assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")), "{body}");
+    }
+    // The new login is live, under another sid.
+    let logins = app.state.db.login_sessions_of(&flow.citizen_id, app.clock.now()).await.unwrap();
+    assert_eq!(logins.len(), 1, "{logins:?}");
+    assert_ne!(logins[0].sid, sid);
 }

@@ -20,7 +20,7 @@ use super::params::Params;
 use crate::app::AppState;
 use crate::citizen::identity::{Identity, Level, identity_level};
 use crate::clients::{self, Client};
-use crate::keys::sha256_b64;
+use crate::endings::cache_keys;
 use crate::random;
 use crate::web::auth_session::AuthSession;
 use crate::web::respond;
@@ -41,10 +41,6 @@ pub struct CodeRecord {
     pub redirect_uri: String,
     pub code_challenge: String,
     pub nonce: String,
-}
-
-pub fn code_key(code: &str) -> String {
-    format!("code:{}", sha256_b64(code.as_bytes()))
 }
 
 /// `GET` and `POST /authorize`.
@@ -111,7 +107,7 @@ pub async fn pending(state: &AppState, session: &Session, id: &str) -> Option<Au
     if !mine.iter().any(|p| p == id) {
         return None;
     }
-    let raw = state.cache.get(&format!("authz:{id}")).await.ok()??;
+    let raw = state.cache.get(&cache_keys::pending_authorization(id)).await.ok()??;
     serde_json::from_slice(&raw).ok()
 }
 
@@ -124,7 +120,7 @@ pub async fn save_pending(
 ) -> Result<String, OAuthError> {
     let id = id.map(str::to_owned).unwrap_or_else(random::id);
     let value = serde_json::to_vec(request).map_err(OAuthError::server)?;
-    state.cache.put(&format!("authz:{id}"), &value, PENDING_TTL).await?;
+    state.cache.put(&cache_keys::pending_authorization(&id), &value, PENDING_TTL).await?;
     let mut mine: Vec<String> = session.get(PENDING_KEY).await.map_err(OAuthError::server)?.unwrap_or_default();
     if !mine.contains(&id) {
         mine.push(id.clone());
@@ -165,7 +161,7 @@ async fn proceed(
         Ok(response) => response,
         Err(error) => {
             if let Some(id) = pending_id {
-                let _ = state.cache.delete(&format!("authz:{id}")).await;
+                let _ = state.cache.delete(&cache_keys::pending_authorization(id)).await;
             }
             request.target().error(&state.config.issuer, &error)
         }
@@ -266,13 +262,12 @@ async fn decide(
         nonce: request.nonce.clone(),
     };
     let value = serde_json::to_vec(&record).map_err(OAuthError::server)?;
-    let key = code_key(&code);
     // The replay marker exists from the start, so a replay racing the first
     // redemption always finds the grant to revoke.
-    state.cache.put(&format!("used-{key}"), record.grant.grant_id.as_bytes(), USED_CODE_MEMORY).await?;
-    state.cache.put(&key, &value, CODE_TTL).await?;
+    state.cache.put(&cache_keys::used_code(&code), record.grant.grant_id.as_bytes(), USED_CODE_MEMORY).await?;
+    state.cache.put(&cache_keys::code(&code), &value, CODE_TTL).await?;
     if let Some(id) = pending_id {
-        state.cache.delete(&format!("authz:{id}")).await?;
+        state.cache.delete(&cache_keys::pending_authorization(id)).await?;
     }
     tracing::info!(client_id = %client.client_id, "authorization code issued");
     Ok(request.target().respond(&state.config.issuer, vec![("code", code)]))

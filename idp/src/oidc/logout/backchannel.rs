@@ -1,21 +1,16 @@
-//! Back-channel logout (OIDC Back-Channel Logout 1.0): a signed logout token
-//! per service, queued durably before the citizen's answer, delivered by
-//! whichever replica claims it, retried with backoff, never forever.
+//! Back-channel logout delivery (OIDC Back-Channel Logout 1.0 §2.5): the
+//! logout tokens `endings::notify` queued durably are delivered by
+//! whichever replica claims them, retried with backoff, never forever.
 
 use std::time::Duration;
 
-use serde::Serialize;
-
 use crate::app::AppState;
-use crate::clients::Client;
 use crate::clients::fetch::names_forbidden_address;
 use crate::config::LOGOUT_TOKEN_TTL;
 use crate::oidc::error::OAuthError;
-use crate::oidc::grant::subject;
 use crate::random;
 use crate::store::LogoutDelivery;
 
-pub const EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 /// Attempts before giving up (the last one about an hour after the first).
 pub const MAX_ATTEMPTS: i64 = 8;
 /// Deliveries claimed per pass.
@@ -25,67 +20,10 @@ const TIMEOUT: u64 = 5;
 /// How long a replica holds a claimed batch: longer than the batch can take.
 const LEASE: i64 = BATCH * TIMEOUT as i64 + 30;
 
-#[derive(Serialize)]
-struct LogoutClaims<'a> {
-    iss: &'a str,
-    sub: &'a str,
-    aud: &'a str,
-    iat: i64,
-    exp: i64,
-    jti: &'a str,
-    sid: &'a str,
-    events: serde_json::Value,
-}
-
 /// Seconds before retry `attempts` (1, 2, …): 10 s, 20 s, 40 s … capped at 30 min.
 pub fn backoff(attempts: i64) -> i64 {
     let exponent = u32::try_from(attempts.clamp(1, 16) - 1).unwrap_or(0);
     (10_i64 << exponent).min(1_800)
-}
-
-/// Who must hear of a logout: a service, where it listens, and whose login ended.
-pub struct Notice<'a> {
-    pub client: &'a Client,
-    pub uri: &'a str,
-    pub citizen_id: &'a str,
-    pub sid: &'a str,
-}
-
-/// Signs one logout token per notice and stores them all (one transaction).
-pub async fn enqueue(state: &AppState, reason: &str, notices: &[Notice<'_>]) -> Result<usize, OAuthError> {
-    let now = state.clock.now();
-    let mut deliveries = Vec::with_capacity(notices.len());
-    for notice in notices {
-        let jti = random::id();
-        let sub = subject(state, notice.client, notice.citizen_id).await?;
-        let claims = LogoutClaims {
-            iss: &state.config.issuer,
-            sub: &sub,
-            aud: &notice.client.client_id,
-            iat: now,
-            exp: now + LOGOUT_TOKEN_TTL,
-            jti: &jti,
-            sid: notice.sid,
-            events: serde_json::json!({ EVENT: {} }),
-        };
-        let token = state.keys.sign(notice.client.id_token_signed_response_alg, "logout+jwt", &claims)?;
-        deliveries.push(LogoutDelivery {
-            delivery_id: random::id(),
-            client_id: notice.client.client_id.clone(),
-            uri: notice.uri.to_owned(),
-            logout_token: token,
-            jti,
-            reason: reason.to_owned(),
-            created_at: now,
-            attempts: 0,
-            next_attempt_at: now,
-            delivered_at: None,
-            gave_up_at: None,
-            last_error: None,
-        });
-    }
-    state.db.enqueue_logout_deliveries(&deliveries).await?;
-    Ok(deliveries.len())
 }
 
 /// The HTTP client deliveries use: the one for every URL a client

@@ -14,10 +14,11 @@ use axum::response::{IntoResponse, Response};
 use tower_sessions::Session;
 
 use super::authorize::response::redirect;
-use super::grant::{revoke_grant, subject};
+use super::grant::subject;
 use super::params::Params;
 use crate::app::AppState;
 use crate::clients::{self, Client};
+use crate::endings::{self, LoginEnd};
 use crate::web::auth_session::AuthSession;
 use crate::web::csrf;
 use crate::web::html::{Page, esc, layout};
@@ -80,64 +81,15 @@ async fn validate(state: &AppState, params: &Params) -> Result<LogoutRequest, &'
     })
 }
 
-/// Ends a login everywhere: queues a back-channel notice for every service
-/// that received tokens in it (before answering, so a crash loses nothing),
-/// revokes the login's tokens (offline access excepted), then ends the
-/// browser session. Returns the front-channel logout URLs.
-pub async fn end_login(
-    state: &AppState,
-    session: &Session,
-    auth: &AuthSession,
-    reason: &str,
-) -> Result<Vec<String>, Response> {
+/// Signs this browser out: its login ends everywhere
+/// ([`endings::login_ended`]), then the browser session is cleared.
+/// Returns the front-channel logout URLs.
+pub async fn end_login(state: &AppState, session: &Session, auth: &AuthSession) -> Result<Vec<String>, Response> {
     let fail = |e: &dyn std::fmt::Display| PageError::internal(Lang::Fr, e).into_response();
     let frontchannel =
-        notify_login_ended(state, &auth.citizen_id, &auth.sid, reason).await.map_err(|e| fail(&e.description))?;
-    AuthSession::end(session, &state.db, state.clock.now()).await.map_err(|e| fail(&e))?;
+        endings::login_ended(state, &auth.citizen_id, &auth.sid, LoginEnd::SignedOut).await.map_err(|e| fail(&e))?;
+    AuthSession::end(session).await.map_err(|e| fail(&e))?;
     Ok(frontchannel)
-}
-
-/// What ending login `sid` means for the services, whichever way it ends
-/// (logout here, "sign out other sessions", recovery): back-channel notices
-/// queued, the login's tokens revoked except offline access. Returns the
-/// front-channel URLs, for a page that can still load them.
-pub async fn notify_login_ended(
-    state: &AppState,
-    citizen_id: &str,
-    sid: &str,
-    reason: &str,
-) -> Result<Vec<String>, super::error::OAuthError> {
-    let client_ids = state.db.clients_of_login(sid).await?;
-    let mut clients = Vec::new();
-    for id in client_ids {
-        if let Some(client) = clients::find(&state.db, &id).await? {
-            clients.push(client);
-        }
-    }
-    let notices: Vec<backchannel::Notice<'_>> = clients
-        .iter()
-        .filter_map(|client| {
-            client.metadata.backchannel_logout_uri.as_deref().map(|uri| backchannel::Notice {
-                client,
-                uri,
-                citizen_id,
-                sid,
-            })
-        })
-        .collect();
-    backchannel::enqueue(state, reason, &notices).await?;
-    for grant_id in state.db.grants_ending_with_login(sid).await? {
-        revoke_grant(state, &grant_id).await?;
-    }
-    let issuer: String = url::form_urlencoded::byte_serialize(state.config.issuer.as_bytes()).collect();
-    Ok(clients
-        .iter()
-        .filter_map(|c| c.metadata.frontchannel_logout_uri.as_deref())
-        .map(|uri| {
-            let separator = if uri.contains('?') { '&' } else { '?' };
-            format!("{uri}{separator}iss={issuer}&sid={sid}")
-        })
-        .collect())
 }
 
 /// `GET|POST /logout` (`end_session_endpoint`).
@@ -178,7 +130,7 @@ pub async fn end_session(
     if !hint_matches {
         return confirmation_page(&session, lang, &request).await;
     }
-    match end_login(&state, &session, &auth, "logout").await {
+    match end_login(&state, &session, &auth).await {
         Ok(frontchannel) => finish(lang, &request, frontchannel),
         Err(response) => response,
     }
@@ -202,7 +154,7 @@ pub async fn confirm(State(state): State<AppState>, session: Session, headers: H
         Err(e) => return PageError::internal(lang, &e).into_response(),
     };
     let frontchannel = match auth {
-        Some(auth) => match end_login(&state, &session, &auth, "logout").await {
+        Some(auth) => match end_login(&state, &session, &auth).await {
             Ok(frontchannel) => frontchannel,
             Err(response) => return response,
         },

@@ -9,11 +9,12 @@ use crate::app::AppState;
 use crate::citizen::identity::Identity;
 use crate::clients::Client;
 use crate::clients::SubjectType;
+use crate::endings::{self, cache_keys};
 use crate::keys::sha256_b64;
-use crate::oidc::authorize::{CodeRecord, code_key};
+use crate::oidc::authorize::CodeRecord;
 use crate::oidc::claims::{Target, names, released};
 use crate::oidc::error::OAuthError;
-use crate::oidc::grant::{IdTokenExtras, TokenResponse, mint, release_event, revoke_grant, subject_of};
+use crate::oidc::grant::{IdTokenExtras, TokenResponse, mint, release_event, subject_of};
 use crate::oidc::params::Params;
 
 pub async fn exchange(state: &AppState, client: &Client, params: &Params) -> Result<TokenResponse, OAuthError> {
@@ -28,16 +29,15 @@ pub async fn exchange(state: &AppState, client: &Client, params: &Params) -> Res
             "code_verifier must be 43 to 128 unreserved characters (RFC 7636 §4.1)",
         ));
     }
-    let key = code_key(code);
-    let Some(raw) = state.cache.take(&key).await? else {
-        if let Some(grant_id) = state.cache.get(&format!("used-{key}")).await? {
+    let Some(raw) = state.cache.take(&cache_keys::code(code)).await? else {
+        if let Some(grant_id) = state.cache.get(&cache_keys::used_code(code)).await? {
             let grant_id = String::from_utf8_lossy(&grant_id).into_owned();
             // Revoke what the first redemption issued. A presentation racing
             // that redemption (its grant not stored yet) is only refused, so
             // that of simultaneous redemptions exactly one succeeds.
             if state.db.grant(&grant_id).await?.is_some() {
-                tracing::warn!(client_id = %client.client_id, "authorization code replayed: revoking its tokens");
-                revoke_grant(state, &grant_id).await?;
+                tracing::warn!(client_id = %client.client_id, "authorization code replayed");
+                endings::code_replayed(state, &grant_id).await?;
             }
         }
         return Err(OAuthError::invalid_grant("the code is invalid, expired or already used"));
@@ -46,7 +46,7 @@ pub async fn exchange(state: &AppState, client: &Client, params: &Params) -> Res
 
     if record.grant.client_id != client.client_id {
         // A code stolen from another client (code injection).
-        revoke_grant(state, &record.grant.grant_id).await?;
+        endings::code_replayed(state, &record.grant.grant_id).await?;
         return Err(OAuthError::invalid_grant("the code was not issued to this client"));
     }
     if record.redirect_uri != redirect_uri {

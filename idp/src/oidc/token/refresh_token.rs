@@ -6,7 +6,7 @@ use crate::app::AppState;
 use crate::clients::Client;
 use crate::keys::sha256_b64;
 use crate::oidc::error::{ErrorCode, OAuthError};
-use crate::oidc::grant::{Grant, TokenResponse, mint, revoke_grant, subject};
+use crate::oidc::grant::{Grant, TokenResponse, mint, subject};
 use crate::oidc::params::Params;
 use crate::scope::Scope;
 use crate::store::Rotation;
@@ -51,8 +51,8 @@ pub async fn exchange(state: &AppState, client: &Client, params: &Params) -> Res
         Rotation::Rotated(_) => Ok(minted.response),
         Rotation::Unknown => Err(invalid()),
         Rotation::Reused(old) => {
-            tracing::warn!(client_id = %client.client_id, "refresh token reused: family revoked");
-            revoke_grant(state, &old.grant_id).await?;
+            tracing::warn!(client_id = %client.client_id, "refresh token reused");
+            crate::endings::refresh_token_reused(state, &old.grant_id).await?;
             Err(invalid())
         }
     }
