@@ -206,7 +206,7 @@ pub async fn validate(state: &AppState, params: &Params) -> Result<(Authorizatio
         ));
     }
     let mut prompt = Prompt::default();
-    for value in params.get("prompt").unwrap_or_default().split(' ').filter(|s| !s.is_empty()) {
+    for value in crate::scope::space_separated(params.get("prompt").unwrap_or_default()) {
         match value {
             "none" => prompt.none = true,
             "login" => prompt.login = true,
