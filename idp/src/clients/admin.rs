@@ -10,6 +10,41 @@ use crate::keys::sha256_b64;
 use crate::random;
 use crate::store::{Db, EventRecord, OrganisationRecord, StoreError, TokenKind, TokenRecord};
 
+/// What an entry of the administrators' log records (its `action` column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminAction {
+    ClientCreated,
+    ClientUpdated,
+    ClientSecretRotated,
+    ClientDeleted,
+    OrganisationCreated,
+    TokenIssued(TokenKind),
+    TokenRevoked(TokenKind),
+    /// A citizen's audit trail was read.
+    AuditRead,
+    LogoutDelivered,
+    LogoutGivenUp,
+}
+
+impl AdminAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientCreated => "client.create",
+            Self::ClientUpdated => "client.update",
+            Self::ClientSecretRotated => "client.rotate_secret",
+            Self::ClientDeleted => "client.delete",
+            Self::OrganisationCreated => "organisation.create",
+            Self::TokenIssued(TokenKind::InitialAccess) => "initial_access_token.issue",
+            Self::TokenIssued(TokenKind::Admin) => "admin_token.issue",
+            Self::TokenRevoked(TokenKind::InitialAccess) => "initial_access_token.revoke",
+            Self::TokenRevoked(TokenKind::Admin) => "admin_token.revoke",
+            Self::AuditRead => "audit.read",
+            Self::LogoutDelivered => "logout.delivered",
+            Self::LogoutGivenUp => "logout.given_up",
+        }
+    }
+}
+
 /// Who acts, as the log records it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor(pub String);
@@ -33,9 +68,14 @@ impl Actor {
         Self(format!("registration:{client_id}"))
     }
 
+    /// The back-channel logout outbox, recording a delivery's outcome.
+    pub fn logout_outbox() -> Self {
+        Self("logout-outbox".into())
+    }
+
     pub fn record(
         &self,
-        action: &str,
+        action: AdminAction,
         organisation_id: Option<&str>,
         target: &str,
         detail: serde_json::Value,
@@ -45,7 +85,7 @@ impl Actor {
             event_id: random::id(),
             at: now,
             actor: self.0.clone(),
-            action: action.to_owned(),
+            action: action.as_str().to_owned(),
             organisation_id: organisation_id.map(str::to_owned),
             target: target.to_owned(),
             detail: detail.to_string(),
@@ -145,7 +185,7 @@ pub async fn create_organisation(
         created_at: now,
     };
     let event = actor.record(
-        "organisation.create",
+        AdminAction::OrganisationCreated,
         Some(&record.organisation_id),
         &record.organisation_id,
         serde_json::json!({ "name": record.name, "official_code": code }),
@@ -255,12 +295,8 @@ pub async fn issue_token(db: &Db, new: NewToken, actor: &Actor, now: UnixTime) -
         used_at: None,
         revoked_at: None,
     };
-    let action = match new.kind {
-        TokenKind::InitialAccess => "initial_access_token.issue",
-        TokenKind::Admin => "admin_token.issue",
-    };
     let event = actor.record(
-        action,
+        AdminAction::TokenIssued(new.kind),
         record.organisation_id.as_deref(),
         &record.token_id,
         serde_json::json!({ "expires_at": record.expires_at, "single_use": record.single_use }),
@@ -287,10 +323,7 @@ pub async fn revoke_token(
 ) -> Result<(), ClientError> {
     let token =
         db.token_by_id(kind, token_id).await?.ok_or_else(|| ClientError::NotFound(format!("no token {token_id:?}")))?;
-    let action = match kind {
-        TokenKind::InitialAccess => "initial_access_token.revoke",
-        TokenKind::Admin => "admin_token.revoke",
-    };
+    let action = AdminAction::TokenRevoked(kind);
     let event = actor.record(action, token.organisation_id.as_deref(), token_id, serde_json::json!({}), now);
     if !db.revoke_token(kind, token_id, &event).await? {
         return Err(ClientError::Conflict(format!("token {token_id:?} is revoked already")));
@@ -332,7 +365,7 @@ pub async fn citizen_audit_trail(
     if citizen_id.is_empty() || citizen_id.len() > 100 {
         return Err(ClientError::InvalidMetadata("citizen_id is required".into()));
     }
-    db.insert_admin_event(&actor.record("audit.read", None, citizen_id, serde_json::json!({}), now)).await?;
+    db.insert_admin_event(&actor.record(AdminAction::AuditRead, None, citizen_id, serde_json::json!({}), now)).await?;
     Ok(db.audit_events_of(citizen_id).await?)
 }
 

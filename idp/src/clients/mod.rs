@@ -10,6 +10,7 @@ mod validate;
 
 use serde::Serialize;
 
+use admin::AdminAction;
 pub use admin::{Actor, Organisation};
 pub use fetch::Fetcher;
 pub use metadata::ExtraMetadata;
@@ -387,7 +388,7 @@ pub async fn register(
     record.client_secret_hash = client_secret.as_deref().map(|s| sha256_b64(s.as_bytes()));
     record.registration_token_hash = Some(sha256_b64(registration_access_token.as_bytes()));
     let event = actor.record(
-        "client.create",
+        AdminAction::ClientCreated,
         Some(&organisation.organisation_id),
         &record.client_id,
         serde_json::json!({ "client_name": record.client_name, "registered_by": record.registered_by }),
@@ -444,7 +445,7 @@ pub async fn update(
         (false, false) => (SecretChange::Keep, None),
     };
     let event = actor.record(
-        "client.update",
+        AdminAction::ClientUpdated,
         record.organisation_id.as_deref(),
         client_id,
         serde_json::json!({ "from_version": record.version }),
@@ -526,7 +527,7 @@ pub async fn rotate_secret(
     }
     let secret = random::token::<32>()?;
     let event = actor.record(
-        "client.rotate_secret",
+        AdminAction::ClientSecretRotated,
         client.organisation_id.as_deref(),
         client_id,
         serde_json::json!({ "previous_secret_valid_until": now + overlap }),
@@ -542,7 +543,7 @@ pub async fn rotate_secret(
 /// Deletes a client with its consents, grants and refresh tokens.
 pub async fn delete(db: &Db, client: &Client, actor: &Actor, now: UnixTime) -> Result<(), ClientError> {
     let event = actor.record(
-        "client.delete",
+        AdminAction::ClientDeleted,
         client.organisation_id.as_deref(),
         &client.client_id,
         serde_json::json!({ "client_name": client.client_name }),
