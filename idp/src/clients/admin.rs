@@ -18,6 +18,11 @@ pub enum AdminAction {
     ClientSecretRotated,
     ClientDeleted,
     OrganisationCreated,
+    MemberInvited,
+    /// A citizen accepted an invitation.
+    MemberJoined,
+    MemberRemoved,
+    InvitationRevoked,
     TokenIssued(TokenKind),
     TokenRevoked(TokenKind),
     /// A citizen's audit trail was read.
@@ -34,6 +39,10 @@ impl AdminAction {
             Self::ClientSecretRotated => "client.rotate_secret",
             Self::ClientDeleted => "client.delete",
             Self::OrganisationCreated => "organisation.create",
+            Self::MemberInvited => "member.invite",
+            Self::MemberJoined => "member.join",
+            Self::MemberRemoved => "member.remove",
+            Self::InvitationRevoked => "member.invitation_revoke",
             Self::TokenIssued(TokenKind::InitialAccess) => "initial_access_token.issue",
             Self::TokenIssued(TokenKind::Admin) => "admin_token.issue",
             Self::TokenRevoked(TokenKind::InitialAccess) => "initial_access_token.revoke",
@@ -61,6 +70,11 @@ impl Actor {
 
     pub fn initial_access_token(token_id: &str) -> Self {
         Self(format!("initial-access-token:{token_id}"))
+    }
+
+    /// A citizen acting as a member of an organisation (signed in with a passkey).
+    pub fn member(citizen_id: &str) -> Self {
+        Self(format!("member:{citizen_id}"))
     }
 
     /// A client managing itself with its registration access token (RFC 7592).

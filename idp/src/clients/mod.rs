@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod documents;
 pub mod fetch;
+pub mod members;
 pub mod metadata;
 mod validate;
 

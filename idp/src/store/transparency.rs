@@ -230,12 +230,17 @@ impl Db {
             "refresh_tokens",
             "grants",
             "audit_events",
+            "organisation_members",
         ] {
             sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE citizen_id = $1")))
                 .bind(citizen_id)
                 .execute(&mut *tx)
                 .await?;
         }
+        sqlx::query("UPDATE member_invitations SET accepted_by = NULL WHERE accepted_by = $1")
+            .bind(citizen_id)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query(
             "UPDATE citizens SET given_name = '', family_name = '', email = NULL, deleted_at = $1 \
              WHERE id = $2 AND deleted_at IS NULL",

@@ -267,8 +267,12 @@ async fn the_openapi_document_lists_every_route() {
         for method in ["get", "post", "put", "delete", "patch"] {
             let listed = methods.contains(&method);
             assert_eq!(documented[path].get(method).is_some(), listed, "{method} {path} documented iff routed");
-            let concrete =
-                path.replace("{client_id}", "x").replace("{organisation_id}", "x").replace("{token_id}", "x");
+            let concrete = path
+                .replace("{client_id}", "x")
+                .replace("{organisation_id}", "x")
+                .replace("{token_id}", "x")
+                .replace("{member}", "x")
+                .replace("{invitation_id}", "x");
             let status = app
                 .client
                 .request(method.to_uppercase().parse().unwrap(), app.url(&format!("/admin/api{concrete}")))

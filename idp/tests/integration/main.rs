@@ -11,6 +11,7 @@ mod discovery;
 mod federation;
 mod keys;
 mod logout;
+mod members;
 mod oidc_attacks;
 mod oidc_client_auth;
 mod oidc_consent;
