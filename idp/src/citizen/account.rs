@@ -12,6 +12,7 @@ use axum::routing::{get, post};
 use tower_sessions::Session;
 
 use crate::app::AppState;
+use crate::audit::AuditEvent;
 use crate::citizen::{CitizenIdentifier, transparency};
 use crate::endings;
 use crate::passkey::routes::{form_field, page_frame, query_param};
@@ -135,10 +136,6 @@ async fn form_call(
     }
 }
 
-fn audit(citizen_id: &str, kind: &str, details: serde_json::Value, at: i64) -> NewAuditEvent {
-    NewAuditEvent { citizen_id: citizen_id.to_owned(), kind: kind.to_owned(), details: details.to_string(), at }
-}
-
 async fn rename_passkey(State(state): State<AppState>, session: Session, headers: HeaderMap, body: Bytes) -> Response {
     let (lang, auth) = match form_call(&state, &session, &headers, &body).await {
         Ok(ok) => ok,
@@ -149,7 +146,8 @@ async fn rename_passkey(State(state): State<AppState>, session: Session, headers
         return see_other("/account?notice=name_required");
     };
     let now = state.clock.now();
-    let event = audit(&auth.citizen_id, "passkey.renamed", serde_json::json!({"credential_id": credential_id}), now);
+    let event =
+        NewAuditEvent::new(&auth.citizen_id, AuditEvent::PasskeyRenamed { credential_id: credential_id.clone() }, now);
     match state.db.rename_passkey(&auth.citizen_id, &credential_id, &name, &event).await {
         Ok(true) => see_other("/account?notice=passkey_renamed"),
         Ok(false) => see_other("/account?notice=passkey_not_found"),
@@ -164,7 +162,8 @@ async fn remove_passkey(State(state): State<AppState>, session: Session, headers
     };
     let credential_id = form_field(&body, "credential_id").unwrap_or_default();
     let now = state.clock.now();
-    let event = audit(&auth.citizen_id, "passkey.removed", serde_json::json!({"credential_id": credential_id}), now);
+    let event =
+        NewAuditEvent::new(&auth.citizen_id, AuditEvent::PasskeyRemoved { credential_id: credential_id.clone() }, now);
     match state.db.remove_passkey(&auth.citizen_id, &credential_id, &event).await {
         Ok(PasskeyRemoval::Removed) => see_other("/account?notice=passkey_removed"),
         Ok(PasskeyRemoval::LastOne) => see_other("/account?notice=last_passkey"),

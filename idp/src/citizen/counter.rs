@@ -54,9 +54,7 @@ pub enum CounterCodeError {
 
 /// A fresh code for the citizen; an earlier one stays valid until it expires.
 pub async fn issue(cache: &Cache, citizen_id: &str, now: UnixTime) -> Result<CounterCode, CounterCodeError> {
-    let mut bytes = [0u8; LEN];
-    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
-        .map_err(|_| CounterCodeError::NoRandomness)?;
+    let bytes = crate::random::bytes::<LEN>().map_err(|_| CounterCodeError::NoRandomness)?;
     let canonical: String = bytes.iter().map(|b| char::from(ALPHABET[usize::from(b % 32)])).collect();
     cache.put(&key(&canonical), citizen_id.as_bytes(), COUNTER_CODE_TTL).await?;
     Ok(CounterCode { code: format!("{}-{}", &canonical[..4], &canonical[4..]), expires_at: now + COUNTER_CODE_TTL })

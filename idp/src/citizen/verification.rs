@@ -5,7 +5,9 @@
 //! time); document numbers are kept only as a keyed hash, so one document
 //! cannot verify two accounts. One transaction per verification. No HTTP.
 
+use crate::audit::AuditEvent;
 use crate::clients::Organisation;
+use crate::clients::admin::AdminAction;
 use crate::clock::UnixTime;
 use crate::keys::Keyring;
 use crate::store::{AttributeRecord, Db, EventRecord, NewAuditEvent, NewVerification, Recorded, StoreError};
@@ -274,7 +276,7 @@ pub async fn verify_at_counter(
     // The declared spelling (accents, case) is kept when it is the same name.
     let names =
         if same { (citizen.given_name.clone(), citizen.family_name.clone()) } else { (given_name, family_name) };
-    let verification_id = uuid::Uuid::new_v4().simple().to_string();
+    let verification_id = crate::random::id();
     let mut values: Vec<(&'static str, String)> = vec![
         ("given_name", names.0.clone()),
         ("family_name", names.1.clone()),
@@ -313,20 +315,18 @@ pub async fn verify_at_counter(
         attributes: serde_json::to_string(&names_verified).unwrap_or_else(|_| "[]".into()),
         verified_at: now,
     };
-    let history = NewAuditEvent {
-        citizen_id: form.citizen_id.clone(),
-        kind: "identity.verified".into(),
-        details: serde_json::json!({
-            "organisation": agent.organisation.name,
-            "method": METHOD_IN_PERSON,
-            "document": d.kind.as_str(),
-            "attributes": names_verified,
-            "names_corrected": !same,
-        })
-        .to_string(),
-        at: now,
-    };
-    let log = log_entry(agent, "identity.verify", &form.citizen_id, d.kind, now);
+    let history = NewAuditEvent::new(
+        &form.citizen_id,
+        AuditEvent::IdentityVerified {
+            organisation: agent.organisation.name.clone(),
+            method: METHOD_IN_PERSON.into(),
+            document: d.kind.as_str().into(),
+            attributes: names_verified.iter().map(|n| (*n).to_owned()).collect(),
+            names_corrected: !same,
+        },
+        now,
+    );
+    let log = log_entry(agent, AdminAction::IdentityVerified, &form.citizen_id, d.kind, now);
     let corrected = (!same).then_some((names.0.as_str(), names.1.as_str()));
     let new =
         NewVerification { record: &record, attributes: &attributes, names: corrected, history: &history, log: &log };
@@ -337,7 +337,13 @@ pub async fn verify_at_counter(
     }
 }
 
-fn log_entry(agent: &Agent, action: &str, citizen_id: &str, document: DocumentType, now: UnixTime) -> EventRecord {
+fn log_entry(
+    agent: &Agent,
+    action: AdminAction,
+    citizen_id: &str,
+    document: DocumentType,
+    now: UnixTime,
+) -> EventRecord {
     crate::clients::Actor::member(&agent.citizen_id).record(
         action,
         Some(&agent.organisation.organisation_id),

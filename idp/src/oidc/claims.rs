@@ -93,7 +93,7 @@ pub fn released(grant: &Grant, identity: &Identity, entitled: bool, target: Targ
     let requested = grant.claims.get(target.member()).and_then(Value::as_object);
     RELEASABLE
         .into_iter()
-        .filter(|claim| scope_of(claim).is_some_and(|scope| grant.has_scope(scope)))
+        .filter(|claim| scope_of(claim).is_some_and(|scope| grant.scope.contains(scope)))
         .filter(|claim| *claim != "citizen_identifier" || entitled)
         .filter(|claim| target == Target::UserInfo || requested.is_some_and(|r| r.contains_key(*claim)))
         .filter_map(|claim| value_of(claim, identity).map(|v| (claim, v)))
@@ -117,7 +117,7 @@ mod tests {
             client_id: "c".into(),
             citizen_id: "x".into(),
             sid: "s".into(),
-            scope: scope.iter().map(|s| (*s).to_owned()).collect(),
+            scope: scope.iter().copied().collect(),
             claims,
             auth_time: 0,
             acr: "eidas1".into(),

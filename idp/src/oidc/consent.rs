@@ -13,6 +13,7 @@ use tower_sessions::Session;
 use super::authorize::{self, request::AuthorizationRequest};
 use super::error::{ErrorCode, OAuthError};
 use crate::app::AppState;
+use crate::audit::AuditEvent;
 use crate::clients::{self, Client};
 use crate::store::NewAuditEvent;
 use crate::web::auth_session::AuthSession;
@@ -75,7 +76,7 @@ pub async fn show(
     };
     let t = |key| lang.t(key);
     let mut items = String::new();
-    for key in request.scope.iter().filter_map(|s| scope_key(s)) {
+    for key in request.scope.iter().filter_map(scope_key) {
         let _ = write!(items, "<li>{}</li>", esc(t(key)));
     }
     let name = client.display_name(lang);
@@ -174,21 +175,17 @@ pub async fn decide(
         _ => return PageError::new(StatusCode::BAD_REQUEST, lang, "authz.expired", "/account").into_response(),
     }
     let now = state.clock.now();
-    let mut scope: Vec<String> = match state.db.consent(&auth.citizen_id, &client.client_id).await {
-        Ok(existing) => super::grant::scope_list(&existing.unwrap_or_default()),
+    let scope = match state.db.consent(&auth.citizen_id, &client.client_id).await {
+        Ok(existing) => existing.unwrap_or_default().union(&request.scope),
         Err(e) => return PageError::internal(lang, &e).into_response(),
     };
-    scope.extend(request.scope.iter().cloned());
-    scope.sort();
-    scope.dedup();
-    let event = NewAuditEvent {
-        citizen_id: auth.citizen_id.clone(),
-        kind: "consent.granted".into(),
-        details: serde_json::json!({"client_id": client.client_id, "client_name": client.client_name, "scope": request.scope})
-            .to_string(),
-        at: now,
+    let granted = AuditEvent::ConsentGranted {
+        client_id: client.client_id.clone(),
+        client_name: client.client_name.clone(),
+        scope: request.scope.as_list().to_vec(),
     };
-    if let Err(e) = state.db.grant_consent(&auth.citizen_id, &client.client_id, &scope.join(" "), &event).await {
+    let event = NewAuditEvent::new(&auth.citizen_id, granted, now);
+    if let Err(e) = state.db.grant_consent(&auth.citizen_id, &client.client_id, &scope, &event).await {
         return PageError::internal(lang, &e).into_response();
     }
     let request = AuthorizationRequest { consented: true, ..request };

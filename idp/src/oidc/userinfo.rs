@@ -31,7 +31,7 @@ async fn answer(state: &AppState, method: &Method, headers: &HeaderMap, body: &B
         return Err(OAuthError { challenge: Challenge::Bearer, ..OAuthError::new(ErrorCode::InvalidToken, "") });
     };
     let claims = bearer::validate(state, &token).await?;
-    if !claims.scope.split(' ').any(|s| s == "openid") || claims.gid.is_none() {
+    if !claims.scope.contains("openid") || claims.gid.is_none() {
         return Err(OAuthError::new(ErrorCode::InsufficientScope, "the access token was not issued for openid")
             .with_challenge(Challenge::Bearer));
     }
@@ -40,7 +40,7 @@ async fn answer(state: &AppState, method: &Method, headers: &HeaderMap, body: &B
         Some(grant) if grant.revoked_at.is_none() && grant.client_id == claims.client_id => {
             // The access token's own scope governs (it may be narrower after a refresh).
             let mut grant = Grant::from_record(&grant);
-            grant.scope.retain(|s| claims.scope.split(' ').any(|t| t == s));
+            grant.scope = grant.scope.narrowed_to(&claims.scope);
             grant
         }
         _ => return Err(OAuthError::invalid_token("the access token is invalid, expired or revoked")),
@@ -57,7 +57,7 @@ async fn answer(state: &AppState, method: &Method, headers: &HeaderMap, body: &B
     if !claims.is_empty() {
         // The one extra write of this endpoint: the citizen sees every release.
         let event = release_event(&client, &grant, Target::UserInfo, &names(&claims), state.clock.now());
-        state.db.record_audit_event(&event).await?;
+        state.db.append_audit_event(&event).await?;
     }
     for (name, value) in claims {
         body.insert(name.into(), value);

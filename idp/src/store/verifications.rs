@@ -153,7 +153,7 @@ impl Db {
             tx.rollback().await?;
             return Ok(Recorded::DocumentTaken);
         }
-        super::audit::insert_event(&mut tx, v.history).await?;
+        super::audit::insert_event(&mut *tx, v.history).await?;
         insert_event(&mut tx, v.log).await?;
         tx.commit().await?;
         Ok(Recorded::Done)

@@ -45,8 +45,7 @@ async fn seed_verified_identity(app: &TestApp, citizen_id: &str) {
     };
     let event = NewAuditEvent {
         citizen_id: citizen_id.into(),
-        kind: "identity.updated".into(),
-        details: r#"{"verified_by":"agent:mairie-de-test"}"#.into(),
+        event: idp::audit::AuditEvent::IdentityUpdated { verified_by: Some("agent:mairie-de-test".into()) },
         at: now,
     };
     let attributes = [
