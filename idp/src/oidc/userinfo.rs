@@ -48,9 +48,12 @@ async fn answer(state: &AppState, method: &Method, headers: &HeaderMap, body: &B
     let client = clients::find(&state.db, &claims.client_id)
         .await?
         .ok_or_else(|| OAuthError::invalid_token("unknown client"))?;
-    let Some(identity) = Identity::load(&state.db, &grant.citizen_id).await? else {
+    let Some(mut identity) = Identity::load(&state.db, &grant.citizen_id).await? else {
         return Err(OAuthError::invalid_token("the citizen's account no longer exists"));
     };
+    if super::verified_claims::wanted(&grant.claims) {
+        identity.load_verifications(&state.db).await?;
+    }
     let mut body = serde_json::Map::new();
     body.insert("sub".into(), subject_of(state, &client, &identity.citizen).into());
     let claims = released(&grant, &identity, client.subject_type == SubjectType::Public, Target::UserInfo);

@@ -177,3 +177,60 @@ async fn an_invalid_form_writes_nothing() {
     }
     assert!(app.state.db.attributes_of(&who).await.unwrap().is_empty());
 }
+
+/// After a counter verification and a sign-in with a user-verifying
+/// passkey, a service asking for `acr=eidas2` (essential) and for
+/// `verified_claims` gets both; one asking for plain claims gets them as before.
+#[tokio::test]
+async fn services_receive_eidas2_and_verified_claims_with_their_evidence() {
+    use crate::oidc_support::*;
+    let app = TestApp::spawn().await;
+    let agent = agent(&app).await;
+    let client = confidential(&app).await;
+    let mut flow = Flow::for_client(&app, client).await;
+    let db = &app.state.db;
+    verify_at_counter(db, &app.state.keys, &Lists, &agent, &check_of(&flow.citizen_id, "X4RTBPFW4"), app.clock.now())
+        .await
+        .unwrap();
+    // Signing in again now proves eidas2 (identity verified, user-verifying passkey).
+    let identity = Identity::load(db, &flow.citizen_id).await.unwrap().unwrap();
+    let mut session = app.citizen_session(&flow.citizen_id);
+    session.acr = idp::citizen::identity::session_acr(&identity, &session.amr).as_str().to_owned();
+    assert_eq!(session.acr, "eidas2");
+    flow.cookie = app.session_cookie(&session).await;
+
+    let claims = serde_json::json!({
+        "id_token": {"acr": {"essential": true, "value": "eidas2"}},
+        "userinfo": {"verified_claims": {
+            "verification": {"trust_framework": null},
+            "claims": {"given_name": null, "family_name": null, "birthdate": null, "birthplace": null, "email": null}
+        }}
+    })
+    .to_string();
+    let tokens = flow.tokens_with(&app, &[("claims", &claims)]).await;
+    let id_token = verified(&app, tokens["id_token"].as_str().unwrap());
+    assert_eq!(id_token["acr"], "eidas2");
+    let info = userinfo_ok(&app, tokens["access_token"].as_str().unwrap()).await;
+    let vc = &info["verified_claims"];
+    assert_eq!(
+        vc["claims"],
+        serde_json::json!({"given_name": "Camille", "family_name": "Martin", "birthdate": "1990-05-00", "birthplace": "75056"}),
+        "{info}"
+    );
+    assert_eq!(vc["verification"]["trust_framework"], "eidas");
+    let evidence = &vc["verification"]["evidence"][0];
+    assert_eq!(evidence["type"], "document");
+    assert_eq!(evidence["method"], "pipp");
+    assert_eq!(evidence["verifier"]["organization"], agent.organisation.name.as_str());
+    assert_eq!(evidence["document_details"]["type"], "idcard");
+    assert_eq!(info["given_name"], "Camille", "plain profile claims as before");
+
+    // The release is on the citizen's record, verified_claims named.
+    let history = db.audit_events_of(&flow.citizen_id).await.unwrap();
+    assert!(history.iter().any(|e| e.kind == "claims.released" && e.details.contains("verified_claims")));
+
+    let discovery: serde_json::Value = app.get("/.well-known/openid-configuration").await.json().await.unwrap();
+    assert_eq!(discovery["verified_claims_supported"], true);
+    assert_eq!(discovery["trust_frameworks_supported"], serde_json::json!(["eidas"]));
+    assert_eq!(discovery["documents_methods_supported"], serde_json::json!(["pipp"]));
+}
