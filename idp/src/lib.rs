@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod app;
+pub mod audit;
 pub mod cache;
 pub mod citizen;
 pub mod cli;
@@ -17,6 +18,8 @@ pub mod oidc;
 pub mod ops;
 pub mod outage;
 pub mod passkey;
+pub mod random;
+pub mod scope;
 pub mod server;
 pub mod store;
 pub mod telemetry;

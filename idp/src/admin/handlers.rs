@@ -384,7 +384,7 @@ pub async fn audit(
         .map(|e| {
             json!({
                 "id": e.id, "citizen_id": e.citizen_id, "kind": e.kind, "at": e.at,
-                "details": serde_json::from_str::<Value>(&e.details).unwrap_or_default(),
+                "details": e.details_json(),
             })
         })
         .collect();

@@ -11,6 +11,7 @@ use axum::routing::{get, post};
 use tower_sessions::Session;
 
 use crate::app::AppState;
+use crate::audit::AuditEvent;
 use crate::citizen::{CitizenIdentifier, transparency};
 use crate::endings;
 use crate::i18n::Lang;
@@ -111,10 +112,6 @@ async fn account_page(
     Ok(html(StatusCode::OK, pages::account(&frame, &view)))
 }
 
-fn audit(citizen_id: &str, kind: &str, details: serde_json::Value, at: i64) -> NewAuditEvent {
-    NewAuditEvent { citizen_id: citizen_id.to_owned(), kind: kind.to_owned(), details: details.to_string(), at }
-}
-
 async fn rename_passkey(
     State(state): State<AppState>,
     SignedIn(auth): SignedIn,
@@ -125,7 +122,8 @@ async fn rename_passkey(
         return Ok(see_other("/account?notice=name_required"));
     };
     let now = state.clock.now();
-    let event = audit(&auth.citizen_id, "passkey.renamed", serde_json::json!({"credential_id": credential_id}), now);
+    let event =
+        NewAuditEvent::new(&auth.citizen_id, AuditEvent::PasskeyRenamed { credential_id: credential_id.clone() }, now);
     Ok(match state.db.rename_passkey(&auth.citizen_id, &credential_id, &name, &event).await? {
         true => see_other("/account?notice=passkey_renamed"),
         false => see_other("/account?notice=passkey_not_found"),
@@ -139,7 +137,8 @@ async fn remove_passkey(
 ) -> Result<Response, PageError> {
     let credential_id = form.field("credential_id").unwrap_or_default();
     let now = state.clock.now();
-    let event = audit(&auth.citizen_id, "passkey.removed", serde_json::json!({"credential_id": credential_id}), now);
+    let event =
+        NewAuditEvent::new(&auth.citizen_id, AuditEvent::PasskeyRemoved { credential_id: credential_id.clone() }, now);
     Ok(match state.db.remove_passkey(&auth.citizen_id, &credential_id, &event).await? {
         PasskeyRemoval::Removed => see_other("/account?notice=passkey_removed"),
         PasskeyRemoval::LastOne => see_other("/account?notice=last_passkey"),

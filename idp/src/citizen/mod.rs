@@ -2,11 +2,13 @@
 //! and the citizen's own account pages.
 
 pub mod account;
+pub mod counter;
 pub mod identifier;
 pub mod identity;
 pub mod profile;
 pub mod recovery;
 pub mod transparency;
+pub mod verification;
 
 pub use identifier::{CitizenIdentifier, IdentifierError};
 pub use profile::{Profile, ProfileProblem};

@@ -6,10 +6,12 @@
 
 use serde::Serialize;
 
+use super::admin::AdminAction;
 use super::admin::organisation_for;
-use super::{Actor, ClientError, random_token};
+use super::{Actor, ClientError};
 use crate::clock::UnixTime;
 use crate::keys::sha256_b64;
+use crate::random;
 use crate::store::{Acceptance, Db, InvitationRecord, MemberRecord, StoreError};
 
 /// What a member may do for their organisation.
@@ -149,9 +151,9 @@ pub async fn invite(
         return Err(ClientError::InvalidMetadata("an invitation lasts between 1 minute and 30 days".into()));
     }
     let organisation = organisation_for(db, organisation).await?;
-    let token = random_token(32)?;
+    let token = random::token::<32>()?;
     let record = InvitationRecord {
-        invitation_id: uuid::Uuid::new_v4().simple().to_string(),
+        invitation_id: random::id(),
         token_hash: sha256_b64(token.as_bytes()),
         organisation_id: organisation.organisation_id.clone(),
         role: role.as_str().to_owned(),
@@ -163,7 +165,7 @@ pub async fn invite(
         revoked_at: None,
     };
     let event = actor.record(
-        "member.invite",
+        AdminAction::MemberInvited,
         Some(&organisation.organisation_id),
         &record.invitation_id,
         serde_json::json!({ "role": role, "expires_at": record.expires_at }),
@@ -211,7 +213,7 @@ pub async fn accept(
     now: UnixTime,
 ) -> Result<Invitation, InvitationLookupError> {
     let actor = Actor::member(citizen_id);
-    let event = actor.record("member.join", None, citizen_id, serde_json::json!({}), now);
+    let event = actor.record(AdminAction::MemberJoined, None, citizen_id, serde_json::json!({}), now);
     let hash = sha256_b64(token.as_bytes());
     let (record, accepted) = match db.accept_invitation(&hash, citizen_id, now, event).await? {
         Acceptance::Accepted(record) => (record, true),
@@ -296,7 +298,7 @@ pub async fn remove(
         .find(|m| m.citizen_id == member || Some(&m.identifier) == canonical.as_ref())
         .ok_or_else(not_found)?;
     let event = actor.record(
-        "member.remove",
+        AdminAction::MemberRemoved,
         Some(&organisation.organisation_id),
         &target.citizen_id,
         serde_json::json!({ "role": role }),
@@ -321,7 +323,7 @@ pub async fn revoke_invitation(
         return Err(not_found());
     }
     let event =
-        actor.record("member.invitation_revoke", Some(organisation_id), invitation_id, serde_json::json!({}), now);
+        actor.record(AdminAction::InvitationRevoked, Some(organisation_id), invitation_id, serde_json::json!({}), now);
     if db.revoke_invitation(invitation_id, now, &event).await? {
         Ok(())
     } else {

@@ -10,6 +10,7 @@ use tower_sessions::Session;
 use super::authorize::{self, request::AuthorizationRequest};
 use super::error::{ErrorCode, OAuthError};
 use crate::app::AppState;
+use crate::audit::AuditEvent;
 use crate::clients::{self, Client};
 use crate::i18n::Lang;
 use crate::login::AuthSession;
@@ -104,18 +105,14 @@ async fn grant(
 ) -> Result<Response, PageError> {
     let now = state.clock.now();
     let existing = state.db.consent(&auth.citizen_id, &client.client_id).await?;
-    let mut scope: Vec<String> = super::grant::scope_list(&existing.unwrap_or_default());
-    scope.extend(request.scope.iter().cloned());
-    scope.sort();
-    scope.dedup();
-    let event = NewAuditEvent {
-        citizen_id: auth.citizen_id.clone(),
-        kind: "consent.granted".into(),
-        details: serde_json::json!({"client_id": client.client_id, "client_name": client.client_name, "scope": request.scope})
-            .to_string(),
-        at: now,
+    let scope = existing.unwrap_or_default().union(&request.scope);
+    let granted = AuditEvent::ConsentGranted {
+        client_id: client.client_id.clone(),
+        client_name: client.client_name.clone(),
+        scope: request.scope.as_list().to_vec(),
     };
-    state.db.grant_consent(&auth.citizen_id, &client.client_id, &scope.join(" "), &event).await?;
+    let event = NewAuditEvent::new(&auth.citizen_id, granted, now);
+    state.db.grant_consent(&auth.citizen_id, &client.client_id, &scope, &event).await?;
     let request = AuthorizationRequest { consented: true, ..request };
     authorize::save_pending(state, session, Some(id), &request).await?;
     Ok(see_other(&format!("/authorize/continue/{id}")))

@@ -221,6 +221,12 @@ impl From<crate::clients::ClientError> for OAuthError {
     }
 }
 
+impl From<crate::random::NoRandomness> for OAuthError {
+    fn from(_: crate::random::NoRandomness) -> Self {
+        OAuthError::server("no randomness")
+    }
+}
+
 impl From<crate::cache::CacheError> for OAuthError {
     fn from(e: crate::cache::CacheError) -> Self {
         Self::failed(&e)

@@ -8,7 +8,6 @@ use axum::extract::{FromRequest, FromRequestParts, RawQuery, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tower_sessions::Session;
@@ -16,6 +15,7 @@ use tower_sessions::Session;
 use super::PasskeyError;
 use super::ceremony::{self, Login};
 use crate::app::AppState;
+use crate::audit::AuditEvent;
 use crate::citizen::identity::{Identity, session_acr};
 use crate::citizen::{ACR_SELF_REGISTERED, IdentifierError, Profile, ProfileProblem};
 use crate::endings::{self, LoginEnd};
@@ -255,10 +255,7 @@ async fn establish(state: &AppState, session: &Session, headers: &HeaderMap, log
     if let Some(previous) = AuthSession::current(session, &state.db, now).await.map_err(|e| internal(&e))? {
         endings::login_ended(state, &previous.citizen_id, &previous.sid, LoginEnd::Replaced).await?;
     }
-    let mut sid = [0u8; 16];
-    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut sid)
-        .map_err(|_| PasskeyError::Internal("no secure randomness".into()))?;
-    let sid = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sid);
+    let sid = crate::random::token::<16>().map_err(|e| internal(&e))?;
     let expires_at = now + state.config.lifetimes.session_absolute;
     let device = device_summary(headers);
     state
@@ -272,16 +269,8 @@ async fn establish(state: &AppState, session: &Session, headers: &HeaderMap, log
             amr: login.amr.join(" "),
         })
         .await?;
-    let details = json!({"device": device, "amr": login.amr});
-    state
-        .db
-        .append_audit_event(&NewAuditEvent {
-            citizen_id: login.citizen_id.clone(),
-            kind: "session.signed_in".into(),
-            details: details.to_string(),
-            at: now,
-        })
-        .await?;
+    let event = AuditEvent::SignedIn { device, amr: login.amr.clone() };
+    state.db.append_audit_event(&NewAuditEvent::new(&login.citizen_id, event, now)).await?;
     // The lower of what the identity and the authenticator prove.
     let acr = match Identity::load(&state.db, &login.citizen_id).await? {
         Some(identity) => session_acr(&identity, &login.amr).as_str(),

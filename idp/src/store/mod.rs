@@ -19,6 +19,7 @@ mod schema;
 mod sessions;
 mod tokens;
 mod transparency;
+mod verifications;
 
 use std::str::FromStr as _;
 use std::time::Duration;
@@ -29,7 +30,7 @@ use sqlx::{AnyPool, ConnectOptions as _, Executor as _};
 
 use crate::outage::{Dependency, Failure};
 
-pub use audit::{AuditEvent, NewAuditEvent};
+pub use audit::{AuditEntry, NewAuditEvent};
 pub use citizens::{CitizenRecord, CreateCitizenError};
 pub use clients::{ClientRecord, SecretChange};
 pub use grants::GrantRecord;
@@ -43,6 +44,13 @@ pub use registry::{EventRecord, OrganisationRecord, TokenKind, TokenRecord};
 pub use schema::Column;
 pub use tokens::{RefreshTokenRecord, Rotation};
 pub use transparency::{ConsentRecord, EndedGrant, LoginHistoryRecord, RecoveryCodeRecord};
+pub use verifications::{NewVerification, Recorded, VerificationRecord};
+
+/// A `scope` column: the space-separated form.
+fn scope_column(r: &sqlx::any::AnyRow) -> Result<crate::scope::Scope, sqlx::Error> {
+    use sqlx::Row as _;
+    Ok(crate::scope::Scope::parse(&r.try_get::<String, _>("scope")?))
+}
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");

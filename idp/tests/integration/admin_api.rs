@@ -296,8 +296,11 @@ async fn a_citizens_audit_trail_is_for_global_administrators_and_reading_it_is_l
     let w = world(&app).await;
     let event = idp::store::NewAuditEvent {
         citizen_id: "citizen-1".into(),
-        kind: "consent.granted".into(),
-        details: json!({"client_id": w.client_a}).to_string(),
+        event: idp::audit::AuditEvent::ConsentGranted {
+            client_id: w.client_a.clone(),
+            client_name: "Service A".into(),
+            scope: vec!["openid".into()],
+        },
         at: app.clock.now(),
     };
     app.state.db.append_audit_event(&event).await.unwrap();

@@ -32,3 +32,4 @@ mod schema;
 mod sessions;
 mod soft_passkey;
 mod transparency;
+mod verification;

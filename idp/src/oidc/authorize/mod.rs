@@ -15,7 +15,7 @@ use tower_sessions::Session;
 use self::request::{AuthorizationRequest, Refusal, WantedAcr};
 use self::response::redirect;
 use super::error::{ErrorCode, OAuthError};
-use super::grant::{Grant, random_id, random_token, subject};
+use super::grant::{Grant, subject};
 use super::params::Params;
 use crate::app::AppState;
 use crate::citizen::identity::{Identity, Level, identity_level};
@@ -23,6 +23,7 @@ use crate::clients::{self, Client};
 use crate::endings::cache_keys;
 use crate::login::AuthSession;
 use crate::outage::{Dependency, Failure};
+use crate::random;
 use crate::web::extract::remember_ui_locales;
 use crate::web::respond::PageError;
 
@@ -129,7 +130,7 @@ pub async fn save_pending(
     id: Option<&str>,
     request: &AuthorizationRequest,
 ) -> Result<String, PendingError> {
-    let id = id.map(str::to_owned).unwrap_or_else(random_id);
+    let id = id.map(str::to_owned).unwrap_or_else(random::id);
     let value = serde_json::to_vec(request)?;
     state.cache.put(&cache_keys::pending_authorization(&id), &value, PENDING_TTL).await?;
     let mut mine: Vec<String> = session.get(PENDING_KEY).await?.unwrap_or_default();
@@ -243,12 +244,9 @@ async fn decide(
     // First-party services an administrator entitled need no consent page,
     // but offline access is consented to each time it is asked for, by
     // every service (OIDC Core §11: the OP MUST always obtain consent).
-    let offline = request.scope.iter().any(|s| s == "offline_access");
+    let offline = request.scope.contains("offline_access");
     let covered = !offline
-        && (client.skip_consent
-            || consented_scope
-                .as_deref()
-                .is_some_and(|granted| request.scope.iter().all(|s| granted.split(' ').any(|g| g == s))));
+        && (client.skip_consent || consented_scope.is_some_and(|granted| request.scope.is_subset_of(&granted)));
     let consent_needed = !request.consented && (!covered || request.prompt.consent);
     if consent_needed {
         if request.prompt.none {
@@ -258,10 +256,10 @@ async fn decide(
         return Ok(redirect(&format!("/authorize/consent/{id}")));
     }
 
-    let code = random_token()?;
+    let code = random::token::<32>()?;
     let record = CodeRecord {
         grant: Grant {
-            grant_id: random_id(),
+            grant_id: random::id(),
             client_id: client.client_id.clone(),
             citizen_id: auth.citizen_id.clone(),
             sid: auth.sid.clone(),

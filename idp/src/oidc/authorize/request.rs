@@ -11,6 +11,7 @@ use crate::clients::{self, Client, GRANT_AUTHORIZATION_CODE};
 use crate::clock::UnixTime;
 use crate::oidc::error::{ErrorCode, OAuthError};
 use crate::oidc::params::Params;
+use crate::scope::Scope;
 use crate::web::respond::PageError;
 
 /// `prompt` values (OIDC Core §3.1.2.1).
@@ -29,8 +30,8 @@ pub struct AuthorizationRequest {
     pub client_id: String,
     pub redirect_uri: String,
     pub response_mode: ResponseMode,
-    /// Requested scopes the client is registered for; others are ignored.
-    pub scope: Vec<String>,
+    /// Requested scopes the client is registered for (others are ignored), sorted.
+    pub scope: Scope,
     pub state: String,
     pub nonce: String,
     pub code_challenge: String,
@@ -184,13 +185,11 @@ pub async fn validate(state: &AppState, params: &Params) -> Result<(Authorizatio
         return Err(refuse(&target, ErrorCode::InvalidRequest, "state is required"));
     };
     target.state = Some(state_value.to_owned());
-    let requested: Vec<&str> = params.get("scope").unwrap_or_default().split(' ').filter(|s| !s.is_empty()).collect();
-    if !requested.contains(&"openid") {
+    let requested = Scope::parse(params.get("scope").unwrap_or_default());
+    if !requested.contains("openid") {
         return Err(refuse(&target, ErrorCode::InvalidScope, "scope must contain openid"));
     }
-    let mut scope: Vec<String> = requested.iter().filter(|s| client.allows_scope(s)).map(|s| (*s).to_owned()).collect();
-    scope.sort();
-    scope.dedup();
+    let scope = requested.narrowed_to(&client.scope).sorted();
     let nonce = params.get("nonce").ok_or_else(|| refuse(&target, ErrorCode::InvalidRequest, "nonce is required"))?;
     let code_challenge = params
         .get("code_challenge")
@@ -208,7 +207,7 @@ pub async fn validate(state: &AppState, params: &Params) -> Result<(Authorizatio
         ));
     }
     let mut prompt = Prompt::default();
-    for value in params.get("prompt").unwrap_or_default().split(' ').filter(|s| !s.is_empty()) {
+    for value in crate::scope::space_separated(params.get("prompt").unwrap_or_default()) {
         match value {
             "none" => prompt.none = true,
             "login" => prompt.login = true,
@@ -264,7 +263,7 @@ pub async fn validate(state: &AppState, params: &Params) -> Result<(Authorizatio
         prompt,
         max_age,
         acr_values: match params.get("acr_values") {
-            Some(values) => crate::oidc::grant::scope_list(values),
+            Some(values) => crate::scope::space_separated(values).map(str::to_owned).collect(),
             // OIDC Registration §2: the client's default_acr_values, unless the request names some.
             None => client.metadata.default_acr_values.clone(),
         },

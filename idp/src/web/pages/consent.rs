@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 
 use super::{Frame, page};
+use crate::scope::Scope;
 use crate::web::html::esc;
 
 /// What the consent page shows, gathered by the handler.
@@ -17,7 +18,7 @@ pub struct ConsentView<'a> {
     pub policy_uri: Option<&'a str>,
     pub tos_uri: Option<&'a str>,
     /// The scopes asked for.
-    pub scope: &'a [String],
+    pub scope: &'a Scope,
 }
 
 /// What each scope means for the citizen, as catalogue keys.
@@ -37,7 +38,7 @@ pub(super) fn scope_key(scope: &str) -> Option<&'static str> {
 pub fn consent(frame: &Frame<'_>, view: &ConsentView<'_>) -> String {
     let t = |key| frame.lang.t(key);
     let mut items = String::new();
-    for key in view.scope.iter().filter_map(|s| scope_key(s)) {
+    for key in view.scope.iter().filter_map(scope_key) {
         let _ = write!(items, "<li>{}</li>", esc(t(key)));
     }
     let mut body = String::new();
