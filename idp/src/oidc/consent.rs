@@ -4,7 +4,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use tower_sessions::Session;
 
 use super::authorize::{self, request::AuthorizationRequest};
@@ -22,19 +22,23 @@ use crate::web::pages::{self, Frame};
 use crate::web::respond::{PageError, html, see_other};
 
 /// The pending request this browser started, its client, and the
-/// signed-in citizen. Signed out meanwhile: the request resumes through
-/// sign-in.
+/// signed-in citizen; `None` when signed out meanwhile (see [`resume`]).
 async fn load(
     state: &AppState,
     session: &Session,
     id: &str,
     auth: Option<AuthSession>,
-) -> Result<(AuthorizationRequest, Client, AuthSession), Response> {
-    let expired = || PageError::bad_request("authz.expired").into_response();
-    let request = authorize::pending(state, session, id).await.ok_or_else(expired)?;
-    let Some(auth) = auth else { return Err(see_other(&format!("/authorize/continue/{id}"))) };
-    let client = clients::find(&state.db, &request.client_id).await.map_err(|e| PageError::from(e).into_response())?;
-    Ok((request, client.ok_or_else(expired)?, auth))
+) -> Result<Option<(AuthorizationRequest, Client, AuthSession)>, PageError> {
+    let expired = PageError::bad_request("authz.expired");
+    let request = authorize::pending(state, session, id).await.ok_or(expired)?;
+    let Some(auth) = auth else { return Ok(None) };
+    let client = clients::find(&state.db, &request.client_id).await?.ok_or(expired)?;
+    Ok(Some((request, client, auth)))
+}
+
+/// Signed out meanwhile: the request resumes through sign-in.
+fn resume(id: &str) -> Response {
+    see_other(&format!("/authorize/continue/{id}"))
 }
 
 /// `GET /authorize/consent/{id}`.
@@ -44,11 +48,11 @@ pub async fn show(
     lang: Lang,
     MaybeSignedIn(auth): MaybeSignedIn,
     Path(id): Path<String>,
-) -> Result<Response, Response> {
-    let (request, client, _) = load(&state, &session, &id, auth).await?;
-    let token = csrf::token(&session).await.map_err(|e| PageError::from(e).into_response())?;
+) -> Result<Response, PageError> {
+    let Some((request, client, _)) = load(&state, &session, &id, auth).await? else { return Ok(resume(&id)) };
+    let token = csrf::token(&session).await?;
     let organisation = match &client.organisation_id {
-        Some(id) => state.db.organisation(id).await.map_err(|e| PageError::from(e).into_response())?.map(|o| o.name),
+        Some(id) => state.db.organisation(id).await?.map(|o| o.name),
         None => None,
     };
     let view = ConsentView {
@@ -79,8 +83,8 @@ pub async fn decide(
     MaybeSignedIn(auth): MaybeSignedIn,
     Path(id): Path<String>,
     form: CsrfForm,
-) -> Result<Response, Response> {
-    let (request, client, auth) = load(&state, &session, &id, auth).await?;
+) -> Result<Response, PageError> {
+    let Some((request, client, auth)) = load(&state, &session, &id, auth).await? else { return Ok(resume(&id)) };
     match form.field("decision").as_deref() {
         Some("allow") => {}
         Some("deny") => {
@@ -88,9 +92,9 @@ pub async fn decide(
             let error = OAuthError::new(ErrorCode::AccessDenied, "the citizen refused");
             return Ok(request.target().error(&state.config.issuer, &error));
         }
-        _ => return Err(PageError::bad_request("authz.expired").into_response()),
+        _ => return Err(PageError::bad_request("authz.expired")),
     }
-    grant(&state, &session, &id, request, &client, &auth).await.map_err(IntoResponse::into_response)
+    grant(&state, &session, &id, request, &client, &auth).await
 }
 
 /// The citizen allowed: consent remembered (scopes merged) and audited,
