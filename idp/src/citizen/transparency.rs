@@ -8,14 +8,23 @@ use serde_json::{Value, json};
 use crate::app::AppState;
 use crate::audit::AuditEvent;
 use crate::clients::metadata::ExtraMetadata;
+use crate::i18n::Lang;
+use crate::outage::{Dependency, Failure};
 use crate::scope::Scope;
 use crate::store::{AuditEntry, StoreError};
-use crate::web::i18n::Lang;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TransparencyError {
     #[error("{0}")]
     Store(#[from] StoreError),
+}
+
+impl Failure for TransparencyError {
+    fn unavailable(&self) -> Option<Dependency> {
+        match self {
+            Self::Store(e) => e.unavailable(),
+        }
+    }
 }
 
 /// A service the citizen consented to.

@@ -20,6 +20,7 @@ use validate::{record_of, validate};
 
 use crate::clock::UnixTime;
 use crate::keys::{Alg, sha256_b64};
+use crate::outage::{Dependency, Failure};
 use crate::random;
 use crate::scope::Scope;
 use crate::store::{ClientRecord, Db, SecretChange, StoreError};
@@ -158,7 +159,7 @@ fn digest_matches(stored: &str, presented: &str) -> bool {
 
 impl Client {
     /// The name citizens see: `client_name#fr` / `#en` when registered, else `client_name`.
-    pub fn display_name(&self, lang: crate::web::i18n::Lang) -> &str {
+    pub fn display_name(&self, lang: crate::i18n::Lang) -> &str {
         self.metadata.name_in(lang).unwrap_or(&self.client_name)
     }
 
@@ -329,20 +330,29 @@ pub enum ClientError {
     Store(#[from] StoreErrorText),
 }
 
-/// A store error carried as text (so `ClientError` stays `Clone + Eq`).
+/// A store error carried as text and class (so `ClientError` stays `Clone + Eq`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct StoreErrorText(pub String);
+#[error("{text}")]
+pub struct StoreErrorText {
+    pub text: String,
+    pub unavailable: Option<Dependency>,
+}
+
+impl Failure for StoreErrorText {
+    fn unavailable(&self) -> Option<Dependency> {
+        self.unavailable
+    }
+}
 
 impl From<StoreError> for ClientError {
     fn from(e: StoreError) -> Self {
-        ClientError::Store(StoreErrorText(e.to_string()))
+        ClientError::Store(StoreErrorText { text: e.to_string(), unavailable: e.unavailable() })
     }
 }
 
 impl From<crate::random::NoRandomness> for ClientError {
     fn from(e: crate::random::NoRandomness) -> Self {
-        ClientError::Store(StoreErrorText(e.to_string()))
+        ClientError::Store(StoreErrorText { text: e.to_string(), unavailable: None })
     }
 }
 

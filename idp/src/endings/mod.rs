@@ -16,6 +16,7 @@ use crate::audit::AuditEvent;
 use crate::cache::CacheError;
 use crate::keys::KeyError;
 use crate::oidc::grant::AccessClaims;
+use crate::outage::{Dependency, Failure};
 use crate::store::{EndedGrant, NewAuditEvent, StoreError};
 use notify::Audience;
 
@@ -27,6 +28,16 @@ pub enum EndingError {
     Cache(#[from] CacheError),
     #[error("signing a logout token: {0}")]
     Signing(#[from] KeyError),
+}
+
+impl Failure for EndingError {
+    fn unavailable(&self) -> Option<Dependency> {
+        match self {
+            Self::Store(e) => e.unavailable(),
+            Self::Cache(e) => e.unavailable(),
+            Self::Signing(e) => e.unavailable(),
+        }
+    }
 }
 
 /// Why a login ended; the back-channel outbox records it with each notice.

@@ -37,6 +37,15 @@ pub enum KeyError {
     Store(#[from] StoreError),
 }
 
+impl crate::outage::Failure for KeyError {
+    fn unavailable(&self) -> Option<crate::outage::Dependency> {
+        match self {
+            Self::Store(e) => e.unavailable(),
+            _ => None,
+        }
+    }
+}
+
 /// Where RSA private keys come from. RSA-3072 generation takes seconds, so
 /// tests hand in pre-generated keys.
 pub trait RsaKeySource: Send + Sync {

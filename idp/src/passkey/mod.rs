@@ -9,6 +9,7 @@ use webauthn_rs::prelude::{Credential, Passkey, Url, WebauthnError};
 use webauthn_rs::{Webauthn, WebauthnBuilder};
 
 use crate::config::Config;
+use crate::outage::{Dependency, Failure};
 use crate::store::{CreateCitizenError, StoreError};
 
 /// How long a started ceremony may be finished (WebAuthn's recommended
@@ -53,6 +54,17 @@ pub enum PasskeyError {
     Ending(#[from] crate::endings::EndingError),
     #[error("internal: {0}")]
     Internal(String),
+}
+
+impl Failure for PasskeyError {
+    fn unavailable(&self) -> Option<Dependency> {
+        match self {
+            Self::Store(e) => e.unavailable(),
+            Self::Cache(e) => e.unavailable(),
+            Self::Ending(e) => e.unavailable(),
+            _ => None,
+        }
+    }
 }
 
 impl From<CreateCitizenError> for PasskeyError {

@@ -28,6 +28,8 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::{Migrate as _, Migrator};
 use sqlx::{AnyPool, ConnectOptions as _, Executor as _};
 
+use crate::outage::{Dependency, Failure};
+
 pub use audit::{AuditEntry, NewAuditEvent};
 pub use citizens::{CitizenRecord, CreateCitizenError};
 pub use clients::{ClientRecord, SecretChange};
@@ -67,29 +69,35 @@ pub enum StoreError {
     Migrate(#[source] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
     Query(#[source] sqlx::Error),
+    /// The database is unreachable or overloaded (worth a retry), rather
+    /// than a statement or the data being wrong.
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
 }
 
-/// Every query error passes here: an unreachable database is witnessed for
-/// the request (`outage`), so it is answered 503, not 500.
+/// Every query error passes here and is classified once: an unreachable
+/// database is `Unavailable` (answered 503 at the edge), and is also
+/// witnessed for the request's safety net (`outage`).
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         if crate::outage::is_database_outage(&e) {
-            crate::outage::witness(crate::outage::Dependency::Database);
+            crate::outage::witness(Dependency::Database);
+            return Self::Unavailable(e);
         }
         Self::Query(e)
     }
 }
 
-impl StoreError {
-    /// The database is unreachable or overloaded (worth a retry), rather than
-    /// a statement or the data being wrong.
-    pub fn is_unavailable(&self) -> bool {
-        match self {
-            Self::Connect(e) | Self::Query(e) => crate::outage::is_database_outage(e),
-            Self::Migrate(_) | Self::Corrupt(_) => false,
-        }
+impl Failure for StoreError {
+    fn unavailable(&self) -> Option<Dependency> {
+        let lost = match self {
+            Self::Unavailable(_) => true,
+            Self::Connect(e) => crate::outage::is_database_outage(e),
+            Self::Query(_) | Self::Migrate(_) | Self::Corrupt(_) => false,
+        };
+        lost.then_some(Dependency::Database)
     }
 }
 

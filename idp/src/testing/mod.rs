@@ -190,7 +190,7 @@ impl TestApp {
     /// Writes a signed-in browser session straight into the session store
     /// (protocol tests; the passkey tests sign in for real) and returns the
     /// `Cookie` header value that presents it.
-    pub async fn session_cookie(&self, auth: &crate::web::auth_session::AuthSession) -> String {
+    pub async fn session_cookie(&self, auth: &crate::login::AuthSession) -> String {
         use tower_sessions::SessionStore as _;
         let mut data = std::collections::HashMap::new();
         data.insert("auth".to_owned(), serde_json::to_value(auth).expect("session data"));
@@ -205,7 +205,7 @@ impl TestApp {
     }
 
     /// Stores the citizen (if new) and the login behind `auth`, as sign-in does.
-    pub async fn record_login(&self, auth: &crate::web::auth_session::AuthSession) {
+    pub async fn record_login(&self, auth: &crate::login::AuthSession) {
         let identifier =
             crate::citizen::CitizenIdentifier::generate(&ring::rand::SystemRandom::new()).expect("identifier");
         self.state
@@ -235,8 +235,8 @@ impl TestApp {
     }
 
     /// A signed-in citizen as of now, with a user-verified device-bound passkey.
-    pub fn citizen_session(&self, citizen_id: &str) -> crate::web::auth_session::AuthSession {
-        crate::web::auth_session::AuthSession {
+    pub fn citizen_session(&self, citizen_id: &str) -> crate::login::AuthSession {
+        crate::login::AuthSession {
             citizen_id: citizen_id.to_owned(),
             auth_time: self.clock.now(),
             acr: "eidas1".to_owned(),

@@ -6,6 +6,7 @@ use subtle::ConstantTimeEq as _;
 use tower_sessions::Session;
 
 use crate::keys::sha256_b64;
+use crate::outage::{Dependency, Failure};
 
 const CSRF_KEY: &str = "csrf";
 /// Header the page script sends the token in.
@@ -19,6 +20,15 @@ pub enum CsrfError {
     Session(#[from] tower_sessions::session::Error),
     #[error("no secure randomness")]
     Random,
+}
+
+impl Failure for CsrfError {
+    fn unavailable(&self) -> Option<Dependency> {
+        match self {
+            Self::Session(e) => e.unavailable(),
+            Self::Invalid | Self::Random => None,
+        }
+    }
 }
 
 /// The session's token, created on first use.

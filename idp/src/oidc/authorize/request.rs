@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::response::{RedirectTarget, Refused, ResponseMode};
+use super::response::{RedirectTarget, ResponseMode};
 use crate::app::AppState;
 use crate::citizen::identity::Level;
 use crate::clients::{self, Client, GRANT_AUTHORIZATION_CODE};
@@ -12,6 +12,7 @@ use crate::clock::UnixTime;
 use crate::oidc::error::{ErrorCode, OAuthError};
 use crate::oidc::params::Params;
 use crate::scope::Scope;
+use crate::web::respond::PageError;
 
 /// `prompt` values (OIDC Core §3.1.2.1).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,26 +115,26 @@ pub enum WantedAcr {
 /// trusted) or back at the client.
 #[derive(Debug)]
 pub enum Refusal {
-    Page(Refused),
+    Page(PageError),
     Redirect(RedirectTarget, OAuthError),
 }
 
-impl From<Refused> for Refusal {
-    fn from(e: Refused) -> Self {
+impl From<PageError> for Refusal {
+    fn from(e: PageError) -> Self {
         Refusal::Page(e)
     }
 }
 
 pub async fn validate(state: &AppState, params: &Params) -> Result<(AuthorizationRequest, Client), Refusal> {
-    let client_id = params.get("client_id").ok_or_else(|| Refused::bad_request("authz.no_client_id"))?;
+    let client_id = params.get("client_id").ok_or_else(|| PageError::bad_request("authz.no_client_id"))?;
     let client = clients::find(&state.db, client_id)
         .await
-        .map_err(|e| Refused::internal(&e))?
-        .ok_or_else(|| Refused::bad_request("authz.unknown_client"))?;
-    let redirect_uri = params.get("redirect_uri").ok_or_else(|| Refused::bad_request("authz.no_redirect_uri"))?;
+        .map_err(PageError::from)?
+        .ok_or_else(|| PageError::bad_request("authz.unknown_client"))?;
+    let redirect_uri = params.get("redirect_uri").ok_or_else(|| PageError::bad_request("authz.no_redirect_uri"))?;
     // Exact string match (OAuth 2.0 Security BCP §4.1.3): no normalisation.
     if !client.redirect_uris.iter().any(|u| u == redirect_uri) {
-        return Err(Refused::bad_request("authz.redirect_uri_mismatch").into());
+        return Err(PageError::bad_request("authz.redirect_uri_mismatch").into());
     }
 
     // From here on, errors go back to the client.

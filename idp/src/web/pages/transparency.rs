@@ -4,13 +4,14 @@
 
 use std::fmt::Write as _;
 
-use super::html::{Page, esc, layout, when};
-use super::i18n::Lang;
-use super::pages::Frame;
+use super::Frame;
+use super::consent::scope_key;
 use crate::audit::AuditEvent;
 use crate::citizen::transparency::{Activity, ConnectedService};
+use crate::i18n::Lang;
 use crate::scope::Scope;
 use crate::store::AttributeRecord;
+use crate::web::html::{Page, esc, layout, when};
 
 /// Catalogue key of an activity (`None`: a kind this version does not know).
 pub fn activity_key(event: Option<&AuditEvent>) -> &'static str {
@@ -59,23 +60,9 @@ fn claim_list(lang: Lang, claims: &[String]) -> String {
     claims.iter().map(|c| claim_key(c).map_or_else(|| esc(c), |k| esc(lang.t(k)))).collect::<Vec<_>>().join(", ")
 }
 
+/// Each scope in plain words (the consent page's wording), unknown ones as sent.
 fn scope_list(lang: Lang, scopes: &Scope) -> String {
-    scopes
-        .iter()
-        .map(|s| {
-            let key = match s {
-                "openid" => "consent.scope.openid",
-                "profile" => "consent.scope.profile",
-                "email" => "consent.scope.email",
-                "phone" => "consent.scope.phone",
-                "address" => "consent.scope.address",
-                "offline_access" => "consent.scope.offline_access",
-                "citizen_identifier" => "consent.scope.citizen_identifier",
-                other => return format!("<li>{}</li>", esc(other)),
-            };
-            format!("<li>{}</li>", esc(lang.t(key)))
-        })
-        .collect()
+    scopes.iter().map(|s| format!("<li>{}</li>", scope_key(s).map_or_else(|| esc(s), |key| esc(lang.t(key))))).collect()
 }
 
 /// `<dt>`/`<dd>` rows of the identity record's other attributes, each
