@@ -2,6 +2,7 @@
 //! and the citizen's own account pages.
 
 pub mod account;
+pub mod cog;
 pub mod identifier;
 pub mod identity;
 pub mod profile;
