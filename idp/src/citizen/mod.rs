@@ -5,6 +5,7 @@ pub mod account;
 pub mod cog;
 pub mod identifier;
 pub mod identity;
+pub mod mrz;
 pub mod profile;
 pub mod recovery;
 pub mod transparency;
