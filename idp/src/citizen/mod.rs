@@ -2,9 +2,11 @@
 //! and the citizen's own account pages.
 
 pub mod account;
+pub mod cog;
 pub mod counter;
 pub mod identifier;
 pub mod identity;
+pub mod mrz;
 pub mod profile;
 pub mod recovery;
 pub mod transparency;
