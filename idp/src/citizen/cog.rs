@@ -120,6 +120,21 @@ fn parse_country(line: &'static str) -> Option<Country> {
     Some(Country { code, name, other_territories: cells.next().unwrap_or("") })
 }
 
+/// The official lists, as the counter's checks read them. Any code the COG
+/// ever had is a birthplace: one is born in the commune of that day, even
+/// if it has since merged.
+pub struct Cog;
+
+impl super::verification::Geography for Cog {
+    fn is_country(&self, code: &str) -> bool {
+        country(code).is_some()
+    }
+
+    fn is_commune(&self, code: &str) -> bool {
+        commune(code).is_some()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -223,20 +238,5 @@ mod tests {
         for code in ["", "99999", "75056", "FRA", "9910"] {
             assert_eq!(country(code), None, "{code}");
         }
-    }
-}
-
-/// The official lists, as the counter's checks read them. Any code the COG
-/// ever had is a birthplace: one is born in the commune of that day, even
-/// if it has since merged.
-pub struct Cog;
-
-impl super::verification::Geography for Cog {
-    fn is_country(&self, code: &str) -> bool {
-        country(code).is_some()
-    }
-
-    fn is_commune(&self, code: &str) -> bool {
-        commune(code).is_some()
     }
 }
