@@ -141,6 +141,15 @@ pub enum VerifyError {
     Store(#[from] StoreError),
 }
 
+impl crate::outage::Failure for VerifyError {
+    fn unavailable(&self) -> Option<crate::outage::Dependency> {
+        match self {
+            Self::Store(e) => e.unavailable(),
+            _ => None,
+        }
+    }
+}
+
 /// What a verification established.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verified {
@@ -149,7 +158,7 @@ pub struct Verified {
 }
 
 /// Where the official lists are read (the COG for communes and countries).
-pub trait Geography {
+pub trait Geography: Sync {
     fn is_country(&self, code: &str) -> bool;
     fn is_commune(&self, code: &str) -> bool;
 }

@@ -6,6 +6,7 @@ mod admin_api;
 mod binary;
 mod browser;
 mod cache;
+mod counter;
 mod developers;
 mod discovery;
 mod federation;
