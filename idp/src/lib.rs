@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod app;
+pub mod audit;
 pub mod cache;
 pub mod citizen;
 pub mod cli;
@@ -10,11 +11,15 @@ pub mod clients;
 pub mod clock;
 pub mod config;
 pub mod endings;
+pub mod i18n;
 pub mod keys;
+pub mod login;
 pub mod oidc;
 pub mod ops;
 pub mod outage;
 pub mod passkey;
+pub mod random;
+pub mod scope;
 pub mod server;
 pub mod store;
 pub mod telemetry;

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use idp::cli::{AdminCommand, ClientCommand, IatCommand, OrgCommand, RegistryCommand};
+use idp::cli::{AdminCommand, ClientCommand, IatCommand, MemberCommand, OrgCommand, RegistryCommand};
 use idp::clock::{SharedClock, SystemClock};
 use idp::config::{Config, SETTINGS, parse_duration};
 use idp::keys::{Alg, GenerateRsa, Keyring, MasterKey};
@@ -50,6 +50,9 @@ enum Command {
     /// Admin API tokens and the administrators' log.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Named members of an organisation (agents, developers, admins): invite, list, remove.
+    #[command(subcommand)]
+    Member(MemberCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -153,6 +156,7 @@ async fn run(command: Command) -> Result<(), StartError> {
         Command::Client(command) => registry(&config, RegistryCommand::Client(command), clock).await,
         Command::Iat(command) => registry(&config, RegistryCommand::Iat(command), clock).await,
         Command::Admin(command) => registry(&config, RegistryCommand::Admin(command), clock).await,
+        Command::Member(command) => registry(&config, RegistryCommand::Member(command), clock).await,
         Command::Keys(keys) => {
             let db = server::connect_database(&config).await?;
             server::require_migrated(&db).await?;
@@ -197,5 +201,5 @@ async fn registry(config: &Config, command: RegistryCommand, clock: SharedClock)
     let db = server::connect_database(config).await?;
     server::require_migrated(&db).await?;
     let fetcher = idp::clients::Fetcher::new(config.issuer_is_loopback());
-    idp::cli::run(&db, &fetcher, command, clock.as_ref()).await
+    idp::cli::run(&db, &fetcher, &config.issuer, command, clock.as_ref()).await
 }

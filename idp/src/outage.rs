@@ -1,27 +1,15 @@
-//! When the database or Redis goes away mid-run. The store and the cache
-//! *witness* connection-class failures (refused or dropped connections,
-//! timeouts, an exhausted pool) for the request that met them; one layer at
-//! the edge then answers that request `503` with `Retry-After` — OAuth error
-//! JSON (`temporarily_unavailable`) where the answer was JSON, a readable page
-//! where it was a page — instead of whatever the handler made of the failure
-//! (a 500, or a refusal based on state it could not read). `/readyz` names the
-//! lost dependency. Nothing needs a restart: the sqlx pool and the Redis
+//! When the database or Redis goes away mid-run: which failures mean "a
+//! dependency is unavailable" (classified once, where `sqlx` and Redis errors
+//! enter the crate, and carried in `StoreError` / `CacheError` values, so each
+//! edge error type answers 503 or 500 from the error it is given — see
+//! [`Failure`]). No HTTP here: the edge (`web::outage`) turns what is left
+//! into `503`s. Nothing needs a restart: the sqlx pool and the Redis
 //! connection manager reconnect by themselves, each wait bounded by
 //! `SESAME_DEPENDENCY_TIMEOUT`.
 
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
-
-use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-
-use crate::oidc::error::OAuthError;
-use crate::telemetry::Metrics;
-use crate::web::i18n::Lang;
-use crate::web::respond::PageError;
 
 /// What a 503 tells clients to wait before retrying, in seconds.
 pub const RETRY_AFTER_SECONDS: u32 = 5;
@@ -41,6 +29,10 @@ impl Dependency {
         }
     }
 
+    pub fn from_name(name: &str) -> Option<Self> {
+        [Self::Database, Self::Redis].into_iter().find(|d| d.name() == name)
+    }
+
     fn from_code(code: u8) -> Option<Self> {
         match code {
             1 => Some(Self::Database),
@@ -50,6 +42,42 @@ impl Dependency {
     }
 }
 
+/// A failure an edge error type is built from: whether it is a lost
+/// dependency (answered 503 "try again") or a failure of ours (500).
+pub trait Failure: std::fmt::Display {
+    /// The dependency found unavailable, if that is what this failure is.
+    fn unavailable(&self) -> Option<Dependency>;
+}
+
+/// Text causes (invariants, encoding) are never an outage.
+impl Failure for &str {
+    fn unavailable(&self) -> Option<Dependency> {
+        None
+    }
+}
+
+impl Failure for String {
+    fn unavailable(&self) -> Option<Dependency> {
+        None
+    }
+}
+
+impl Failure for std::borrow::Cow<'_, str> {
+    fn unavailable(&self) -> Option<Dependency> {
+        None
+    }
+}
+
+impl Failure for serde_json::Error {
+    fn unavailable(&self) -> Option<Dependency> {
+        None
+    }
+}
+
+// The safety net: failures that are swallowed (a refusal based on state that
+// could not be read, the session layer's own load and save) are recorded for
+// the running request, and the edge layer (`web::outage::answer`) turns the
+// request's error answer into a 503. Edge error types do not read it.
 tokio::task_local! {
     /// The dependency the current request found unavailable (0: none).
     static WITNESS: Arc<AtomicU8>;
@@ -59,12 +87,6 @@ tokio::task_local! {
 /// request (background tasks, the CLI) it does nothing.
 pub fn witness(dependency: Dependency) {
     let _ = WITNESS.try_with(|w| w.store(dependency as u8, Ordering::Relaxed));
-}
-
-/// What the running request has met unavailable so far, if anything: a
-/// failure of ours after that is reported as "temporarily unavailable".
-pub fn current() -> Option<Dependency> {
-    WITNESS.try_with(|w| Dependency::from_code(w.load(Ordering::Relaxed))).ok().flatten()
 }
 
 /// Runs `work`, returning what it witnessed.
@@ -114,48 +136,6 @@ pub fn is_redis_outage(e: &redis::RedisError) -> bool {
         || matches!(e.retry_method(), R::Reconnect | R::ReconnectFromInitialConnections | R::WaitAndRetry)
 }
 
-/// The edge layer: a request that met an unavailable dependency and failed
-/// is answered 503 with `Retry-After`, in the form of the answer it replaces.
-/// Rate-limit refusals (429) stand; a 503 already made keeps its body
-/// (`/readyz` names the cause) and gains `Retry-After`.
-pub async fn answer(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
-    // Kept (cheap clones) to shape a 503 should one be needed.
-    let uri = request.uri().clone();
-    let accept_language = request.headers().get(header::ACCEPT_LANGUAGE).cloned();
-    let accept = request.headers().get(header::ACCEPT).cloned();
-
-    let (response, witnessed) = watched(next.run(request)).await;
-    let Some(dependency) = witnessed else { return response };
-    let status = response.status();
-    if status.as_u16() < 400 || status == StatusCode::TOO_MANY_REQUESTS {
-        return response;
-    }
-    metrics.count_unavailable(dependency.name());
-    tracing::warn!(
-        dependency = dependency.name(),
-        path = uri.path(),
-        replaced = status.as_u16(),
-        "dependency unavailable: 503"
-    );
-    let mut response = if status == StatusCode::SERVICE_UNAVAILABLE {
-        response
-    } else {
-        let content_type = response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-        let accepts_html = accept.as_ref().and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"));
-        if content_type.starts_with("text/html") || content_type.is_empty() && accepts_html {
-            let ui_locales = uri.query().and_then(|q| {
-                url::form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "ui_locales").map(|(_, v)| v.into_owned())
-            });
-            let lang = Lang::negotiate(ui_locales.as_deref(), accept_language.as_ref().and_then(|v| v.to_str().ok()));
-            PageError::new(StatusCode::SERVICE_UNAVAILABLE, lang, "err.unavailable", "/account").into_response()
-        } else {
-            OAuthError::unavailable(dependency.name()).into_response()
-        }
-    };
-    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
-    response
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,16 +155,12 @@ mod tests {
 
     #[tokio::test]
     async fn a_request_witnesses_only_its_own_failures() {
-        let (during, seen) = watched(async {
-            assert_eq!(current(), None);
-            witness(Dependency::Redis);
-            current()
-        })
-        .await;
-        assert_eq!((during, seen), (Some(Dependency::Redis), Some(Dependency::Redis)));
+        let ((), seen) = watched(async { witness(Dependency::Redis) }).await;
+        assert_eq!(seen, Some(Dependency::Redis));
         let ((), seen) = watched(async { unwitnessed(async { witness(Dependency::Database) }).await }).await;
         assert_eq!(seen, None);
         witness(Dependency::Database); // outside any request: ignored
-        assert_eq!(current(), None);
+        let ((), seen) = watched(async {}).await;
+        assert_eq!(seen, None);
     }
 }

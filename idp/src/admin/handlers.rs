@@ -19,20 +19,20 @@ use crate::oidc::error::OAuthError;
 use crate::oidc::register::client_information;
 use crate::store::TokenKind;
 
-type Result<T> = std::result::Result<T, OAuthError>;
+pub(super) type Result<T> = std::result::Result<T, OAuthError>;
 
-fn reply(status: StatusCode, body: Value) -> Response {
+pub(super) fn reply(status: StatusCode, body: Value) -> Response {
     let mut response = (status, Json(body)).into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 
-fn no_content() -> Response {
+pub(super) fn no_content() -> Response {
     (StatusCode::NO_CONTENT, [(header::CACHE_CONTROL, "no-store")]).into_response()
 }
 
 /// A JSON object body, or `invalid_request` / `invalid_client_metadata`.
-fn json_body(headers: &HeaderMap, body: &Bytes) -> Result<Value> {
+pub(super) fn json_body(headers: &HeaderMap, body: &Bytes) -> Result<Value> {
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
     if !content_type.split(';').next().unwrap_or_default().trim().eq_ignore_ascii_case("application/json") {
         return Err(OAuthError::invalid_request("the request body must be JSON (Content-Type: application/json)"));
@@ -44,7 +44,7 @@ fn json_body(headers: &HeaderMap, body: &Bytes) -> Result<Value> {
     }
 }
 
-fn text(body: &Value, name: &str) -> Result<Option<String>> {
+pub(super) fn text(body: &Value, name: &str) -> Result<Option<String>> {
     match body.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
@@ -52,7 +52,7 @@ fn text(body: &Value, name: &str) -> Result<Option<String>> {
     }
 }
 
-fn not_found(what: &str) -> OAuthError {
+pub(super) fn not_found(what: &str) -> OAuthError {
     ClientError::NotFound(what.to_owned()).into()
 }
 
@@ -384,7 +384,7 @@ pub async fn audit(
         .map(|e| {
             json!({
                 "id": e.id, "citizen_id": e.citizen_id, "kind": e.kind, "at": e.at,
-                "details": serde_json::from_str::<Value>(&e.details).unwrap_or_default(),
+                "details": e.details_json(),
             })
         })
         .collect();

@@ -1,10 +1,11 @@
 //! The admin HTTP API (`/admin/api`, JSON, described by the OpenAPI 3.1
 //! document at `/admin/api/openapi.json`): organisations, clients, their
-//! entitlements, initial access tokens (RFC 7591 §3), the administrators'
-//! log and citizens' audit trails. Bearer tokens (RFC 6750) issued by `idp admin token
+//! entitlements, initial access tokens (RFC 7591 §3), organisation members
+//! and their invitations, the administrators' log and citizens' audit trails. Bearer tokens (RFC 6750) issued by `idp admin token
 //! issue`, scoped to one organisation or global; every change is logged.
 
 mod handlers;
+mod members;
 
 use axum::Router;
 use axum::http::{HeaderMap, header};
@@ -32,6 +33,10 @@ pub fn routes() -> Vec<(&'static str, &'static [&'static str], MethodRouter<AppS
         ("/openapi.json", &["get"], get(openapi)),
         ("/organisations", &["get", "post"], get(h::list_organisations).post(h::create_organisation)),
         ("/organisations/{organisation_id}", &["get"], get(h::show_organisation)),
+        ("/organisations/{organisation_id}/members", &["get"], get(members::list)),
+        ("/organisations/{organisation_id}/members/{member}", &["delete"], delete(members::remove)),
+        ("/organisations/{organisation_id}/invitations", &["post"], post(members::invite)),
+        ("/organisations/{organisation_id}/invitations/{invitation_id}", &["delete"], delete(members::uninvite)),
         ("/clients", &["get", "post"], get(h::list_clients).post(h::create_client)),
         (
             "/clients/{client_id}",

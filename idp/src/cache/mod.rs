@@ -14,33 +14,39 @@ pub use rate_limit::WindowCount;
 pub use sessions::SessionBackend;
 
 use crate::clock::{SharedClock, UnixTime};
+use crate::outage::{Dependency, Failure};
 use crate::store::{Db, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CacheError {
-    #[error("cannot reach Redis: {0}")]
+    #[error("Redis error: {0}")]
     Redis(#[source] redis::RedisError),
+    /// Redis is unreachable, slow or not serving (loading, failing over).
+    #[error("cannot reach Redis: {0}")]
+    Unavailable(#[source] redis::RedisError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
-/// Every Redis error passes here: an unreachable Redis is witnessed for the
-/// request (`outage`), so it is answered 503.
+/// Every Redis error passes here and is classified once: an unreachable
+/// Redis is `Unavailable` (answered 503 at the edge), and is also witnessed
+/// for the request's safety net (`outage`).
 impl From<redis::RedisError> for CacheError {
     fn from(e: redis::RedisError) -> Self {
         if crate::outage::is_redis_outage(&e) {
-            crate::outage::witness(crate::outage::Dependency::Redis);
+            crate::outage::witness(Dependency::Redis);
+            return Self::Unavailable(e);
         }
         Self::Redis(e)
     }
 }
 
-impl CacheError {
-    /// Redis (or the database behind the SQL cache) is unreachable.
-    pub fn is_unavailable(&self) -> bool {
+impl Failure for CacheError {
+    fn unavailable(&self) -> Option<Dependency> {
         match self {
-            Self::Redis(e) => crate::outage::is_redis_outage(e),
-            Self::Store(e) => e.is_unavailable(),
+            Self::Unavailable(_) => Some(Dependency::Redis),
+            Self::Redis(_) => None,
+            Self::Store(e) => e.unavailable(),
         }
     }
 }

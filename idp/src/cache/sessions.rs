@@ -7,6 +7,7 @@ use tower_sessions::session_store::{self, SessionStore};
 
 use crate::clock::SharedClock;
 use crate::keys::sha256_b64;
+use crate::outage::{Dependency, Failure};
 use crate::store::Db;
 
 #[derive(Clone)]
@@ -30,14 +31,30 @@ impl std::fmt::Debug for SessionBackend {
     }
 }
 
-fn backend_error(e: impl std::fmt::Display) -> session_store::Error {
-    session_store::Error::Backend(e.to_string())
+/// tower-sessions keeps only the text of a store error, so the class of a
+/// failure travels in it: an unavailable dependency's message starts with
+/// this marker and its name, read back by `Failure for session::Error`.
+const UNAVAILABLE: &str = "unavailable: ";
+
+fn backend_error(e: impl Failure) -> session_store::Error {
+    match e.unavailable() {
+        Some(dependency) => session_store::Error::Backend(format!("{UNAVAILABLE}{}: {e}", dependency.name())),
+        None => session_store::Error::Backend(e.to_string()),
+    }
 }
 
-/// tower-sessions keeps only the text of a store error: witness an
-/// unreachable Redis here (SQL errors witness themselves in `store`).
+/// Redis errors are classified (and witnessed) where every Redis error is.
 fn redis_error(e: redis::RedisError) -> session_store::Error {
     backend_error(crate::cache::CacheError::from(e))
+}
+
+/// A session read or write failed: a lost dependency if our store said so.
+impl Failure for tower_sessions::session::Error {
+    fn unavailable(&self) -> Option<Dependency> {
+        let Self::Store(session_store::Error::Backend(text)) = self else { return None };
+        let (name, _) = text.strip_prefix(UNAVAILABLE)?.split_once(':')?;
+        Dependency::from_name(name)
+    }
 }
 
 impl SessionBackend {
@@ -144,5 +161,19 @@ impl SessionStore for SessionBackend {
                 db.delete_browser_session(&sha256_b64(id.to_string().as_bytes())).await.map_err(backend_error)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_class_of_a_store_failure_survives_tower_sessions() {
+        let lost = crate::store::StoreError::Unavailable(sqlx::Error::PoolTimedOut);
+        let error = tower_sessions::session::Error::Store(backend_error(lost));
+        assert_eq!(error.unavailable(), Some(Dependency::Database));
+        let wrong = crate::store::StoreError::Corrupt("bad row".into());
+        assert_eq!(tower_sessions::session::Error::Store(backend_error(wrong)).unavailable(), None);
     }
 }

@@ -4,23 +4,22 @@
 //! back to the page and a notice.
 
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tower_sessions::Session;
 
 use crate::app::AppState;
+use crate::audit::AuditEvent;
 use crate::citizen::{CitizenIdentifier, transparency};
 use crate::endings;
-use crate::passkey::routes::{form_field, page_frame, query_param};
+use crate::i18n::Lang;
 use crate::store::{NewAuditEvent, PasskeyRemoval};
-use crate::web::auth_session::AuthSession;
 use crate::web::csrf;
-use crate::web::i18n::Lang;
+use crate::web::extract::{CsrfForm, SignedIn, query_param};
 use crate::web::pages::{self, AccountView, Frame, PasskeyView, SessionView};
-use crate::web::respond::{self, PageError, html, see_other};
+use crate::web::respond::{PageError, html, see_other};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -67,22 +66,19 @@ fn notice(value: Option<&str>) -> Option<(&'static str, bool)> {
 async fn account_page(
     State(state): State<AppState>,
     session: Session,
-    headers: HeaderMap,
+    lang: Lang,
+    SignedIn(auth): SignedIn,
     RawQuery(query): RawQuery,
 ) -> Result<Response, PageError> {
-    let (lang, token, auth) = page_frame(&state, &session, &headers, query.as_deref()).await?;
-    let Some(auth) = auth else { return Ok(see_other("/signin?next=%2Faccount")) };
-    let internal = |e: &dyn std::fmt::Display| PageError::internal(lang, e);
+    let token = csrf::token(&session).await?;
     let now = state.clock.now();
-    let citizen = state.db.citizen_by_id(&auth.citizen_id).await.map_err(|e| internal(&e))?;
-    let Some(citizen) = citizen else { return Ok(see_other("/signin")) };
-    let passkeys = state.db.passkeys_of(&citizen.id).await.map_err(|e| internal(&e))?;
-    let sessions = state.db.login_sessions_of(&citizen.id, now).await.map_err(|e| internal(&e))?;
-    let codes_left = state.db.unused_recovery_codes(&citizen.id).await.map_err(|e| internal(&e))?;
-    let attributes = state.db.attributes_of(&citizen.id).await.map_err(|e| internal(&e))?;
-    let events = state.db.audit_events_of(&citizen.id).await.map_err(|e| internal(&e))?;
-    let services =
-        transparency::connected_services(&state, &citizen.id, &events, lang).await.map_err(|e| internal(&e))?;
+    let Some(citizen) = state.db.citizen_by_id(&auth.citizen_id).await? else { return Ok(see_other("/signin")) };
+    let passkeys = state.db.passkeys_of(&citizen.id).await?;
+    let sessions = state.db.login_sessions_of(&citizen.id, now).await?;
+    let codes_left = state.db.unused_recovery_codes(&citizen.id).await?;
+    let attributes = state.db.attributes_of(&citizen.id).await?;
+    let events = state.db.audit_events_of(&citizen.id).await?;
+    let services = transparency::connected_services(&state, &citizen.id, &events, lang).await?;
     let activity = transparency::activity(&events);
     let identifier =
         CitizenIdentifier::parse(&citizen.identifier).map_or(citizen.identifier.clone(), |i| i.to_string());
@@ -116,138 +112,98 @@ async fn account_page(
     Ok(html(StatusCode::OK, pages::account(&frame, &view)))
 }
 
-/// CSRF field checked, citizen signed in: the common start of every form.
-async fn form_call(
-    state: &AppState,
-    session: &Session,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<(Lang, AuthSession), Response> {
-    use axum::response::IntoResponse as _;
-    let lang = respond::lang(session, headers, None).await;
-    if csrf::verify(session, form_field(body, "csrf").as_deref()).await.is_err() {
-        return Err(PageError::new(StatusCode::FORBIDDEN, lang, "err.csrf", "/account").into_response());
-    }
-    match AuthSession::current(session, &state.db, state.clock.now()).await {
-        Ok(Some(auth)) => Ok((lang, auth)),
-        Ok(None) => Err(see_other("/signin?next=%2Faccount")),
-        Err(e) => Err(PageError::internal(lang, &e).into_response()),
-    }
-}
-
-fn audit(citizen_id: &str, kind: &str, details: serde_json::Value, at: i64) -> NewAuditEvent {
-    NewAuditEvent { citizen_id: citizen_id.to_owned(), kind: kind.to_owned(), details: details.to_string(), at }
-}
-
-async fn rename_passkey(State(state): State<AppState>, session: Session, headers: HeaderMap, body: Bytes) -> Response {
-    let (lang, auth) = match form_call(&state, &session, &headers, &body).await {
-        Ok(ok) => ok,
-        Err(response) => return response,
-    };
-    let credential_id = form_field(&body, "credential_id").unwrap_or_default();
-    let Some(name) = form_field(&body, "name").and_then(|n| passkey_name(&n, false)) else {
-        return see_other("/account?notice=name_required");
+async fn rename_passkey(
+    State(state): State<AppState>,
+    SignedIn(auth): SignedIn,
+    form: CsrfForm,
+) -> Result<Response, PageError> {
+    let credential_id = form.field("credential_id").unwrap_or_default();
+    let Some(name) = form.field("name").and_then(|n| passkey_name(&n, false)) else {
+        return Ok(see_other("/account?notice=name_required"));
     };
     let now = state.clock.now();
-    let event = audit(&auth.citizen_id, "passkey.renamed", serde_json::json!({"credential_id": credential_id}), now);
-    match state.db.rename_passkey(&auth.citizen_id, &credential_id, &name, &event).await {
-        Ok(true) => see_other("/account?notice=passkey_renamed"),
-        Ok(false) => see_other("/account?notice=passkey_not_found"),
-        Err(e) => axum::response::IntoResponse::into_response(PageError::internal(lang, &e)),
-    }
+    let event =
+        NewAuditEvent::new(&auth.citizen_id, AuditEvent::PasskeyRenamed { credential_id: credential_id.clone() }, now);
+    Ok(match state.db.rename_passkey(&auth.citizen_id, &credential_id, &name, &event).await? {
+        true => see_other("/account?notice=passkey_renamed"),
+        false => see_other("/account?notice=passkey_not_found"),
+    })
 }
 
-async fn remove_passkey(State(state): State<AppState>, session: Session, headers: HeaderMap, body: Bytes) -> Response {
-    let (lang, auth) = match form_call(&state, &session, &headers, &body).await {
-        Ok(ok) => ok,
-        Err(response) => return response,
-    };
-    let credential_id = form_field(&body, "credential_id").unwrap_or_default();
+async fn remove_passkey(
+    State(state): State<AppState>,
+    SignedIn(auth): SignedIn,
+    form: CsrfForm,
+) -> Result<Response, PageError> {
+    let credential_id = form.field("credential_id").unwrap_or_default();
     let now = state.clock.now();
-    let event = audit(&auth.citizen_id, "passkey.removed", serde_json::json!({"credential_id": credential_id}), now);
-    match state.db.remove_passkey(&auth.citizen_id, &credential_id, &event).await {
-        Ok(PasskeyRemoval::Removed) => see_other("/account?notice=passkey_removed"),
-        Ok(PasskeyRemoval::LastOne) => see_other("/account?notice=last_passkey"),
-        Ok(PasskeyRemoval::NotFound) => see_other("/account?notice=passkey_not_found"),
-        Err(e) => axum::response::IntoResponse::into_response(PageError::internal(lang, &e)),
-    }
+    let event =
+        NewAuditEvent::new(&auth.citizen_id, AuditEvent::PasskeyRemoved { credential_id: credential_id.clone() }, now);
+    Ok(match state.db.remove_passkey(&auth.citizen_id, &credential_id, &event).await? {
+        PasskeyRemoval::Removed => see_other("/account?notice=passkey_removed"),
+        PasskeyRemoval::LastOne => see_other("/account?notice=last_passkey"),
+        PasskeyRemoval::NotFound => see_other("/account?notice=passkey_not_found"),
+    })
 }
 
 async fn revoke_other_sessions(
     State(state): State<AppState>,
-    session: Session,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let (lang, auth) = match form_call(&state, &session, &headers, &body).await {
-        Ok(ok) => ok,
-        Err(response) => return response,
-    };
-    match endings::other_logins_ended(&state, &auth.citizen_id, &auth.sid).await {
-        Ok(_) => see_other("/account?notice=sessions_ended"),
-        Err(e) => axum::response::IntoResponse::into_response(PageError::internal(lang, &e)),
-    }
+    SignedIn(auth): SignedIn,
+    _form: CsrfForm,
+) -> Result<Response, PageError> {
+    endings::other_logins_ended(&state, &auth.citizen_id, &auth.sid).await?;
+    Ok(see_other("/account?notice=sessions_ended"))
 }
 
 /// `POST /account/services/revoke`: takes a service's consent back.
-async fn revoke_consent(State(state): State<AppState>, session: Session, headers: HeaderMap, body: Bytes) -> Response {
-    let (lang, auth) = match form_call(&state, &session, &headers, &body).await {
-        Ok(ok) => ok,
-        Err(response) => return response,
-    };
-    let client_id = form_field(&body, "client_id").unwrap_or_default();
-    match endings::consent_revoked(&state, &auth.citizen_id, &client_id).await {
-        Ok(true) => see_other("/account?notice=consent_revoked"),
-        Ok(false) => see_other("/account?notice=consent_not_found"),
-        Err(e) => axum::response::IntoResponse::into_response(PageError::internal(lang, &e)),
-    }
+async fn revoke_consent(
+    State(state): State<AppState>,
+    SignedIn(auth): SignedIn,
+    form: CsrfForm,
+) -> Result<Response, PageError> {
+    let client_id = form.field("client_id").unwrap_or_default();
+    Ok(match endings::consent_revoked(&state, &auth.citizen_id, &client_id).await? {
+        true => see_other("/account?notice=consent_revoked"),
+        false => see_other("/account?notice=consent_not_found"),
+    })
 }
 
 /// `POST /account/export`: everything stored about the citizen, as a JSON
 /// download (a form with a CSRF token, like every action on this page).
-async fn export(State(state): State<AppState>, session: Session, headers: HeaderMap, body: Bytes) -> Response {
-    use axum::response::IntoResponse as _;
-    let (lang, auth) = match form_call(&state, &session, &headers, &body).await {
-        Ok(ok) => ok,
-        Err(response) => return response,
-    };
-    match transparency::export(&state, &auth.citizen_id).await {
-        Ok(Some(data)) => {
-            let text = serde_json::to_string_pretty(&data).unwrap_or_default();
-            (
-                StatusCode::OK,
-                [
-                    (axum::http::header::CONTENT_TYPE, "application/json"),
-                    (axum::http::header::CONTENT_DISPOSITION, "attachment; filename=\"sesame-my-data.json\""),
-                    (axum::http::header::CACHE_CONTROL, "no-store"),
-                ],
-                text,
-            )
-                .into_response()
-        }
-        Ok(None) => see_other("/signin"),
-        Err(e) => PageError::internal(lang, &e).into_response(),
-    }
+async fn export(
+    State(state): State<AppState>,
+    SignedIn(auth): SignedIn,
+    _form: CsrfForm,
+) -> Result<Response, PageError> {
+    let Some(data) = transparency::export(&state, &auth.citizen_id).await? else { return Ok(see_other("/signin")) };
+    let text = serde_json::to_string_pretty(&data).unwrap_or_default();
+    Ok((
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CONTENT_DISPOSITION, "attachment; filename=\"sesame-my-data.json\""),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        text,
+    )
+        .into_response())
 }
 
 /// `POST /account/delete` (with `confirm=yes`): erases the account, signs
 /// this browser out and says so.
-async fn delete_account(State(state): State<AppState>, session: Session, headers: HeaderMap, body: Bytes) -> Response {
-    use axum::response::IntoResponse as _;
-    let (lang, auth) = match form_call(&state, &session, &headers, &body).await {
-        Ok(ok) => ok,
-        Err(response) => return response,
-    };
-    if form_field(&body, "confirm").as_deref() != Some("yes") {
-        return see_other("/account?notice=delete_unconfirmed");
+async fn delete_account(
+    State(state): State<AppState>,
+    session: Session,
+    lang: Lang,
+    SignedIn(auth): SignedIn,
+    form: CsrfForm,
+) -> Result<Response, PageError> {
+    if form.field("confirm").as_deref() != Some("yes") {
+        return Ok(see_other("/account?notice=delete_unconfirmed"));
     }
-    if let Err(e) = endings::account_deleted(&state, &auth.citizen_id).await {
-        return PageError::internal(lang, &e).into_response();
-    }
-    if let Err(e) = session.flush().await {
-        return PageError::internal(lang, &e).into_response();
-    }
-    html(StatusCode::OK, crate::web::transparency::account_deleted(lang))
+    endings::account_deleted(&state, &auth.citizen_id).await?;
+    session.flush().await?;
+    Ok(html(StatusCode::OK, pages::transparency::account_deleted(lang)))
 }
 
 #[cfg(test)]

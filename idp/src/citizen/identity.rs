@@ -3,7 +3,7 @@
 //! (DESIGN.md "Assurance"): a session's `acr` is the lower of the
 //! identity's level and the authenticator's.
 
-use crate::store::{AttributeRecord, CitizenRecord, Db, StoreError};
+use crate::store::{AttributeRecord, CitizenRecord, Db, StoreError, VerificationRecord};
 
 /// The attributes that must be verified for an identity to reach `eidas2`
 /// (`birthplace` too when born in France).
@@ -16,6 +16,9 @@ pub const INSEE_FRANCE: &str = "99100";
 pub struct Identity {
     pub citizen: CitizenRecord,
     pub attributes: Vec<AttributeRecord>,
+    /// The verifications the attributes name (`verified_by`): loaded only
+    /// where they are released ([`Identity::load_verifications`]).
+    pub verifications: Vec<VerificationRecord>,
 }
 
 impl Identity {
@@ -23,7 +26,13 @@ impl Identity {
     pub async fn load(db: &Db, citizen_id: &str) -> Result<Option<Self>, StoreError> {
         let Some(citizen) = db.citizen_by_id(citizen_id).await? else { return Ok(None) };
         let attributes = db.attributes_of(citizen_id).await?;
-        Ok(Some(Self { citizen, attributes }))
+        Ok(Some(Self { citizen, attributes, verifications: Vec::new() }))
+    }
+
+    /// Reads the verification records too (for `verified_claims`).
+    pub async fn load_verifications(&mut self, db: &Db) -> Result<(), StoreError> {
+        self.verifications = db.verifications_of(&self.citizen.id).await?;
+        Ok(())
     }
 
     /// The current value of an attribute: the `citizens` columns for the
@@ -132,6 +141,7 @@ mod tests {
                 attribute("birthcountry", born_in),
                 attribute("birthplace", "75056"),
             ],
+            verifications: Vec::new(),
         }
     }
 

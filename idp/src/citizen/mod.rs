@@ -3,12 +3,14 @@
 
 pub mod account;
 pub mod cog;
+pub mod counter;
 pub mod identifier;
 pub mod identity;
 pub mod mrz;
 pub mod profile;
 pub mod recovery;
 pub mod transparency;
+pub mod verification;
 
 pub use identifier::{CitizenIdentifier, IdentifierError};
 pub use profile::{Profile, ProfileProblem};

@@ -6,9 +6,12 @@
 use serde_json::{Value, json};
 
 use crate::app::AppState;
+use crate::audit::AuditEvent;
 use crate::clients::metadata::ExtraMetadata;
-use crate::store::{AuditEvent, StoreError};
-use crate::web::i18n::Lang;
+use crate::i18n::Lang;
+use crate::outage::{Dependency, Failure};
+use crate::scope::Scope;
+use crate::store::{AuditEntry, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TransparencyError {
@@ -16,12 +19,20 @@ pub enum TransparencyError {
     Store(#[from] StoreError),
 }
 
+impl Failure for TransparencyError {
+    fn unavailable(&self) -> Option<Dependency> {
+        match self {
+            Self::Store(e) => e.unavailable(),
+        }
+    }
+}
+
 /// A service the citizen consented to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectedService {
     pub client_id: String,
     pub client_name: String,
-    pub scope: Vec<String>,
+    pub scope: Scope,
     pub granted_at: i64,
     /// When it last received claims, and which.
     pub last_release: Option<(i64, Vec<String>)>,
@@ -30,7 +41,8 @@ pub struct ConnectedService {
 /// One line of the activity history.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Activity {
-    pub kind: String,
+    /// `None` for a kind this version does not know.
+    pub event: Option<AuditEvent>,
     pub at: i64,
     /// The service concerned (consents, releases).
     pub service: Option<String>,
@@ -45,35 +57,31 @@ pub struct Activity {
 /// How many events the account page lists (the export has them all).
 pub const ACTIVITY_SHOWN: usize = 50;
 
-fn details(event: &AuditEvent) -> Value {
-    serde_json::from_str(&event.details).unwrap_or(Value::Null)
-}
-
-fn strings(value: &Value) -> Vec<String> {
-    value.as_array().into_iter().flatten().filter_map(|v| v.as_str().map(str::to_owned)).collect()
-}
-
 /// The activity history, newest first, from the audit events.
-pub fn activity(events: &[AuditEvent]) -> Vec<Activity> {
-    events
+pub fn activity(entries: &[AuditEntry]) -> Vec<Activity> {
+    entries
         .iter()
         .rev()
         .take(ACTIVITY_SHOWN)
-        .map(|event| {
-            let d = details(event);
-            let text = |key: &str| d.get(key).and_then(Value::as_str).map(str::to_owned);
-            let items = match event.kind.as_str() {
-                "claims.released" => strings(&d["claims"]),
-                _ => strings(&d["scope"]),
-            };
-            Activity {
-                kind: event.kind.clone(),
-                at: event.at,
-                service: text("client_name"),
-                device: text("device"),
-                items,
-                acr: text("acr"),
+        .map(|entry| {
+            let event = entry.event();
+            let mut line =
+                Activity { event: None, at: entry.at, service: None, device: None, items: Vec::new(), acr: None };
+            match &event {
+                Some(AuditEvent::ClaimsReleased { client_name, claims, acr, .. }) => {
+                    line.service = Some(client_name.clone());
+                    line.items = claims.clone();
+                    line.acr = Some(acr.clone());
+                }
+                Some(AuditEvent::ConsentGranted { client_name, scope, .. }) => {
+                    line.service = Some(client_name.clone());
+                    line.items = scope.clone();
+                }
+                Some(AuditEvent::ConsentRevoked { client_name, .. }) => line.service = client_name.clone(),
+                Some(AuditEvent::SignedIn { device, .. }) => line.device = Some(device.clone()),
+                _ => {}
             }
+            Activity { event, ..line }
         })
         .collect()
 }
@@ -82,22 +90,21 @@ pub fn activity(events: &[AuditEvent]) -> Vec<Activity> {
 pub async fn connected_services(
     state: &AppState,
     citizen_id: &str,
-    events: &[AuditEvent],
+    events: &[AuditEntry],
     lang: Lang,
 ) -> Result<Vec<ConnectedService>, TransparencyError> {
     let consents = state.db.consents_of(citizen_id).await?;
     Ok(consents
         .into_iter()
         .map(|c| {
-            let last_release = events
-                .iter()
-                .rev()
-                .filter(|e| e.kind == "claims.released")
-                .map(|e| (e.at, details(e)))
-                .find(|(_, d)| d.get("client_id").and_then(Value::as_str) == Some(c.client_id.as_str()))
-                .map(|(at, d)| (at, strings(&d["claims"])));
+            let last_release = events.iter().rev().find_map(|e| match e.event() {
+                Some(AuditEvent::ClaimsReleased { client_id, claims, .. }) if client_id == c.client_id => {
+                    Some((e.at, claims))
+                }
+                _ => None,
+            });
             ConnectedService {
-                scope: crate::oidc::grant::scope_list(&c.scope),
+                scope: c.scope,
                 client_id: c.client_id,
                 // The name the service registered for the citizen's language.
                 client_name: serde_json::from_str::<ExtraMetadata>(&c.client_metadata)
@@ -126,6 +133,8 @@ pub async fn export(state: &AppState, citizen_id: &str) -> Result<Option<Value>,
     let grants = db.grants_of(citizen_id).await?;
     let tokens = db.refresh_tokens_of(citizen_id).await?;
     let events = db.audit_events_of(citizen_id).await?;
+    let verifications = db.verifications_of(citizen_id).await?;
+    let memberships = db.memberships_of(citizen_id).await?;
     let identifier = super::CitizenIdentifier::parse(&citizen.identifier)
         .map_or_else(|_| citizen.identifier.clone(), |i| i.to_string());
     Ok(Some(json!({
@@ -167,8 +176,19 @@ pub async fn export(state: &AppState, citizen_id: &str) -> Result<Option<Value>,
             "offline": t.offline, "created_at": t.created_at, "expires_at": t.expires_at,
             "rotated_at": t.rotated_at, "revoked_at": t.revoked_at,
         })).collect::<Vec<_>>(),
+        "verifications": verifications.iter().map(|v| json!({
+            "verification_id": v.verification_id, "kind": v.kind, "organisation": v.organisation_name,
+            "method": v.method, "document_type": v.document_type, "document_issuer": v.document_issuer,
+            "document_expires": v.document_expires,
+            "attributes": serde_json::from_str::<Value>(&v.attributes).unwrap_or(Value::Null),
+            "verified_at": v.verified_at,
+        })).collect::<Vec<_>>(),
+        "memberships": memberships.iter().map(|m| json!({
+            "organisation_id": m.organisation_id, "role": m.role, "added_at": m.added_at,
+        })).collect::<Vec<_>>(),
+        // As stored, whatever the kind: the export is every row kept.
         "audit_events": events.iter().map(|e| json!({
-            "id": e.id, "kind": e.kind, "details": details(e), "at": e.at,
+            "id": e.id, "kind": e.kind, "details": e.details_json(), "at": e.at,
         })).collect::<Vec<_>>(),
     })))
 }
@@ -177,8 +197,8 @@ pub async fn export(state: &AppState, citizen_id: &str) -> Result<Option<Value>,
 mod tests {
     use super::*;
 
-    fn event(id: i64, kind: &str, details: Value) -> AuditEvent {
-        AuditEvent { id, citizen_id: "x".into(), kind: kind.into(), details: details.to_string(), at: id }
+    fn event(id: i64, kind: &str, details: Value) -> AuditEntry {
+        AuditEntry { id, citizen_id: "x".into(), kind: kind.into(), details: details.to_string(), at: id }
     }
 
     #[test]
@@ -189,10 +209,10 @@ mod tests {
             event(3, "claims.released", json!({"client_name": "Mairie", "claims": ["given_name"], "acr": "eidas1"})),
         ];
         let list = activity(&events);
-        assert_eq!(
-            list.iter().map(|a| a.kind.as_str()).collect::<Vec<_>>(),
-            ["claims.released", "consent.granted", "session.signed_in"]
-        );
+        assert!(matches!(list[0].event, Some(AuditEvent::ClaimsReleased { .. })), "{list:?}");
+        assert!(matches!(list[1].event, Some(AuditEvent::ConsentGranted { .. })), "{list:?}");
+        assert!(matches!(list[2].event, Some(AuditEvent::SignedIn { .. })), "{list:?}");
+        assert_eq!(list.len(), 3);
         assert_eq!(list[0].items, ["given_name"]);
         assert_eq!(list[0].acr.as_deref(), Some("eidas1"));
         assert_eq!(list[1].items, ["openid", "profile"]);

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use clap::Subcommand;
 
 use crate::clients::admin::{self, NewOrganisation, NewToken};
+use crate::clients::members::{self, Role};
 use crate::clients::{self, Actor, Fetcher, NewClient};
 use crate::clock::Clock;
 use crate::config::parse_duration;
@@ -205,6 +206,48 @@ pub enum AdminCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum MemberCommand {
+    /// Invite someone to act for an organisation: prints a single-use link
+    /// they open, signed in with their passkey (or after signing up).
+    Add {
+        /// The organisation (id or official code).
+        #[arg(long)]
+        org: String,
+        /// admin (members and services), developer (services) or agent (identity checks at the counter).
+        #[arg(long)]
+        role: String,
+        /// How long the link works, e.g. 2d, 12h (at most 30d).
+        #[arg(long, value_parser = parse_duration, default_value = "7d")]
+        expires_in: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List an organisation's members and its invitations.
+    List {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a member's role (every role without --role).
+    Remove {
+        #[arg(long)]
+        org: String,
+        /// The member's citizen identifier (XXXX-XXXX-XXXX-XXXX-C).
+        #[arg(long)]
+        citizen: String,
+        #[arg(long)]
+        role: Option<String>,
+    },
+    /// Withdraw an invitation that was not used yet.
+    Uninvite {
+        #[arg(long)]
+        org: String,
+        invitation_id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum AdminTokenCommand {
     /// Issue an admin API token, for one organisation or (without --org) all (shown once).
     Issue {
@@ -228,6 +271,7 @@ pub enum RegistryCommand {
     Client(ClientCommand),
     Iat(IatCommand),
     Admin(AdminCommand),
+    Member(MemberCommand),
 }
 
 fn cli_error(e: impl std::fmt::Display) -> StartError {
@@ -289,7 +333,14 @@ fn apply(options: &ClientOptions, jwks: &Option<serde_json::Value>, new: &mut Ne
     }
 }
 
-pub async fn run(db: &Db, fetcher: &Fetcher, command: RegistryCommand, clock: &dyn Clock) -> Result<(), StartError> {
+/// Runs one registry command; `issuer` makes the links it prints.
+pub async fn run(
+    db: &Db,
+    fetcher: &Fetcher,
+    issuer: &str,
+    command: RegistryCommand,
+    clock: &dyn Clock,
+) -> Result<(), StartError> {
     let actor = Actor::cli();
     let now = clock.now();
     match command {
@@ -360,6 +411,40 @@ pub async fn run(db: &Db, fetcher: &Fetcher, command: RegistryCommand, clock: &d
         },
         RegistryCommand::Admin(AdminCommand::Events { limit, json }) => {
             print::events(&admin::recent_events(db, None, limit.clamp(1, 1_000)).await?, json)
+        }
+        RegistryCommand::Member(command) => member(db, issuer, command, &actor, now).await?,
+    }
+    Ok(())
+}
+
+async fn member(db: &Db, issuer: &str, command: MemberCommand, actor: &Actor, now: i64) -> Result<(), StartError> {
+    match command {
+        MemberCommand::Add { org, role, expires_in, json } => {
+            let role = Role::parse(&role).map_err(cli_error)?;
+            let issued = members::invite(db, &org, role, expires_in, issuer, actor, now).await.map_err(cli_error)?;
+            print::invitation(&issued, json);
+        }
+        MemberCommand::List { org, json } => {
+            let org = admin::find_organisation(db, &org)
+                .await?
+                .ok_or_else(|| cli_error(format!("no organisation {org:?}")))?;
+            let list = members::members(db, &org.organisation_id).await?;
+            let invitations = members::invitations(db, &org.organisation_id, now).await?;
+            print::members(&list, &invitations, json);
+        }
+        MemberCommand::Remove { org, citizen, role } => {
+            let role = role.as_deref().map(Role::parse).transpose().map_err(cli_error)?;
+            members::remove(db, &org, &citizen, role, actor, now).await.map_err(cli_error)?;
+            println!("removed {} of {citizen}", role.map_or("every role", Role::as_str));
+        }
+        MemberCommand::Uninvite { org, invitation_id } => {
+            let org = admin::find_organisation(db, &org)
+                .await?
+                .ok_or_else(|| cli_error(format!("no organisation {org:?}")))?;
+            members::revoke_invitation(db, &org.organisation_id, &invitation_id, actor, now)
+                .await
+                .map_err(cli_error)?;
+            println!("withdrew invitation {invitation_id}");
         }
     }
     Ok(())

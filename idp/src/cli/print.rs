@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use crate::clients::admin::{IssuedToken, TokenInfo};
+use crate::clients::members::{Invitation, IssuedInvitation, Member};
 use crate::clients::{Client, Organisation, Registered};
 use crate::store::EventRecord;
 
@@ -168,5 +169,43 @@ pub fn events(list: &[EventRecord], as_json: bool) {
     println!("{:>12} {:<30} {:<48} TARGET", "AT", "ACTION", "ACTOR");
     for e in list {
         println!("{:>12} {:<30} {:<48} {}", e.at, e.action, e.actor, e.target);
+    }
+}
+
+pub fn invitation(i: &IssuedInvitation, as_json: bool) {
+    if as_json {
+        return json(i);
+    }
+    println!("invitation {}", i.invitation.invitation_id);
+    println!("  role           {}", i.invitation.role.as_str());
+    println!("  organisation   {}", i.invitation.organisation_id);
+    println!("  expires_at     {}", i.invitation.expires_at);
+    println!("  link           {}", i.link);
+    println!("  (single use; shown only now: send it to the person, who opens it signed in with their passkey)");
+}
+
+pub fn members(list: &[Member], invitations: &[Invitation], as_json: bool) {
+    if as_json {
+        return json(&serde_json::json!({ "members": list, "invitations": invitations }));
+    }
+    println!("{:<22} {:<28} {:<24} NAME", "CITIZEN IDENTIFIER", "ROLES", "SINCE");
+    for m in list {
+        let roles: Vec<&str> = m.roles.iter().map(|r| r.as_str()).collect();
+        println!("{:<22} {:<28} {:<24} {} {}", m.identifier, roles.join(", "), m.added_at, m.given_name, m.family_name);
+    }
+    if !invitations.is_empty() {
+        println!();
+        println!("{:<34} {:<10} {:<9} {:>12} CREATED BY", "INVITATION ID", "ROLE", "STATE", "EXPIRES AT");
+        for i in invitations {
+            let state = serde_json::to_value(i.state).ok().and_then(|v| v.as_str().map(str::to_owned));
+            println!(
+                "{:<34} {:<10} {:<9} {:>12} {}",
+                i.invitation_id,
+                i.role.as_str(),
+                state.unwrap_or_default(),
+                i.expires_at,
+                i.created_by
+            );
+        }
     }
 }

@@ -4,10 +4,58 @@
 
 use serde::Serialize;
 
-use super::{ClientError, random_token};
+use super::ClientError;
 use crate::clock::UnixTime;
 use crate::keys::sha256_b64;
+use crate::random;
 use crate::store::{Db, EventRecord, OrganisationRecord, StoreError, TokenKind, TokenRecord};
+
+/// What an entry of the administrators' log records (its `action` column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminAction {
+    ClientCreated,
+    ClientUpdated,
+    ClientSecretRotated,
+    ClientDeleted,
+    OrganisationCreated,
+    MemberInvited,
+    /// A citizen accepted an invitation.
+    MemberJoined,
+    MemberRemoved,
+    InvitationRevoked,
+    TokenIssued(TokenKind),
+    TokenRevoked(TokenKind),
+    /// A citizen's audit trail was read.
+    AuditRead,
+    /// An agent verified a citizen's identity at a counter.
+    IdentityVerified,
+    LogoutDelivered,
+    LogoutGivenUp,
+}
+
+impl AdminAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientCreated => "client.create",
+            Self::ClientUpdated => "client.update",
+            Self::ClientSecretRotated => "client.rotate_secret",
+            Self::ClientDeleted => "client.delete",
+            Self::OrganisationCreated => "organisation.create",
+            Self::MemberInvited => "member.invite",
+            Self::MemberJoined => "member.join",
+            Self::MemberRemoved => "member.remove",
+            Self::InvitationRevoked => "member.invitation_revoke",
+            Self::TokenIssued(TokenKind::InitialAccess) => "initial_access_token.issue",
+            Self::TokenIssued(TokenKind::Admin) => "admin_token.issue",
+            Self::TokenRevoked(TokenKind::InitialAccess) => "initial_access_token.revoke",
+            Self::TokenRevoked(TokenKind::Admin) => "admin_token.revoke",
+            Self::AuditRead => "audit.read",
+            Self::IdentityVerified => "identity.verify",
+            Self::LogoutDelivered => "logout.delivered",
+            Self::LogoutGivenUp => "logout.given_up",
+        }
+    }
+}
 
 /// Who acts, as the log records it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,24 +75,34 @@ impl Actor {
         Self(format!("initial-access-token:{token_id}"))
     }
 
+    /// A citizen acting as a member of an organisation (signed in with a passkey).
+    pub fn member(citizen_id: &str) -> Self {
+        Self(format!("member:{citizen_id}"))
+    }
+
     /// A client managing itself with its registration access token (RFC 7592).
     pub fn registration(client_id: &str) -> Self {
         Self(format!("registration:{client_id}"))
     }
 
+    /// The back-channel logout outbox, recording a delivery's outcome.
+    pub fn logout_outbox() -> Self {
+        Self("logout-outbox".into())
+    }
+
     pub fn record(
         &self,
-        action: &str,
+        action: AdminAction,
         organisation_id: Option<&str>,
         target: &str,
         detail: serde_json::Value,
         now: UnixTime,
     ) -> EventRecord {
         EventRecord {
-            event_id: uuid::Uuid::new_v4().simple().to_string(),
+            event_id: random::id(),
             at: now,
             actor: self.0.clone(),
-            action: action.to_owned(),
+            action: action.as_str().to_owned(),
             organisation_id: organisation_id.map(str::to_owned),
             target: target.to_owned(),
             detail: detail.to_string(),
@@ -136,7 +194,7 @@ pub async fn create_organisation(
     check_official_code(&code)?;
     super::metadata::check_extra(&super::ExtraMetadata { contacts: new.contacts.clone(), ..Default::default() })?;
     let record = OrganisationRecord {
-        organisation_id: uuid::Uuid::new_v4().simple().to_string(),
+        organisation_id: random::id(),
         name: name.to_owned(),
         kind: new.kind,
         official_code: code.clone(),
@@ -144,7 +202,7 @@ pub async fn create_organisation(
         created_at: now,
     };
     let event = actor.record(
-        "organisation.create",
+        AdminAction::OrganisationCreated,
         Some(&record.organisation_id),
         &record.organisation_id,
         serde_json::json!({ "name": record.name, "official_code": code }),
@@ -242,9 +300,9 @@ pub async fn issue_token(db: &Db, new: NewToken, actor: &Actor, now: UnixTime) -
         }
         (None, TokenKind::Admin) => None,
     };
-    let token = random_token(32)?;
+    let token = random::token::<32>()?;
     let record = TokenRecord {
-        token_id: uuid::Uuid::new_v4().simple().to_string(),
+        token_id: random::id(),
         token_hash: sha256_b64(token.as_bytes()),
         organisation_id,
         description: new.description,
@@ -254,12 +312,8 @@ pub async fn issue_token(db: &Db, new: NewToken, actor: &Actor, now: UnixTime) -
         used_at: None,
         revoked_at: None,
     };
-    let action = match new.kind {
-        TokenKind::InitialAccess => "initial_access_token.issue",
-        TokenKind::Admin => "admin_token.issue",
-    };
     let event = actor.record(
-        action,
+        AdminAction::TokenIssued(new.kind),
         record.organisation_id.as_deref(),
         &record.token_id,
         serde_json::json!({ "expires_at": record.expires_at, "single_use": record.single_use }),
@@ -286,10 +340,7 @@ pub async fn revoke_token(
 ) -> Result<(), ClientError> {
     let token =
         db.token_by_id(kind, token_id).await?.ok_or_else(|| ClientError::NotFound(format!("no token {token_id:?}")))?;
-    let action = match kind {
-        TokenKind::InitialAccess => "initial_access_token.revoke",
-        TokenKind::Admin => "admin_token.revoke",
-    };
+    let action = AdminAction::TokenRevoked(kind);
     let event = actor.record(action, token.organisation_id.as_deref(), token_id, serde_json::json!({}), now);
     if !db.revoke_token(kind, token_id, &event).await? {
         return Err(ClientError::Conflict(format!("token {token_id:?} is revoked already")));
@@ -327,11 +378,11 @@ pub async fn citizen_audit_trail(
     citizen_id: &str,
     actor: &Actor,
     now: UnixTime,
-) -> Result<Vec<crate::store::AuditEvent>, ClientError> {
+) -> Result<Vec<crate::store::AuditEntry>, ClientError> {
     if citizen_id.is_empty() || citizen_id.len() > 100 {
         return Err(ClientError::InvalidMetadata("citizen_id is required".into()));
     }
-    db.insert_admin_event(&actor.record("audit.read", None, citizen_id, serde_json::json!({}), now)).await?;
+    db.insert_admin_event(&actor.record(AdminAction::AuditRead, None, citizen_id, serde_json::json!({}), now)).await?;
     Ok(db.audit_events_of(citizen_id).await?)
 }
 

@@ -44,10 +44,10 @@ pub struct ExtraMetadata {
 
 impl ExtraMetadata {
     /// `client_name#fr` / `#en` for `lang`, when registered.
-    pub fn name_in(&self, lang: crate::web::i18n::Lang) -> Option<&str> {
+    pub fn name_in(&self, lang: crate::i18n::Lang) -> Option<&str> {
         match lang {
-            crate::web::i18n::Lang::Fr => self.client_name_fr.as_deref(),
-            crate::web::i18n::Lang::En => self.client_name_en.as_deref(),
+            crate::i18n::Lang::Fr => self.client_name_fr.as_deref(),
+            crate::i18n::Lang::En => self.client_name_en.as_deref(),
         }
     }
 }

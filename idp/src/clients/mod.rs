@@ -5,12 +5,13 @@
 pub mod admin;
 pub mod documents;
 pub mod fetch;
+pub mod members;
 pub mod metadata;
 mod validate;
 
-use base64::Engine as _;
 use serde::Serialize;
 
+use admin::AdminAction;
 pub use admin::{Actor, Organisation};
 pub use fetch::Fetcher;
 pub use metadata::ExtraMetadata;
@@ -19,6 +20,9 @@ use validate::{record_of, validate};
 
 use crate::clock::UnixTime;
 use crate::keys::{Alg, sha256_b64};
+use crate::outage::{Dependency, Failure};
+use crate::random;
+use crate::scope::Scope;
 use crate::store::{ClientRecord, Db, SecretChange, StoreError};
 
 /// How a client authenticates at the token endpoint (OIDC Core §9).
@@ -118,8 +122,7 @@ pub struct Client {
     pub grant_types: Vec<String>,
     pub response_types: Vec<String>,
     pub token_endpoint_auth_method: AuthMethod,
-    #[serde(serialize_with = "space_separated")]
-    pub scope: Vec<String>,
+    pub scope: Scope,
     pub id_token_signed_response_alg: Alg,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub userinfo_signed_response_alg: Option<Alg>,
@@ -143,10 +146,6 @@ pub struct Client {
     pub version: i64,
 }
 
-fn space_separated<S: serde::Serializer>(scope: &[String], serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(&scope.join(" "))
-}
-
 impl Serialize for Alg {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
@@ -160,7 +159,7 @@ fn digest_matches(stored: &str, presented: &str) -> bool {
 
 impl Client {
     /// The name citizens see: `client_name#fr` / `#en` when registered, else `client_name`.
-    pub fn display_name(&self, lang: crate::web::i18n::Lang) -> &str {
+    pub fn display_name(&self, lang: crate::i18n::Lang) -> &str {
         self.metadata.name_in(lang).unwrap_or(&self.client_name)
     }
 
@@ -176,10 +175,6 @@ impl Client {
 
     pub fn allows_grant(&self, grant: &str) -> bool {
         self.grant_types.iter().any(|g| g == grant)
-    }
-
-    pub fn allows_scope(&self, scope: &str) -> bool {
-        self.scope.iter().any(|s| s == scope)
     }
 
     pub fn is_confidential(&self) -> bool {
@@ -215,7 +210,7 @@ impl Client {
             grant_types: self.grant_types.clone(),
             response_types: Some(self.response_types.clone()),
             token_endpoint_auth_method: Some(self.token_endpoint_auth_method.as_str().to_owned()),
-            scope: Some(self.scope.join(" ")),
+            scope: Some(self.scope.to_string()),
             id_token_signed_response_alg: Some(self.id_token_signed_response_alg.as_str().to_owned()),
             userinfo_signed_response_alg: self.userinfo_signed_response_alg.map(|a| a.as_str().to_owned()),
             subject_type: None,
@@ -246,7 +241,7 @@ impl Client {
             response_types,
             token_endpoint_auth_method: AuthMethod::parse(&r.token_endpoint_auth_method)
                 .ok_or_else(|| corrupt("token_endpoint_auth_method"))?,
-            scope: r.scope.split_whitespace().map(str::to_owned).collect(),
+            scope: Scope::parse(&r.scope),
             id_token_signed_response_alg: Alg::parse(&r.id_token_signed_response_alg)
                 .ok_or_else(|| corrupt("id_token_signed_response_alg"))?,
             userinfo_signed_response_alg: match &r.userinfo_signed_response_alg {
@@ -335,22 +330,30 @@ pub enum ClientError {
     Store(#[from] StoreErrorText),
 }
 
-/// A store error carried as text (so `ClientError` stays `Clone + Eq`).
+/// A store error carried as text and class (so `ClientError` stays `Clone + Eq`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct StoreErrorText(pub String);
+#[error("{text}")]
+pub struct StoreErrorText {
+    pub text: String,
+    pub unavailable: Option<Dependency>,
+}
 
-impl From<StoreError> for ClientError {
-    fn from(e: StoreError) -> Self {
-        ClientError::Store(StoreErrorText(e.to_string()))
+impl Failure for StoreErrorText {
+    fn unavailable(&self) -> Option<Dependency> {
+        self.unavailable
     }
 }
 
-pub(crate) fn random_token(bytes: usize) -> Result<String, ClientError> {
-    let mut buffer = vec![0u8; bytes];
-    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut buffer)
-        .map_err(|_| ClientError::Store(StoreErrorText("no randomness available".into())))?;
-    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buffer))
+impl From<StoreError> for ClientError {
+    fn from(e: StoreError) -> Self {
+        ClientError::Store(StoreErrorText { text: e.to_string(), unavailable: e.unavailable() })
+    }
+}
+
+impl From<crate::random::NoRandomness> for ClientError {
+    fn from(e: crate::random::NoRandomness) -> Self {
+        ClientError::Store(StoreErrorText { text: e.to_string(), unavailable: None })
+    }
 }
 
 /// A client just registered or updated, with the credentials in clear that
@@ -390,13 +393,13 @@ pub async fn register(
     documents::check_references(&new, None, fetcher).await?;
     let organisation = admin::organisation_for(db, &new.organisation_id).await?;
     let auth_method = valid.auth_method;
-    let mut record = record_of(&new, valid, organisation.organisation_id.clone(), random_token(16)?, now);
-    let client_secret = if auth_method.uses_secret() { Some(random_token(32)?) } else { None };
-    let registration_access_token = random_token(32)?;
+    let mut record = record_of(&new, valid, organisation.organisation_id.clone(), random::token::<16>()?, now);
+    let client_secret = if auth_method.uses_secret() { Some(random::token::<32>()?) } else { None };
+    let registration_access_token = random::token::<32>()?;
     record.client_secret_hash = client_secret.as_deref().map(|s| sha256_b64(s.as_bytes()));
     record.registration_token_hash = Some(sha256_b64(registration_access_token.as_bytes()));
     let event = actor.record(
-        "client.create",
+        AdminAction::ClientCreated,
         Some(&organisation.organisation_id),
         &record.client_id,
         serde_json::json!({ "client_name": record.client_name, "registered_by": record.registered_by }),
@@ -446,14 +449,14 @@ pub async fn update(
     let (secret, client_secret) = match (auth_method.uses_secret(), current.secret_hash.is_some()) {
         (true, true) => (SecretChange::Keep, None),
         (true, false) => {
-            let secret = random_token(32)?;
+            let secret = random::token::<32>()?;
             (SecretChange::Replace(sha256_b64(secret.as_bytes())), Some(secret))
         }
         (false, true) => (SecretChange::Clear, None),
         (false, false) => (SecretChange::Keep, None),
     };
     let event = actor.record(
-        "client.update",
+        AdminAction::ClientUpdated,
         record.organisation_id.as_deref(),
         client_id,
         serde_json::json!({ "from_version": record.version }),
@@ -533,9 +536,9 @@ pub async fn rotate_secret(
     if !(0..=MAX_SECRET_OVERLAP).contains(&overlap) {
         return Err(ClientError::InvalidMetadata("overlap must be between 0 and 30 days".into()));
     }
-    let secret = random_token(32)?;
+    let secret = random::token::<32>()?;
     let event = actor.record(
-        "client.rotate_secret",
+        AdminAction::ClientSecretRotated,
         client.organisation_id.as_deref(),
         client_id,
         serde_json::json!({ "previous_secret_valid_until": now + overlap }),
@@ -551,7 +554,7 @@ pub async fn rotate_secret(
 /// Deletes a client with its consents, grants and refresh tokens.
 pub async fn delete(db: &Db, client: &Client, actor: &Actor, now: UnixTime) -> Result<(), ClientError> {
     let event = actor.record(
-        "client.delete",
+        AdminAction::ClientDeleted,
         client.organisation_id.as_deref(),
         &client.client_id,
         serde_json::json!({ "client_name": client.client_name }),

@@ -10,6 +10,7 @@ use super::{
 };
 use crate::clock::UnixTime;
 use crate::keys::Alg;
+use crate::scope::Scope;
 use crate::store::ClientRecord;
 
 /// Scopes a client may be registered for: every scope the provider offers.
@@ -51,7 +52,7 @@ pub(super) struct Valid {
     pub(super) auth_method: AuthMethod,
     grant_types: Vec<String>,
     response_types: Vec<String>,
-    scope: Vec<String>,
+    scope: Scope,
     alg: Alg,
     userinfo_alg: Option<Alg>,
     pub(super) sector: String,
@@ -175,11 +176,11 @@ pub(super) fn validate(new: &NewClient) -> Result<Valid, ClientError> {
     if scope_text.len() > 1_000 {
         return Err(meta("scope is longer than 1000 characters".into()));
     }
-    let scope: Vec<String> = scope_text.split_whitespace().map(str::to_owned).collect();
-    if let Some(unknown) = scope.iter().find(|s| !KNOWN_SCOPES.contains(&s.as_str())) {
+    let scope: Scope = scope_text.split_whitespace().collect();
+    if let Some(unknown) = scope.iter().find(|s| !KNOWN_SCOPES.contains(s)) {
         return Err(meta(format!("scope {unknown:?} is not offered (one of {})", KNOWN_SCOPES.join(", "))));
     }
-    if scope.iter().any(|s| s == "citizen_identifier") && !new.public_subject {
+    if scope.contains("citizen_identifier") && !new.public_subject {
         return Err(meta("scope citizen_identifier is granted by an administrator only".into()));
     }
     match new.subject_type.as_deref() {
@@ -243,7 +244,7 @@ pub(super) fn record_of(
         post_logout_redirect_uris: serde_json::to_string(&new.post_logout_redirect_uris).unwrap_or_default(),
         grant_types: serde_json::to_string(&valid.grant_types).unwrap_or_default(),
         token_endpoint_auth_method: valid.auth_method.as_str().to_owned(),
-        scope: valid.scope.join(" "),
+        scope: valid.scope.to_string(),
         id_token_signed_response_alg: valid.alg.as_str().to_owned(),
         userinfo_signed_response_alg: valid.userinfo_alg.map(|a| a.as_str().to_owned()),
         subject_type: if new.public_subject { "public" } else { "pairwise" }.to_owned(),

@@ -12,9 +12,11 @@ pub mod cache_keys;
 pub mod notify;
 
 use crate::app::AppState;
+use crate::audit::AuditEvent;
 use crate::cache::CacheError;
 use crate::keys::KeyError;
 use crate::oidc::grant::AccessClaims;
+use crate::outage::{Dependency, Failure};
 use crate::store::{EndedGrant, NewAuditEvent, StoreError};
 use notify::Audience;
 
@@ -26,6 +28,16 @@ pub enum EndingError {
     Cache(#[from] CacheError),
     #[error("signing a logout token: {0}")]
     Signing(#[from] KeyError),
+}
+
+impl Failure for EndingError {
+    fn unavailable(&self) -> Option<Dependency> {
+        match self {
+            Self::Store(e) => e.unavailable(),
+            Self::Cache(e) => e.unavailable(),
+            Self::Signing(e) => e.unavailable(),
+        }
+    }
 }
 
 /// Why a login ended; the back-channel outbox records it with each notice.
@@ -88,12 +100,7 @@ pub async fn other_logins_ended(state: &AppState, citizen_id: &str, keep_sid: &s
     }
     let expired = state.db.revoke_other_login_sessions(citizen_id, keep_sid, now).await?;
     let count = u64::try_from(live.len()).unwrap_or(u64::MAX).saturating_add(expired);
-    let event = NewAuditEvent {
-        citizen_id: citizen_id.to_owned(),
-        kind: "session.others_ended".into(),
-        details: serde_json::json!({ "count": count }).to_string(),
-        at: now,
-    };
+    let event = NewAuditEvent::new(citizen_id, AuditEvent::OtherSessionsEnded { count }, now);
     state.db.append_audit_event(&event).await?;
     Ok(count)
 }
@@ -104,16 +111,9 @@ pub async fn other_logins_ended(state: &AppState, citizen_id: &str, keep_sid: &s
 /// of it for each login it was part of. False when there was nothing to end.
 pub async fn consent_revoked(state: &AppState, citizen_id: &str, client_id: &str) -> Result<bool, EndingError> {
     let client = crate::clients::find(&state.db, client_id).await?;
-    let event = NewAuditEvent {
-        citizen_id: citizen_id.to_owned(),
-        kind: "consent.revoked".into(),
-        details: serde_json::json!({
-            "client_id": client_id,
-            "client_name": client.as_ref().map(|c| c.client_name.as_str()),
-        })
-        .to_string(),
-        at: state.clock.now(),
-    };
+    let revoked =
+        AuditEvent::ConsentRevoked { client_id: client_id.to_owned(), client_name: client.map(|c| c.client_name) };
+    let event = NewAuditEvent::new(citizen_id, revoked, state.clock.now());
     let Some(grants) = state.db.revoke_consent(citizen_id, client_id, &event).await? else { return Ok(false) };
     refuse_access_tokens(state, &grants).await?;
     notify_grants_ended(state, citizen_id, &grants, "consent_revoked").await?;

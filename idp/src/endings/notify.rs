@@ -10,7 +10,8 @@ use super::EndingError;
 use crate::app::AppState;
 use crate::clients::{self, Client};
 use crate::config::LOGOUT_TOKEN_TTL;
-use crate::oidc::grant::{random_id, subject_for};
+use crate::oidc::grant::subject_for;
+use crate::random;
 use crate::store::LogoutDelivery;
 
 /// The `events` member of a logout token.
@@ -47,7 +48,7 @@ pub async fn enqueue(state: &AppState, reason: &str, notices: &[Notice<'_>]) -> 
             tracing::warn!(client_id = %notice.client.client_id, "no subject left to name in a logout token");
             continue;
         };
-        let jti = random_id();
+        let jti = random::id();
         let claims = LogoutClaims {
             iss: &state.config.issuer,
             sub: &sub,
@@ -60,7 +61,7 @@ pub async fn enqueue(state: &AppState, reason: &str, notices: &[Notice<'_>]) -> 
         };
         let token = state.keys.sign(notice.client.id_token_signed_response_alg, "logout+jwt", &claims)?;
         deliveries.push(LogoutDelivery {
-            delivery_id: random_id(),
+            delivery_id: random::id(),
             client_id: notice.client.client_id.clone(),
             uri: notice.uri.to_owned(),
             logout_token: token,

@@ -6,7 +6,6 @@ use std::path::Path;
 
 use base64::Engine as _;
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
-use ring::rand::{SecureRandom, SystemRandom};
 
 use super::KeyError;
 use crate::config::{MasterKeySource, decode_master_key};
@@ -18,7 +17,6 @@ pub struct MasterKey {
     key: LessSafeKey,
     /// Derives purpose-specific keys (one key per usage).
     derivation: ring::hmac::Key,
-    rng: SystemRandom,
     origin: String,
 }
 
@@ -34,7 +32,6 @@ impl MasterKey {
         Ok(Self {
             key: LessSafeKey::new(key),
             derivation: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, bytes),
-            rng: SystemRandom::new(),
             origin: origin.to_owned(),
         })
     }
@@ -69,8 +66,7 @@ impl MasterKey {
     }
 
     pub fn seal(&self, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, KeyError> {
-        let mut nonce = [0u8; NONCE_LEN];
-        self.rng.fill(&mut nonce).map_err(|_| KeyError::Crypto("random nonce"))?;
+        let nonce: [u8; NONCE_LEN] = crate::random::bytes().map_err(|_| KeyError::Crypto("random nonce"))?;
         let mut out = plaintext.to_vec();
         self.key
             .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(aad), &mut out)
@@ -113,8 +109,7 @@ impl MasterKey {
 
 fn create_key_file(path: &Path) -> Result<[u8; 32], KeyError> {
     let origin = path.display().to_string();
-    let mut bytes = [0u8; 32];
-    SystemRandom::new().fill(&mut bytes).map_err(|_| KeyError::Crypto("random master key"))?;
+    let bytes: [u8; 32] = crate::random::bytes().map_err(|_| KeyError::Crypto("random master key"))?;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| KeyError::MasterKeyFile(origin.clone(), e.to_string()))?;
     }

@@ -37,6 +37,15 @@ pub enum KeyError {
     Store(#[from] StoreError),
 }
 
+impl crate::outage::Failure for KeyError {
+    fn unavailable(&self) -> Option<crate::outage::Dependency> {
+        match self {
+            Self::Store(e) => e.unavailable(),
+            _ => None,
+        }
+    }
+}
+
 /// Where RSA private keys come from. RSA-3072 generation takes seconds, so
 /// tests hand in pre-generated keys.
 pub trait RsaKeySource: Send + Sync {
@@ -133,6 +142,7 @@ pub struct Keyring {
     db: Db,
     master: MasterKey,
     subject_key: ring::hmac::Key,
+    evidence_key: ring::hmac::Key,
     clock: SharedClock,
     lifetimes: Lifetimes,
     set: RwLock<Arc<KeySet>>,
@@ -166,6 +176,7 @@ impl Keyring {
         let keyring = Keyring {
             db,
             subject_key: master.derive("sesame pairwise subject v1"),
+            evidence_key: master.derive("sesame identity evidence v1"),
             master,
             clock,
             lifetimes,
@@ -283,6 +294,19 @@ impl Keyring {
         input.push(0);
         input.extend_from_slice(citizen_id.as_bytes());
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(ring::hmac::sign(&self.subject_key, &input))
+    }
+
+    /// A keyed hash of identity evidence (a document's type, issuer and
+    /// number): equal evidence gives equal digests, so a document presented
+    /// for a second account is recognised, yet the number itself is never
+    /// stored and cannot be recovered without the master key.
+    pub fn evidence_digest(&self, parts: &[&str]) -> String {
+        let mut input = Vec::new();
+        for part in parts {
+            input.extend_from_slice(part.as_bytes());
+            input.push(0);
+        }
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(ring::hmac::sign(&self.evidence_key, &input))
     }
 
     /// Signs `claims` as a JWT of type `typ` with the active key for `alg`.

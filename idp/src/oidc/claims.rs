@@ -93,12 +93,21 @@ pub fn released(grant: &Grant, identity: &Identity, entitled: bool, target: Targ
     let requested = grant.claims.get(target.member()).and_then(Value::as_object);
     RELEASABLE
         .into_iter()
-        .filter(|claim| scope_of(claim).is_some_and(|scope| grant.has_scope(scope)))
+        .filter(|claim| scope_of(claim).is_some_and(|scope| grant.scope.contains(scope)))
         .filter(|claim| *claim != "citizen_identifier" || entitled)
         .filter(|claim| target == Target::UserInfo || requested.is_some_and(|r| r.contains_key(*claim)))
         .filter_map(|claim| value_of(claim, identity).map(|v| (claim, v)))
         .filter(|(claim, value)| matches_request(requested.and_then(|r| r.get(*claim)), value))
+        .chain(verified(grant, identity, target))
         .collect()
+}
+
+/// `verified_claims` (Identity Assurance), when the request asks for it
+/// here: within the same scopes as the plain claims.
+fn verified(grant: &Grant, identity: &Identity, target: Target) -> Option<(&'static str, Value)> {
+    let request = super::verified_claims::request(&grant.claims, target.member())?;
+    let allowed = |claim: &str| scope_of(claim).is_some_and(|scope| grant.scope.contains(scope));
+    super::verified_claims::answer(request, identity, &allowed).map(|answer| ("verified_claims", answer))
 }
 
 /// The names of what was released, for the audit log.
@@ -117,7 +126,7 @@ mod tests {
             client_id: "c".into(),
             citizen_id: "x".into(),
             sid: "s".into(),
-            scope: scope.iter().map(|s| (*s).to_owned()).collect(),
+            scope: scope.iter().copied().collect(),
             claims,
             auth_time: 0,
             acr: "eidas1".into(),
@@ -151,6 +160,7 @@ mod tests {
                 attribute("phone_number", "+33612345678", false),
                 attribute("address", r#"{"locality":"Paris","postal_code":"75001"}"#, false),
             ],
+            verifications: Vec::new(),
         }
     }
 

@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::{
     ACR_VALUES, CLAIMS, CODE_CHALLENGE_METHODS, GRANT_TYPES, ID_TOKEN_SIGNING_ALGS, INTROSPECTION_AUTH_METHODS,
     PROMPT_VALUES, RESPONSE_MODES, RESPONSE_TYPES, SCOPES, SUBJECT_TYPES, TOKEN_ENDPOINT_AUTH_METHODS, paths,
+    verified_claims,
 };
 use crate::app::AppState;
 use crate::config::Config;
@@ -48,6 +49,13 @@ struct ProviderMetadata {
     request_parameter_supported: bool,
     request_uri_parameter_supported: bool,
     ui_locales_supported: &'static [&'static str],
+    // OpenID Connect for Identity Assurance 1.0 (`verified_claims`).
+    verified_claims_supported: bool,
+    trust_frameworks_supported: &'static [&'static str],
+    evidence_supported: &'static [&'static str],
+    documents_supported: &'static [&'static str],
+    documents_methods_supported: &'static [&'static str],
+    claims_in_verified_claims_supported: &'static [&'static str],
 }
 
 /// The discovery document for this configuration, as JSON.
@@ -88,6 +96,12 @@ pub fn render(config: &Config) -> String {
         request_parameter_supported: false,
         request_uri_parameter_supported: false,
         ui_locales_supported: &["fr", "en"],
+        verified_claims_supported: true,
+        trust_frameworks_supported: &[verified_claims::TRUST_FRAMEWORK],
+        evidence_supported: &verified_claims::EVIDENCE,
+        documents_supported: &verified_claims::DOCUMENTS,
+        documents_methods_supported: &verified_claims::METHODS,
+        claims_in_verified_claims_supported: &verified_claims::CLAIMS,
     };
     serde_json::to_string_pretty(&metadata).unwrap_or_default()
 }

@@ -9,6 +9,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::outage::Failure;
+
 /// Error codes from RFC 6749, RFC 6750, RFC 7009, OIDC Core.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorCode {
@@ -113,13 +115,18 @@ impl OAuthError {
         Self { challenge: Challenge::Bearer, ..Self::new(ErrorCode::InvalidToken, description) }
     }
 
-    /// A failure of ours: logged with its cause, reported as `server_error` —
-    /// or as `temporarily_unavailable` when this request met the database or
-    /// Redis unavailable (`outage`), whatever the cause was wrapped in.
-    pub fn server(cause: impl std::fmt::Display) -> Self {
-        if let Some(dependency) = crate::outage::current() {
-            return Self::unavailable(format_args!("{}: {cause}", dependency.name()));
+    /// A failure: `temporarily_unavailable` when it is a lost dependency,
+    /// else `server_error` — decided by the failure itself.
+    pub fn failed(cause: &dyn Failure) -> Self {
+        match cause.unavailable() {
+            Some(dependency) => Self::unavailable(format_args!("{}: {cause}", dependency.name())),
+            None => Self::server(cause),
         }
+    }
+
+    /// A failure of ours that no outage explains (an invariant, encoding):
+    /// logged with its cause, reported as `server_error`.
+    pub fn server(cause: impl std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
         Self::new(ErrorCode::ServerError, "the provider could not complete the request; try again later")
     }
@@ -194,7 +201,7 @@ impl IntoResponse for OAuthError {
 
 impl From<crate::store::StoreError> for OAuthError {
     fn from(e: crate::store::StoreError) -> Self {
-        if e.is_unavailable() { Self::unavailable(e) } else { Self::server(e) }
+        Self::failed(&e)
     }
 }
 
@@ -209,30 +216,31 @@ impl From<crate::clients::ClientError> for OAuthError {
             E::Forbidden(why) => Self::new(ErrorCode::InsufficientScope, why).with_challenge(Challenge::Bearer),
             E::NotFound(why) => Self::new(ErrorCode::NotFound, why),
             E::Conflict(why) => Self::new(ErrorCode::Conflict, why),
-            E::Store(cause) => Self::server(cause),
+            E::Store(cause) => Self::failed(&cause),
         }
+    }
+}
+
+impl From<crate::random::NoRandomness> for OAuthError {
+    fn from(_: crate::random::NoRandomness) -> Self {
+        OAuthError::server("no randomness")
     }
 }
 
 impl From<crate::cache::CacheError> for OAuthError {
     fn from(e: crate::cache::CacheError) -> Self {
-        Self::unavailable(e)
+        Self::failed(&e)
     }
 }
 
 impl From<crate::endings::EndingError> for OAuthError {
     fn from(e: crate::endings::EndingError) -> Self {
-        use crate::endings::EndingError as E;
-        match e {
-            E::Store(cause) => cause.into(),
-            E::Cache(cause) => cause.into(),
-            E::Signing(cause) => cause.into(),
-        }
+        Self::failed(&e)
     }
 }
 
 impl From<crate::keys::KeyError> for OAuthError {
     fn from(e: crate::keys::KeyError) -> Self {
-        Self::server(e)
+        Self::failed(&e)
     }
 }

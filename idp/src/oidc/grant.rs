@@ -8,9 +8,12 @@ use serde::{Deserialize, Serialize};
 
 use super::error::OAuthError;
 use crate::app::AppState;
+use crate::audit::AuditEvent;
 use crate::clients::{Client, GRANT_REFRESH_TOKEN, SubjectType};
 use crate::clock::UnixTime;
 use crate::keys::{Alg, sha256_b64};
+use crate::random;
+use crate::scope::Scope;
 use crate::store::{CitizenRecord, GrantRecord, RefreshTokenRecord, StoreError};
 
 /// One authorization: carried by the code, then by each refresh token.
@@ -21,17 +24,12 @@ pub struct Grant {
     pub client_id: String,
     pub citizen_id: String,
     pub sid: String,
-    pub scope: Vec<String>,
+    pub scope: Scope,
     /// The OIDC `claims` request (§5.5), or null.
     pub claims: serde_json::Value,
     pub auth_time: UnixTime,
     pub acr: String,
     pub amr: Vec<String>,
-}
-
-/// A space-separated scope as a list (empty parts dropped).
-pub fn scope_list(scope: &str) -> Vec<String> {
-    scope.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect()
 }
 
 impl Grant {
@@ -41,7 +39,7 @@ impl Grant {
             client_id: self.client_id.clone(),
             citizen_id: self.citizen_id.clone(),
             sid: self.sid.clone(),
-            scope: self.scope.join(" "),
+            scope: self.scope.clone(),
             claims: self.claims.to_string(),
             auth_time: self.auth_time,
             acr: self.acr.clone(),
@@ -57,7 +55,7 @@ impl Grant {
             client_id: r.client_id.clone(),
             citizen_id: r.citizen_id.clone(),
             sid: r.sid.clone(),
-            scope: scope_list(&r.scope),
+            scope: r.scope.clone(),
             claims: serde_json::from_str(&r.claims).unwrap_or(serde_json::Value::Null),
             auth_time: r.auth_time,
             acr: r.acr.clone(),
@@ -66,7 +64,7 @@ impl Grant {
     }
 
     /// The grant a refresh token carries on, for `scope` (at most the granted one).
-    pub fn from_refresh(r: &RefreshTokenRecord, scope: Vec<String>) -> Self {
+    pub fn from_refresh(r: &RefreshTokenRecord, scope: Scope) -> Self {
         Grant {
             grant_id: r.grant_id.clone(),
             client_id: r.client_id.clone(),
@@ -79,10 +77,6 @@ impl Grant {
             amr: serde_json::from_str(&r.amr).unwrap_or_default(),
         }
     }
-
-    pub fn has_scope(&self, scope: &str) -> bool {
-        self.scope.iter().any(|s| s == scope)
-    }
 }
 
 /// The token endpoint's success body (RFC 6749 §5.1, OIDC Core §3.1.3.3).
@@ -91,7 +85,7 @@ pub struct TokenResponse {
     pub access_token: String,
     pub token_type: &'static str,
     pub expires_in: i64,
-    pub scope: String,
+    pub scope: Scope,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id_token: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -108,7 +102,7 @@ pub struct AccessClaims {
     pub iat: UnixTime,
     pub exp: UnixTime,
     pub jti: String,
-    pub scope: String,
+    pub scope: Scope,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub auth_time: Option<UnixTime>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -120,17 +114,6 @@ pub struct AccessClaims {
     /// Grant id, so revoking a grant revokes its access tokens at once.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gid: Option<String>,
-}
-
-pub fn random_token() -> Result<String, OAuthError> {
-    let mut bytes = [0u8; 32];
-    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
-        .map_err(|_| OAuthError::server("no randomness"))?;
-    Ok(B64.encode(bytes))
-}
-
-pub fn random_id() -> String {
-    uuid::Uuid::new_v4().simple().to_string()
 }
 
 /// The `sub` a client sees for a citizen whose record is at hand: the
@@ -178,20 +161,15 @@ pub fn release_event(
     claims: &[&str],
     now: UnixTime,
 ) -> crate::store::NewAuditEvent {
-    crate::store::NewAuditEvent {
-        citizen_id: grant.citizen_id.clone(),
-        kind: "claims.released".into(),
-        details: serde_json::json!({
-            "client_id": client.client_id,
-            "client_name": client.client_name,
-            "to": target.member(),
-            "scope": grant.scope,
-            "claims": claims,
-            "acr": grant.acr,
-        })
-        .to_string(),
-        at: now,
-    }
+    let released = AuditEvent::ClaimsReleased {
+        client_id: client.client_id.clone(),
+        client_name: client.client_name.clone(),
+        to: target.member().to_owned(),
+        scope: grant.scope.as_list().to_vec(),
+        claims: claims.iter().map(|c| (*c).to_owned()).collect(),
+        acr: grant.acr.clone(),
+    };
+    crate::store::NewAuditEvent::new(&grant.citizen_id, released, now)
 }
 
 /// Tokens minted but not yet answered: the caller stores the refresh token
@@ -210,6 +188,35 @@ pub struct IdTokenExtras<'a> {
     pub claims: Vec<(&'static str, serde_json::Value)>,
 }
 
+/// Signs a JWT access token (RFC 9068) for `client`: under a citizen's
+/// `grant` (`sub` is then their subject for the client), or, without one,
+/// for the client itself (`client_credentials`, `sub` its client id).
+pub fn mint_access_token(
+    state: &AppState,
+    client: &Client,
+    sub: &str,
+    scope: &Scope,
+    grant: Option<&Grant>,
+) -> Result<String, OAuthError> {
+    let now = state.clock.now();
+    let claims = AccessClaims {
+        iss: state.config.issuer.clone(),
+        sub: sub.to_owned(),
+        aud: state.config.issuer.clone(),
+        client_id: client.client_id.clone(),
+        iat: now,
+        exp: now + state.config.lifetimes.access_token,
+        jti: random::id(),
+        scope: scope.clone(),
+        auth_time: grant.map(|g| g.auth_time),
+        acr: grant.map(|g| g.acr.clone()),
+        amr: grant.map(|g| g.amr.clone()).unwrap_or_default(),
+        sid: grant.map(|g| g.sid.clone()),
+        gid: grant.map(|g| g.grant_id.clone()),
+    };
+    Ok(state.keys.sign(Alg::ES256, "at+jwt", &claims)?)
+}
+
 /// Mints the access token, the ID token (when `id_token` is `Some`: the code
 /// grant), and a refresh token when the client may use one, for subject
 /// `sub` ([`subject`]). `refresh_family` continues an existing family.
@@ -223,27 +230,10 @@ pub fn mint(
 ) -> Result<Minted, OAuthError> {
     let now = state.clock.now();
     let lifetimes = state.config.lifetimes;
-    let sub = sub.to_owned();
-    let scope = grant.scope.join(" ");
-    let access = AccessClaims {
-        iss: state.config.issuer.clone(),
-        sub: sub.clone(),
-        aud: state.config.issuer.clone(),
-        client_id: client.client_id.clone(),
-        iat: now,
-        exp: now + lifetimes.access_token,
-        jti: random_id(),
-        scope: scope.clone(),
-        auth_time: Some(grant.auth_time),
-        acr: Some(grant.acr.clone()),
-        amr: grant.amr.clone(),
-        sid: Some(grant.sid.clone()),
-        gid: Some(grant.grant_id.clone()),
-    };
-    let access_token = state.keys.sign(Alg::ES256, "at+jwt", &access)?;
+    let access_token = mint_access_token(state, client, sub, &grant.scope, Some(grant))?;
 
     let id_token = match id_token {
-        Some(extras) if grant.has_scope("openid") => {
+        Some(extras) if grant.scope.contains("openid") => {
             let alg = client.id_token_signed_response_alg;
             let mut claims = serde_json::json!({
                 "iss": state.config.issuer,
@@ -272,35 +262,36 @@ pub fn mint(
     };
 
     let continues_family = refresh_family.is_some();
-    let refresh_token = if client.allows_grant(GRANT_REFRESH_TOKEN) && (grant.has_scope("openid") || continues_family) {
-        let token = random_token()?;
-        let (family_id, family_expires_at) = match refresh_family {
-            Some((family, expires)) => (family.to_owned(), expires),
-            None => (random_id(), now + lifetimes.refresh_token_absolute),
+    let refresh_token =
+        if client.allows_grant(GRANT_REFRESH_TOKEN) && (grant.scope.contains("openid") || continues_family) {
+            let token = random::token::<32>()?;
+            let (family_id, family_expires_at) = match refresh_family {
+                Some((family, expires)) => (family.to_owned(), expires),
+                None => (random::id(), now + lifetimes.refresh_token_absolute),
+            };
+            let record = RefreshTokenRecord {
+                token_hash: sha256_b64(token.as_bytes()),
+                family_id,
+                grant_id: grant.grant_id.clone(),
+                client_id: client.client_id.clone(),
+                citizen_id: grant.citizen_id.clone(),
+                sid: grant.sid.clone(),
+                scope: grant.scope.clone(),
+                claims: grant.claims.to_string(),
+                auth_time: grant.auth_time,
+                acr: grant.acr.clone(),
+                amr: serde_json::to_string(&grant.amr).unwrap_or_else(|_| "[]".into()),
+                offline: grant.scope.contains("offline_access"),
+                created_at: now,
+                expires_at: (now + lifetimes.refresh_token_idle).min(family_expires_at),
+                family_expires_at,
+                rotated_at: None,
+                revoked_at: None,
+            };
+            Some((token, record))
+        } else {
+            None
         };
-        let record = RefreshTokenRecord {
-            token_hash: sha256_b64(token.as_bytes()),
-            family_id,
-            grant_id: grant.grant_id.clone(),
-            client_id: client.client_id.clone(),
-            citizen_id: grant.citizen_id.clone(),
-            sid: grant.sid.clone(),
-            scope: scope.clone(),
-            claims: grant.claims.to_string(),
-            auth_time: grant.auth_time,
-            acr: grant.acr.clone(),
-            amr: serde_json::to_string(&grant.amr).unwrap_or_else(|_| "[]".into()),
-            offline: grant.has_scope("offline_access"),
-            created_at: now,
-            expires_at: (now + lifetimes.refresh_token_idle).min(family_expires_at),
-            family_expires_at,
-            rotated_at: None,
-            revoked_at: None,
-        };
-        Some((token, record))
-    } else {
-        None
-    };
     let (refresh_token, refresh_record) = match refresh_token {
         Some((token, record)) => (Some(token), Some(record)),
         None => (None, None),
@@ -310,7 +301,7 @@ pub fn mint(
             access_token,
             token_type: "Bearer",
             expires_in: lifetimes.access_token,
-            scope,
+            scope: grant.scope.clone(),
             id_token,
             refresh_token,
         },

@@ -16,6 +16,7 @@ pub mod register;
 pub mod revoke;
 pub mod token;
 pub mod userinfo;
+pub mod verified_claims;
 
 use crate::keys::Alg;
 

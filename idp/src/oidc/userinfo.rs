@@ -31,7 +31,7 @@ async fn answer(state: &AppState, method: &Method, headers: &HeaderMap, body: &B
         return Err(OAuthError { challenge: Challenge::Bearer, ..OAuthError::new(ErrorCode::InvalidToken, "") });
     };
     let claims = bearer::validate(state, &token).await?;
-    if !claims.scope.split(' ').any(|s| s == "openid") || claims.gid.is_none() {
+    if !claims.scope.contains("openid") || claims.gid.is_none() {
         return Err(OAuthError::new(ErrorCode::InsufficientScope, "the access token was not issued for openid")
             .with_challenge(Challenge::Bearer));
     }
@@ -40,7 +40,7 @@ async fn answer(state: &AppState, method: &Method, headers: &HeaderMap, body: &B
         Some(grant) if grant.revoked_at.is_none() && grant.client_id == claims.client_id => {
             // The access token's own scope governs (it may be narrower after a refresh).
             let mut grant = Grant::from_record(&grant);
-            grant.scope.retain(|s| claims.scope.split(' ').any(|t| t == s));
+            grant.scope = grant.scope.narrowed_to(&claims.scope);
             grant
         }
         _ => return Err(OAuthError::invalid_token("the access token is invalid, expired or revoked")),
@@ -48,16 +48,19 @@ async fn answer(state: &AppState, method: &Method, headers: &HeaderMap, body: &B
     let client = clients::find(&state.db, &claims.client_id)
         .await?
         .ok_or_else(|| OAuthError::invalid_token("unknown client"))?;
-    let Some(identity) = Identity::load(&state.db, &grant.citizen_id).await? else {
+    let Some(mut identity) = Identity::load(&state.db, &grant.citizen_id).await? else {
         return Err(OAuthError::invalid_token("the citizen's account no longer exists"));
     };
+    if super::verified_claims::wanted(&grant.claims) {
+        identity.load_verifications(&state.db).await?;
+    }
     let mut body = serde_json::Map::new();
     body.insert("sub".into(), subject_of(state, &client, &identity.citizen).into());
     let claims = released(&grant, &identity, client.subject_type == SubjectType::Public, Target::UserInfo);
     if !claims.is_empty() {
         // The one extra write of this endpoint: the citizen sees every release.
         let event = release_event(&client, &grant, Target::UserInfo, &names(&claims), state.clock.now());
-        state.db.record_audit_event(&event).await?;
+        state.db.append_audit_event(&event).await?;
     }
     for (name, value) in claims {
         body.insert(name.into(), value);

@@ -16,6 +16,7 @@ use webauthn_rs::prelude::{
 
 use super::{CEREMONY_TTL, PasskeyError, amr, passkey_facts, relying_party};
 use crate::app::AppState;
+use crate::audit::AuditEvent;
 use crate::citizen::recovery::{CODES_PER_CITIZEN, RecoveryCode};
 use crate::citizen::{CitizenIdentifier, Profile};
 use crate::endings::{self, LoginEnd};
@@ -120,7 +121,7 @@ fn verification(e: WebauthnError) -> PasskeyError {
 }
 
 fn new_passkey(passkey: &Passkey, name: &str, now: i64) -> Result<NewPasskey, PasskeyError> {
-    let (sign_count, backup_eligible, backup_state) = passkey_facts(passkey)?;
+    let (sign_count, backup_eligible, backup_state) = passkey_facts(passkey);
     Ok(NewPasskey {
         credential_id: URL_SAFE_NO_PAD.encode(passkey.cred_id()),
         name: name.to_owned(),
@@ -132,8 +133,8 @@ fn new_passkey(passkey: &Passkey, name: &str, now: i64) -> Result<NewPasskey, Pa
     })
 }
 
-fn event(citizen_id: &str, kind: &str, details: Value, at: i64) -> NewAuditEvent {
-    NewAuditEvent { citizen_id: citizen_id.to_owned(), kind: kind.to_owned(), details: details.to_string(), at }
+fn passkey_added(stored: &NewPasskey) -> AuditEvent {
+    AuditEvent::PasskeyAdded { credential_id: stored.credential_id.clone(), synced: stored.backup_eligible }
 }
 
 // --- sign-up ---------------------------------------------------------------
@@ -169,16 +170,8 @@ pub async fn finish_sign_up(
     let codes =
         RecoveryCode::generate_set(&rng, CODES_PER_CITIZEN).map_err(|e| PasskeyError::Internal(e.to_string()))?;
     let hashes: Vec<String> = codes.iter().map(|c| c.hash_for(&citizen_id)).collect();
-    let events = [
-        event(&citizen_id, "citizen.signed_up", serde_json::json!({}), now),
-        event(
-            &citizen_id,
-            "passkey.added",
-            serde_json::json!({"credential_id": stored.credential_id, "synced": stored.backup_eligible}),
-            now,
-        ),
-        event(&citizen_id, "recovery.codes_issued", serde_json::json!({"count": codes.len()}), now),
-    ];
+    let events = [AuditEvent::SignedUp, passkey_added(&stored), AuditEvent::RecoveryCodesIssued { count: codes.len() }]
+        .map(|event| NewAuditEvent::new(&citizen_id, event, now));
     // 80 random bits: a collision is astronomically unlikely, but never reuse.
     for _ in 0..3 {
         let identifier = CitizenIdentifier::generate(&rng).map_err(|e| PasskeyError::Internal(e.to_string()))?;
@@ -239,11 +232,8 @@ pub async fn finish_sign_in(state: &AppState, binding: &str, credential: &Value)
         Err(e) => {
             let e = verification(e);
             if matches!(e, PasskeyError::CounterRegression) {
-                let details = serde_json::json!({"credential_id": credential_id});
-                state
-                    .db
-                    .append_audit_event(&event(&record.citizen_id, "passkey.counter_regression", details, now))
-                    .await?;
+                let event = AuditEvent::CounterRegression { credential_id };
+                state.db.append_audit_event(&NewAuditEvent::new(&record.citizen_id, event, now)).await?;
             }
             return Err(e);
         }
@@ -309,8 +299,8 @@ pub async fn finish_add_passkey(
     if stored.name.is_empty() {
         device.clone_into(&mut stored.name);
     }
-    let details = serde_json::json!({"credential_id": stored.credential_id, "synced": stored.backup_eligible});
-    if !state.db.add_passkey(&citizen_id, &stored, &event(&citizen_id, "passkey.added", details, now)).await? {
+    let event = NewAuditEvent::new(&citizen_id, passkey_added(&stored), now);
+    if !state.db.add_passkey(&citizen_id, &stored, &event).await? {
         return Err(PasskeyError::CredentialTaken);
     }
     Ok(())
@@ -332,8 +322,8 @@ pub async fn start_recovery(
     let citizen = state.db.citizen_by_identifier(identifier.as_str()).await?.ok_or(PasskeyError::RecoveryRefused)?;
     let code_hash = code.hash_for(&citizen.id);
     if !state.db.recovery_code_usable(&citizen.id, &code_hash).await? {
-        let details = serde_json::json!({"reason": "wrong or used code"});
-        state.db.append_audit_event(&event(&citizen.id, "recovery.refused", details, state.clock.now())).await?;
+        let event = AuditEvent::RecoveryRefused { reason: "wrong or used code".into() };
+        state.db.append_audit_event(&NewAuditEvent::new(&citizen.id, event, state.clock.now())).await?;
         return Err(PasskeyError::RecoveryRefused);
     }
     let user = Uuid::parse_str(&citizen.id).map_err(|e| PasskeyError::Internal(e.to_string()))?;
@@ -379,16 +369,9 @@ pub async fn finish_recovery(
         .map_err(verification)?;
     let now = state.clock.now();
     let stored = new_passkey(&passkey, device, now)?;
-    let events = [
-        event(&citizen_id, "recovery.used", serde_json::json!({}), now),
-        event(&citizen_id, "passkey.revoked_all", serde_json::json!({"reason": "recovery"}), now),
-        event(
-            &citizen_id,
-            "passkey.added",
-            serde_json::json!({"credential_id": stored.credential_id, "synced": stored.backup_eligible}),
-            now,
-        ),
-    ];
+    let events =
+        [AuditEvent::RecoveryUsed, AuditEvent::PasskeysRevoked { reason: "recovery".into() }, passkey_added(&stored)]
+            .map(|event| NewAuditEvent::new(&citizen_id, event, now));
     let ended = state.db.live_logins_of(&citizen_id, None, now).await?;
     if !state.db.recover_citizen(&citizen_id, &code_hash, &stored, now, &events).await? {
         return Err(PasskeyError::RecoveryRefused);

@@ -5,10 +5,11 @@
 pub mod ceremony;
 pub mod routes;
 
-use webauthn_rs::prelude::{Passkey, Url, WebauthnError};
+use webauthn_rs::prelude::{Credential, Passkey, Url, WebauthnError};
 use webauthn_rs::{Webauthn, WebauthnBuilder};
 
 use crate::config::Config;
+use crate::outage::{Dependency, Failure};
 use crate::store::{CreateCitizenError, StoreError};
 
 /// How long a started ceremony may be finished (WebAuthn's recommended
@@ -55,6 +56,17 @@ pub enum PasskeyError {
     Internal(String),
 }
 
+impl Failure for PasskeyError {
+    fn unavailable(&self) -> Option<Dependency> {
+        match self {
+            Self::Store(e) => e.unavailable(),
+            Self::Cache(e) => e.unavailable(),
+            Self::Ending(e) => e.unavailable(),
+            _ => None,
+        }
+    }
+}
+
 impl From<CreateCitizenError> for PasskeyError {
     fn from(e: CreateCitizenError) -> Self {
         match e {
@@ -86,15 +98,11 @@ pub fn amr(backup_eligible: bool, user_verified: bool) -> Vec<String> {
     methods
 }
 
-/// Counter and backup flags of a registered passkey, read from its record.
-pub(crate) fn passkey_facts(passkey: &Passkey) -> Result<(i64, bool, bool), PasskeyError> {
-    let json = serde_json::to_value(passkey).map_err(|e| PasskeyError::Internal(e.to_string()))?;
-    let cred = &json["cred"];
-    Ok((
-        cred["counter"].as_i64().unwrap_or(0),
-        cred["backup_eligible"].as_bool().unwrap_or(false),
-        cred["backup_state"].as_bool().unwrap_or(false),
-    ))
+/// Counter and backup flags of a registered passkey, through webauthn-rs's
+/// `Credential` (the `danger-credential-internals` feature).
+pub(crate) fn passkey_facts(passkey: &Passkey) -> (i64, bool, bool) {
+    let credential = Credential::from(passkey.clone());
+    (i64::from(credential.counter), credential.backup_eligible, credential.backup_state)
 }
 
 #[cfg(test)]

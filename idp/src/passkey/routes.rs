@@ -4,11 +4,10 @@
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
+use axum::extract::{FromRequest, FromRequestParts, RawQuery, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tower_sessions::Session;
@@ -16,15 +15,17 @@ use tower_sessions::Session;
 use super::PasskeyError;
 use super::ceremony::{self, Login};
 use crate::app::AppState;
+use crate::audit::AuditEvent;
 use crate::citizen::identity::{Identity, session_acr};
 use crate::citizen::{ACR_SELF_REGISTERED, IdentifierError, Profile, ProfileProblem};
 use crate::endings::{self, LoginEnd};
+use crate::i18n::Lang;
+use crate::login::{AuthSession, safe_next};
 use crate::store::{LoginSessionRecord, NewAuditEvent};
-use crate::web::auth_session::{AuthSession, safe_next};
 use crate::web::csrf;
-use crate::web::i18n::Lang;
+use crate::web::extract::{CsrfForm, MaybeSignedIn, query_param};
 use crate::web::pages::{self, Frame};
-use crate::web::respond::{self, JsonError, PageError, device_summary, html, see_other};
+use crate::web::respond::{JsonError, PageError, device_summary, html, see_other};
 
 /// Session key of what the "identifier shown once" page shows.
 const SIGNED_UP_KEY: &str = "signed_up";
@@ -46,36 +47,12 @@ pub fn router() -> Router<AppState> {
         .route("/signout", post(sign_out))
 }
 
-/// First value of a query parameter (duplicates and junk tolerated).
-pub fn query_param(raw: Option<&str>, name: &str) -> Option<String> {
-    url::form_urlencoded::parse(raw.unwrap_or("").as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
-}
-
-/// First value of a field of an `application/x-www-form-urlencoded` body.
-pub fn form_field(body: &[u8], name: &str) -> Option<String> {
-    url::form_urlencoded::parse(body).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
-}
-
 /// Where to go after a login: `next` if it is a local path, else `/account`.
 fn destination(next: Option<&str>) -> String {
     next.and_then(safe_next).unwrap_or("/account").to_owned()
 }
 
 // --- pages ----------------------------------------------------------------
-
-/// What every login page needs: language, CSRF token, whether signed in.
-pub(crate) async fn page_frame(
-    state: &AppState,
-    session: &Session,
-    headers: &HeaderMap,
-    query: Option<&str>,
-) -> Result<(Lang, String, Option<AuthSession>), PageError> {
-    let lang = respond::lang(session, headers, query_param(query, "ui_locales").as_deref()).await;
-    let token = csrf::token(session).await.map_err(|e| PageError::internal(lang, &e))?;
-    let auth =
-        AuthSession::current(session, &state.db, state.clock.now()).await.map_err(|e| PageError::internal(lang, &e))?;
-    Ok((lang, token, auth))
-}
 
 fn path_with(path: &str, query: Option<&str>) -> String {
     match query {
@@ -85,12 +62,12 @@ fn path_with(path: &str, query: Option<&str>) -> String {
 }
 
 async fn sign_in_page(
-    State(state): State<AppState>,
+    lang: Lang,
     session: Session,
-    headers: HeaderMap,
+    MaybeSignedIn(auth): MaybeSignedIn,
     RawQuery(query): RawQuery,
 ) -> Result<Response, PageError> {
-    let (lang, token, auth) = page_frame(&state, &session, &headers, query.as_deref()).await?;
+    let token = csrf::token(&session).await?;
     let next = query_param(query.as_deref(), "next").filter(|n| safe_next(n).is_some()).unwrap_or_default();
     let path = path_with("/signin", query.as_deref());
     let frame = Frame { lang, csrf: &token, signed_in: auth.is_some(), path: &path };
@@ -98,12 +75,12 @@ async fn sign_in_page(
 }
 
 async fn sign_up_page(
-    State(state): State<AppState>,
+    lang: Lang,
     session: Session,
-    headers: HeaderMap,
+    MaybeSignedIn(auth): MaybeSignedIn,
     RawQuery(query): RawQuery,
 ) -> Result<Response, PageError> {
-    let (lang, token, auth) = page_frame(&state, &session, &headers, query.as_deref()).await?;
+    let token = csrf::token(&session).await?;
     let next = query_param(query.as_deref(), "next").filter(|n| safe_next(n).is_some()).unwrap_or_default();
     let path = path_with("/signup", query.as_deref());
     let frame = Frame { lang, csrf: &token, signed_in: auth.is_some(), path: &path };
@@ -119,74 +96,78 @@ struct SignedUpView {
 
 /// The identifier and recovery codes, shown once: taken from the session.
 async fn signed_up_page(
-    State(state): State<AppState>,
+    lang: Lang,
     session: Session,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
+    MaybeSignedIn(auth): MaybeSignedIn,
 ) -> Result<Response, PageError> {
-    let (lang, token, auth) = page_frame(&state, &session, &headers, query.as_deref()).await?;
-    let view: Option<SignedUpView> = session.remove(SIGNED_UP_KEY).await.map_err(|e| PageError::internal(lang, &e))?;
+    let token = csrf::token(&session).await?;
+    let view: Option<SignedUpView> = session.remove(SIGNED_UP_KEY).await?;
     let Some(view) = view else { return Ok(see_other("/account")) };
     let frame = Frame { lang, csrf: &token, signed_in: auth.is_some(), path: "/account" };
     Ok(html(StatusCode::OK, pages::signed_up(&frame, &view.identifier, &view.codes, &view.next)))
 }
 
-async fn recover_page(
-    State(state): State<AppState>,
-    session: Session,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-) -> Result<Response, PageError> {
-    let (lang, token, auth) = page_frame(&state, &session, &headers, query.as_deref()).await?;
+async fn recover_page(lang: Lang, session: Session, MaybeSignedIn(auth): MaybeSignedIn) -> Result<Response, PageError> {
+    let token = csrf::token(&session).await?;
     let frame = Frame { lang, csrf: &token, signed_in: auth.is_some(), path: "/recover" };
     Ok(html(StatusCode::OK, pages::recover(&frame)))
 }
 
 /// `POST /signout`: ends this browser's login everywhere.
-async fn sign_out(State(state): State<AppState>, session: Session, headers: HeaderMap, body: Bytes) -> Response {
-    let lang = respond::lang(&session, &headers, None).await;
-    if csrf::verify(&session, form_field(&body, "csrf").as_deref()).await.is_err() {
-        return PageError::new(StatusCode::FORBIDDEN, lang, "err.csrf", "/account").into_response();
-    }
+async fn sign_out(
+    State(state): State<AppState>,
+    session: Session,
+    MaybeSignedIn(auth): MaybeSignedIn,
+    _form: CsrfForm,
+) -> Result<Response, PageError> {
     // Every service of this login hears of it (back-channel, queued).
-    let auth = match AuthSession::current(&session, &state.db, state.clock.now()).await {
-        Ok(auth) => auth,
-        Err(e) => return PageError::internal(lang, &e).into_response(),
-    };
-    let ended = match auth {
-        Some(auth) => crate::oidc::logout::end_login(&state, &session, &auth).await.map(drop),
-        None => AuthSession::end(&session).await.map_err(|e| PageError::internal(lang, &e).into_response()),
-    };
-    match ended {
-        Ok(()) => see_other("/signin"),
-        Err(response) => response,
+    match auth {
+        Some(auth) => drop(crate::oidc::logout::end_login(&state, &session, &auth).await?),
+        None => AuthSession::end(&session).await?,
     }
+    Ok(see_other("/signin"))
 }
 
 // --- JSON ceremony endpoints -------------------------------------------------
 
-/// Language, CSRF check (header), ceremony binding and the parsed body.
+/// A ceremony call, as an extractor: language, CSRF check (header),
+/// ceremony binding and the parsed JSON object body.
 struct Call {
     lang: Lang,
     binding: String,
     body: Value,
 }
 
-async fn call(session: &Session, headers: &HeaderMap, body: &Bytes) -> Result<Call, JsonError> {
-    let lang = respond::lang(session, headers, None).await;
-    let presented = headers.get(csrf::HEADER).and_then(|v| v.to_str().ok());
-    csrf::verify(session, presented).await.map_err(|_| JsonError::csrf(lang))?;
-    let binding = csrf::binding(session).await.map_err(|e| JsonError::internal(lang, &e))?;
-    let body = if body.is_empty() {
-        json!({})
-    } else {
-        serde_json::from_slice(body)
-            .map_err(|_| JsonError::new(StatusCode::BAD_REQUEST, "invalid_request", lang, "err.invalid_credential"))?
-    };
-    if !body.is_object() {
-        return Err(JsonError::new(StatusCode::BAD_REQUEST, "invalid_request", lang, "err.invalid_credential"));
+impl Call {
+    /// The ceremony's own answer to one of its errors.
+    fn fail(&self, error: PasskeyError) -> JsonError {
+        json_error(self.lang, error)
     }
-    Ok(Call { lang, binding, body })
+}
+
+impl FromRequest<AppState> for Call {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Response> {
+        let (mut parts, body) = request.into_parts();
+        let Ok(lang) = Lang::from_request_parts(&mut parts, state).await;
+        let fail = |e: JsonError| e.into_response();
+        let session = parts.extensions.get::<Session>().cloned();
+        let Some(session) = session else { return Err(fail(JsonError::internal(lang, &"no session layer"))) };
+        let presented = parts.headers.get(csrf::HEADER).and_then(|v| v.to_str().ok());
+        csrf::verify(&session, presented).await.map_err(|_| fail(JsonError::csrf(lang)))?;
+        let binding = csrf::binding(&session).await.map_err(|e| fail(JsonError::internal(lang, &e)))?;
+        // Too large: the body limit's own answer (413).
+        let body =
+            Bytes::from_request(Request::from_parts(parts, body), state).await.map_err(IntoResponse::into_response)?;
+        let invalid =
+            || fail(JsonError::new(StatusCode::BAD_REQUEST, "invalid_request", lang, "err.invalid_credential"));
+        let body = if body.is_empty() { json!({}) } else { serde_json::from_slice(&body).map_err(|_| invalid())? };
+        if !body.is_object() {
+            return Err(invalid());
+        }
+        Ok(Call { lang, binding, body })
+    }
 }
 
 fn text<'a>(body: &'a Value, name: &str) -> &'a str {
@@ -274,10 +255,7 @@ async fn establish(state: &AppState, session: &Session, headers: &HeaderMap, log
     if let Some(previous) = AuthSession::current(session, &state.db, now).await.map_err(|e| internal(&e))? {
         endings::login_ended(state, &previous.citizen_id, &previous.sid, LoginEnd::Replaced).await?;
     }
-    let mut sid = [0u8; 16];
-    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut sid)
-        .map_err(|_| PasskeyError::Internal("no secure randomness".into()))?;
-    let sid = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sid);
+    let sid = crate::random::token::<16>().map_err(|e| internal(&e))?;
     let expires_at = now + state.config.lifetimes.session_absolute;
     let device = device_summary(headers);
     state
@@ -291,16 +269,8 @@ async fn establish(state: &AppState, session: &Session, headers: &HeaderMap, log
             amr: login.amr.join(" "),
         })
         .await?;
-    let details = json!({"device": device, "amr": login.amr});
-    state
-        .db
-        .append_audit_event(&NewAuditEvent {
-            citizen_id: login.citizen_id.clone(),
-            kind: "session.signed_in".into(),
-            details: details.to_string(),
-            at: now,
-        })
-        .await?;
+    let event = AuditEvent::SignedIn { device, amr: login.amr.clone() };
+    state.db.append_audit_event(&NewAuditEvent::new(&login.citizen_id, event, now)).await?;
     // The lower of what the identity and the authenticator prove.
     let acr = match Identity::load(&state.db, &login.citizen_id).await? {
         Some(identity) => session_acr(&identity, &login.amr).as_str(),
@@ -312,18 +282,11 @@ async fn establish(state: &AppState, session: &Session, headers: &HeaderMap, log
         .map_err(|e| internal(&e))
 }
 
-async fn sign_up_start(
-    State(state): State<AppState>,
-    session: Session,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, JsonError> {
-    let call = call(&session, &headers, &body).await?;
+async fn sign_up_start(State(state): State<AppState>, call: Call) -> Result<Response, JsonError> {
     let email = Some(text(&call.body, "email"));
     let profile = Profile::parse(text(&call.body, "given_name"), text(&call.body, "family_name"), email)
-        .map_err(|problems| json_error(call.lang, PasskeyError::InvalidProfile(problems)))?;
-    let options =
-        ceremony::start_sign_up(&state, &call.binding, profile).await.map_err(|e| json_error(call.lang, e))?;
+        .map_err(|problems| call.fail(PasskeyError::InvalidProfile(problems)))?;
+    let options = ceremony::start_sign_up(&state, &call.binding, profile).await.map_err(|e| call.fail(e))?;
     Ok(options_json(options))
 }
 
@@ -331,14 +294,13 @@ async fn sign_up_finish(
     State(state): State<AppState>,
     session: Session,
     headers: HeaderMap,
-    body: Bytes,
+    call: Call,
 ) -> Result<Response, JsonError> {
-    let call = call(&session, &headers, &body).await?;
     let done = ceremony::finish_sign_up(&state, &call.binding, &call.body["credential"], &device_summary(&headers))
         .await
-        .map_err(|e| json_error(call.lang, e))?;
+        .map_err(|e| call.fail(e))?;
     let next = destination(call.body.get("next").and_then(Value::as_str));
-    establish(&state, &session, &headers, done.login).await.map_err(|e| json_error(call.lang, e))?;
+    establish(&state, &session, &headers, done.login).await.map_err(|e| call.fail(e))?;
     let view = SignedUpView {
         identifier: done.identifier.to_string(),
         codes: done.recovery_codes.iter().map(|c| c.grouped()).collect(),
@@ -348,14 +310,8 @@ async fn sign_up_finish(
     Ok(redirect_json("/signup/done"))
 }
 
-async fn sign_in_start(
-    State(state): State<AppState>,
-    session: Session,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, JsonError> {
-    let call = call(&session, &headers, &body).await?;
-    let options = ceremony::start_sign_in(&state, &call.binding).await.map_err(|e| json_error(call.lang, e))?;
+async fn sign_in_start(State(state): State<AppState>, call: Call) -> Result<Response, JsonError> {
+    let options = ceremony::start_sign_in(&state, &call.binding).await.map_err(|e| call.fail(e))?;
     Ok(options_json(options))
 }
 
@@ -363,27 +319,19 @@ async fn sign_in_finish(
     State(state): State<AppState>,
     session: Session,
     headers: HeaderMap,
-    body: Bytes,
+    call: Call,
 ) -> Result<Response, JsonError> {
-    let call = call(&session, &headers, &body).await?;
-    let login = ceremony::finish_sign_in(&state, &call.binding, &call.body["credential"])
-        .await
-        .map_err(|e| json_error(call.lang, e))?;
-    establish(&state, &session, &headers, login).await.map_err(|e| json_error(call.lang, e))?;
+    let login =
+        ceremony::finish_sign_in(&state, &call.binding, &call.body["credential"]).await.map_err(|e| call.fail(e))?;
+    establish(&state, &session, &headers, login).await.map_err(|e| call.fail(e))?;
     Ok(redirect_json(&destination(call.body.get("next").and_then(Value::as_str))))
 }
 
-async fn recover_start(
-    State(state): State<AppState>,
-    session: Session,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, JsonError> {
-    let call = call(&session, &headers, &body).await?;
+async fn recover_start(State(state): State<AppState>, call: Call) -> Result<Response, JsonError> {
     let options =
         ceremony::start_recovery(&state, &call.binding, text(&call.body, "identifier"), text(&call.body, "code"))
             .await
-            .map_err(|e| json_error(call.lang, e))?;
+            .map_err(|e| call.fail(e))?;
     Ok(options_json(options))
 }
 
@@ -391,17 +339,17 @@ async fn recover_finish(
     State(state): State<AppState>,
     session: Session,
     headers: HeaderMap,
-    body: Bytes,
+    call: Call,
 ) -> Result<Response, JsonError> {
-    let call = call(&session, &headers, &body).await?;
     let login = ceremony::finish_recovery(&state, &call.binding, &call.body["credential"], &device_summary(&headers))
         .await
-        .map_err(|e| json_error(call.lang, e))?;
-    establish(&state, &session, &headers, login).await.map_err(|e| json_error(call.lang, e))?;
+        .map_err(|e| call.fail(e))?;
+    establish(&state, &session, &headers, login).await.map_err(|e| call.fail(e))?;
     Ok(redirect_json("/account?notice=recovered"))
 }
 
-/// The signed-in citizen for a JSON call, or 401.
+/// The signed-in citizen for a JSON call, or 401 (JSON, unlike the pages'
+/// `SignedIn` redirect; read after the call's CSRF check).
 async fn signed_in(state: &AppState, session: &Session, lang: Lang) -> Result<AuthSession, JsonError> {
     AuthSession::current(session, &state.db, state.clock.now())
         .await
@@ -409,13 +357,7 @@ async fn signed_in(state: &AppState, session: &Session, lang: Lang) -> Result<Au
         .ok_or_else(|| JsonError::new(StatusCode::UNAUTHORIZED, "login_required", lang, "err.not_signed_in"))
 }
 
-async fn add_passkey_start(
-    State(state): State<AppState>,
-    session: Session,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, JsonError> {
-    let call = call(&session, &headers, &body).await?;
+async fn add_passkey_start(State(state): State<AppState>, session: Session, call: Call) -> Result<Response, JsonError> {
     let auth = signed_in(&state, &session, call.lang).await?;
     let name = crate::citizen::account::passkey_name(text(&call.body, "name"), true)
         .ok_or_else(|| field_error(call.lang, &[("passkey_name", "notice.name_required")]))?;
@@ -423,9 +365,8 @@ async fn add_passkey_start(
         state.db.citizen_by_id(&auth.citizen_id).await.map_err(|e| JsonError::internal(call.lang, &e))?.ok_or_else(
             || JsonError::new(StatusCode::UNAUTHORIZED, "login_required", call.lang, "err.not_signed_in"),
         )?;
-    let options = ceremony::start_add_passkey(&state, &call.binding, &citizen, &name)
-        .await
-        .map_err(|e| json_error(call.lang, e))?;
+    let options =
+        ceremony::start_add_passkey(&state, &call.binding, &citizen, &name).await.map_err(|e| call.fail(e))?;
     Ok(options_json(options))
 }
 
@@ -433,13 +374,12 @@ async fn add_passkey_finish(
     State(state): State<AppState>,
     session: Session,
     headers: HeaderMap,
-    body: Bytes,
+    call: Call,
 ) -> Result<Response, JsonError> {
-    let call = call(&session, &headers, &body).await?;
     let auth = signed_in(&state, &session, call.lang).await?;
     let device = device_summary(&headers);
     ceremony::finish_add_passkey(&state, &call.binding, &auth.citizen_id, &call.body["credential"], &device)
         .await
-        .map_err(|e| json_error(call.lang, e))?;
+        .map_err(|e| call.fail(e))?;
     Ok(redirect_json("/account?notice=passkey_added"))
 }

@@ -1,14 +1,31 @@
-//! The append-only audit log: every passkey, recovery and login event, which
-//! the citizen will be able to read.
+//! The append-only audit log (`crate::audit`): every passkey, recovery,
+//! login, consent and release event, which the citizen can read.
 
 use sqlx::Row as _;
 
 use super::{Db, StoreError};
+use crate::audit::AuditEvent;
 use crate::clock::UnixTime;
 
 /// An event to append.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewAuditEvent {
+    pub citizen_id: String,
+    pub event: AuditEvent,
+    pub at: UnixTime,
+}
+
+impl NewAuditEvent {
+    pub fn new(citizen_id: &str, event: AuditEvent, at: UnixTime) -> Self {
+        Self { citizen_id: citizen_id.to_owned(), event, at }
+    }
+}
+
+/// A stored event, as stored: the export and the administrators' trail show
+/// rows whatever their kind; [`AuditEntry::event`] reads one as a type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    pub id: i64,
     pub citizen_id: String,
     /// Dotted name: `citizen.signed_up`, `passkey.added`, `recovery.used`…
     pub kind: String,
@@ -17,53 +34,43 @@ pub struct NewAuditEvent {
     pub at: UnixTime,
 }
 
-/// A stored event.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuditEvent {
-    pub id: i64,
-    pub citizen_id: String,
-    pub kind: String,
-    pub details: String,
-    pub at: UnixTime,
+impl AuditEntry {
+    /// The event, or `None` for a kind this version does not know.
+    pub fn event(&self) -> Option<AuditEvent> {
+        AuditEvent::from_columns(&self.kind, &self.details)
+    }
+
+    /// The details as JSON (null if the row holds none readable).
+    pub fn details_json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.details).unwrap_or_default()
+    }
 }
 
-pub(super) async fn insert_event(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+/// The one insert of an audit event: on the pool on its own, or inside the
+/// transaction of the change it records (`&mut *tx`).
+pub(super) async fn insert_event<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
     event: &NewAuditEvent,
 ) -> Result<(), sqlx::Error> {
+    let (kind, details) = event.event.to_columns().map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     sqlx::query("INSERT INTO audit_events (citizen_id, kind, details, at) VALUES ($1, $2, $3, $4)")
         .bind(&event.citizen_id)
-        .bind(&event.kind)
-        .bind(&event.details)
+        .bind(kind)
+        .bind(details)
         .bind(event.at)
-        .execute(&mut **tx)
+        .execute(executor)
         .await?;
     Ok(())
 }
 
 impl Db {
-    /// Appends one event on its own.
+    /// Appends one event on its own (a single statement).
     pub async fn append_audit_event(&self, event: &NewAuditEvent) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        insert_event(&mut tx, event).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// Appends one event in a single statement (hot paths: UserInfo).
-    pub async fn record_audit_event(&self, event: &NewAuditEvent) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO audit_events (citizen_id, kind, details, at) VALUES ($1, $2, $3, $4)")
-            .bind(&event.citizen_id)
-            .bind(&event.kind)
-            .bind(&event.details)
-            .bind(event.at)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        Ok(insert_event(&self.pool, event).await?)
     }
 
     /// The citizen's events, oldest first.
-    pub async fn audit_events_of(&self, citizen_id: &str) -> Result<Vec<AuditEvent>, StoreError> {
+    pub async fn audit_events_of(&self, citizen_id: &str) -> Result<Vec<AuditEntry>, StoreError> {
         let rows =
             sqlx::query("SELECT id, citizen_id, kind, details, at FROM audit_events WHERE citizen_id = $1 ORDER BY id")
                 .bind(citizen_id)
@@ -71,7 +78,7 @@ impl Db {
                 .await?;
         rows.iter()
             .map(|r| {
-                Ok(AuditEvent {
+                Ok(AuditEntry {
                     id: r.try_get("id")?,
                     citizen_id: r.try_get("citizen_id")?,
                     kind: r.try_get("kind")?,

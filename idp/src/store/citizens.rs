@@ -95,7 +95,7 @@ impl Db {
                 .map_err(classify)?;
         }
         for event in events {
-            super::audit::insert_event(&mut tx, event).await.map_err(StoreError::from)?;
+            super::audit::insert_event(&mut *tx, event).await.map_err(StoreError::from)?;
         }
         tx.commit().await.map_err(StoreError::from)?;
         Ok(())
@@ -193,7 +193,7 @@ impl Db {
             .await
             .map_err(StoreError::from)?;
         for event in events {
-            super::audit::insert_event(&mut tx, event).await.map_err(StoreError::from)?;
+            super::audit::insert_event(&mut *tx, event).await.map_err(StoreError::from)?;
         }
         tx.commit().await.map_err(StoreError::from)?;
         Ok(true)

@@ -7,6 +7,7 @@ use sqlx::Row as _;
 use super::registry::{EventRecord, insert_event};
 use super::{Db, StoreError};
 use crate::clock::UnixTime;
+use crate::scope::Scope;
 
 /// A client as stored; JSON columns stay text here, the domain parses them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -282,13 +283,13 @@ impl Db {
     }
 
     /// The scope a citizen consented to for a client, if any.
-    pub async fn consent(&self, citizen_id: &str, client_id: &str) -> Result<Option<String>, StoreError> {
+    pub async fn consent(&self, citizen_id: &str, client_id: &str) -> Result<Option<Scope>, StoreError> {
         let row = sqlx::query("SELECT scope FROM consents WHERE citizen_id = $1 AND client_id = $2")
             .bind(citizen_id)
             .bind(client_id)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.map(|r| r.try_get("scope")).transpose()?)
+        Ok(row.as_ref().map(super::scope_column).transpose()?)
     }
 
     /// Records the citizen's consent and its audit event together.
@@ -296,7 +297,7 @@ impl Db {
         &self,
         citizen_id: &str,
         client_id: &str,
-        scope: &str,
+        scope: &Scope,
         event: &super::NewAuditEvent,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
@@ -306,11 +307,11 @@ impl Db {
         )
         .bind(citizen_id)
         .bind(client_id)
-        .bind(scope)
+        .bind(scope.to_string())
         .bind(event.at)
         .execute(&mut *tx)
         .await?;
-        super::audit::insert_event(&mut tx, event).await?;
+        super::audit::insert_event(&mut *tx, event).await?;
         tx.commit().await?;
         Ok(())
     }

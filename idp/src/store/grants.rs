@@ -5,6 +5,7 @@ use sqlx::Row as _;
 
 use super::{Db, RefreshTokenRecord, StoreError};
 use crate::clock::UnixTime;
+use crate::scope::Scope;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GrantRecord {
@@ -12,7 +13,7 @@ pub struct GrantRecord {
     pub client_id: String,
     pub citizen_id: String,
     pub sid: String,
-    pub scope: String,
+    pub scope: Scope,
     pub claims: String,
     pub auth_time: UnixTime,
     pub acr: String,
@@ -30,7 +31,7 @@ pub(super) fn grant_from_row(r: &sqlx::any::AnyRow) -> Result<GrantRecord, Store
         client_id: r.try_get("client_id")?,
         citizen_id: r.try_get("citizen_id")?,
         sid: r.try_get("sid")?,
-        scope: r.try_get("scope")?,
+        scope: super::scope_column(r)?,
         claims: r.try_get("claims")?,
         auth_time: r.try_get("auth_time")?,
         acr: r.try_get("acr")?,
@@ -58,7 +59,7 @@ impl Db {
         .bind(&g.client_id)
         .bind(&g.citizen_id)
         .bind(&g.sid)
-        .bind(&g.scope)
+        .bind(g.scope.to_string())
         .bind(&g.claims)
         .bind(g.auth_time)
         .bind(&g.acr)
@@ -71,7 +72,7 @@ impl Db {
             super::tokens::insert(&mut *tx, refresh).await?;
         }
         if let Some(event) = release {
-            super::audit::insert_event(&mut tx, event).await?;
+            super::audit::insert_event(&mut *tx, event).await?;
         }
         tx.commit().await?;
         Ok(())

@@ -54,23 +54,33 @@ impl Db {
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         for a in attributes {
-            sqlx::query(
-                "INSERT INTO citizen_attributes (citizen_id, name, value, verified_by, verified_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (citizen_id, name) DO UPDATE SET \
-                 value = excluded.value, verified_by = excluded.verified_by, verified_at = excluded.verified_at, \
-                 updated_at = excluded.updated_at",
-            )
-            .bind(citizen_id)
-            .bind(&a.name)
-            .bind(&a.value)
-            .bind(&a.verified_by)
-            .bind(a.verified_at)
-            .bind(a.updated_at)
-            .execute(&mut *tx)
-            .await?;
+            upsert_attribute(&mut tx, citizen_id, a).await?;
         }
-        super::audit::insert_event(&mut tx, event).await?;
+        super::audit::insert_event(&mut *tx, event).await?;
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// Sets one attribute (replacing its value and verification), in the caller's transaction.
+pub(super) async fn upsert_attribute(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    citizen_id: &str,
+    a: &AttributeRecord,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO citizen_attributes (citizen_id, name, value, verified_by, verified_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (citizen_id, name) DO UPDATE SET \
+         value = excluded.value, verified_by = excluded.verified_by, verified_at = excluded.verified_at, \
+         updated_at = excluded.updated_at",
+    )
+    .bind(citizen_id)
+    .bind(&a.name)
+    .bind(&a.value)
+    .bind(&a.verified_by)
+    .bind(a.verified_at)
+    .bind(a.updated_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }

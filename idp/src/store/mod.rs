@@ -12,12 +12,14 @@ mod identity;
 mod keys;
 mod logins;
 mod logout;
+mod members;
 mod passkeys;
 mod registry;
 mod schema;
 mod sessions;
 mod tokens;
 mod transparency;
+mod verifications;
 
 use std::str::FromStr as _;
 use std::time::Duration;
@@ -26,7 +28,9 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::{Migrate as _, Migrator};
 use sqlx::{AnyPool, ConnectOptions as _, Executor as _};
 
-pub use audit::{AuditEvent, NewAuditEvent};
+use crate::outage::{Dependency, Failure};
+
+pub use audit::{AuditEntry, NewAuditEvent};
 pub use citizens::{CitizenRecord, CreateCitizenError};
 pub use clients::{ClientRecord, SecretChange};
 pub use grants::GrantRecord;
@@ -34,11 +38,19 @@ pub use identity::AttributeRecord;
 pub use keys::{MetaValue, StoredKey};
 pub use logins::LoginSessionRecord;
 pub use logout::LogoutDelivery;
+pub use members::{Acceptance, InvitationRecord, MemberRecord};
 pub use passkeys::{NewPasskey, PasskeyRecord, PasskeyRemoval, PasskeyUse};
 pub use registry::{EventRecord, OrganisationRecord, TokenKind, TokenRecord};
 pub use schema::Column;
 pub use tokens::{RefreshTokenRecord, Rotation};
 pub use transparency::{ConsentRecord, EndedGrant, LoginHistoryRecord, RecoveryCodeRecord};
+pub use verifications::{NewVerification, Recorded, VerificationRecord};
+
+/// A `scope` column: the space-separated form.
+fn scope_column(r: &sqlx::any::AnyRow) -> Result<crate::scope::Scope, sqlx::Error> {
+    use sqlx::Row as _;
+    Ok(crate::scope::Scope::parse(&r.try_get::<String, _>("scope")?))
+}
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
@@ -57,29 +69,35 @@ pub enum StoreError {
     Migrate(#[source] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
     Query(#[source] sqlx::Error),
+    /// The database is unreachable or overloaded (worth a retry), rather
+    /// than a statement or the data being wrong.
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
 }
 
-/// Every query error passes here: an unreachable database is witnessed for
-/// the request (`outage`), so it is answered 503, not 500.
+/// Every query error passes here and is classified once: an unreachable
+/// database is `Unavailable` (answered 503 at the edge), and is also
+/// witnessed for the request's safety net (`outage`).
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         if crate::outage::is_database_outage(&e) {
-            crate::outage::witness(crate::outage::Dependency::Database);
+            crate::outage::witness(Dependency::Database);
+            return Self::Unavailable(e);
         }
         Self::Query(e)
     }
 }
 
-impl StoreError {
-    /// The database is unreachable or overloaded (worth a retry), rather than
-    /// a statement or the data being wrong.
-    pub fn is_unavailable(&self) -> bool {
-        match self {
-            Self::Connect(e) | Self::Query(e) => crate::outage::is_database_outage(e),
-            Self::Migrate(_) | Self::Corrupt(_) => false,
-        }
+impl Failure for StoreError {
+    fn unavailable(&self) -> Option<Dependency> {
+        let lost = match self {
+            Self::Unavailable(_) => true,
+            Self::Connect(e) => crate::outage::is_database_outage(e),
+            Self::Query(_) | Self::Migrate(_) | Self::Corrupt(_) => false,
+        };
+        lost.then_some(Dependency::Database)
     }
 }
 

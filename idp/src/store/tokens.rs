@@ -4,6 +4,7 @@ use sqlx::Row as _;
 
 use super::{Db, StoreError};
 use crate::clock::UnixTime;
+use crate::scope::Scope;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefreshTokenRecord {
@@ -13,7 +14,7 @@ pub struct RefreshTokenRecord {
     pub client_id: String,
     pub citizen_id: String,
     pub sid: String,
-    pub scope: String,
+    pub scope: Scope,
     pub claims: String,
     pub auth_time: UnixTime,
     pub acr: String,
@@ -37,7 +38,7 @@ pub(super) fn from_row(r: &sqlx::any::AnyRow) -> Result<RefreshTokenRecord, Stor
         client_id: r.try_get("client_id")?,
         citizen_id: r.try_get("citizen_id")?,
         sid: r.try_get("sid")?,
-        scope: r.try_get("scope")?,
+        scope: super::scope_column(r)?,
         claims: r.try_get("claims")?,
         auth_time: r.try_get("auth_time")?,
         acr: r.try_get("acr")?,
@@ -75,7 +76,7 @@ pub(super) async fn insert(
     .bind(&t.client_id)
     .bind(&t.citizen_id)
     .bind(&t.sid)
-    .bind(&t.scope)
+    .bind(t.scope.to_string())
     .bind(&t.claims)
     .bind(t.auth_time)
     .bind(&t.acr)

@@ -7,6 +7,7 @@ use sqlx::Row as _;
 use super::grants::{GRANT_COLUMNS, grant_from_row};
 use super::{Db, GrantRecord, NewAuditEvent, RefreshTokenRecord, StoreError};
 use crate::clock::UnixTime;
+use crate::scope::Scope;
 
 /// A consent with the service's registered name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,8 +16,8 @@ pub struct ConsentRecord {
     pub client_name: String,
     /// The client's metadata column (JSON: localized names among others).
     pub client_metadata: String,
-    /// Space-separated, sorted.
-    pub scope: String,
+    /// Sorted.
+    pub scope: Scope,
     pub granted_at: UnixTime,
 }
 
@@ -100,7 +101,7 @@ impl Db {
                     client_id: r.try_get("client_id")?,
                     client_name: r.try_get("client_name")?,
                     client_metadata: r.try_get("metadata")?,
-                    scope: r.try_get("scope")?,
+                    scope: super::scope_column(r)?,
                     granted_at: r.try_get("granted_at")?,
                 })
             })
@@ -147,7 +148,7 @@ impl Db {
         .bind(client_id)
         .execute(&mut *tx)
         .await?;
-        super::audit::insert_event(&mut tx, event).await?;
+        super::audit::insert_event(&mut *tx, event).await?;
         tx.commit().await?;
         Ok(Some(grants))
     }
@@ -229,12 +230,29 @@ impl Db {
             "refresh_tokens",
             "grants",
             "audit_events",
+            "organisation_members",
         ] {
             sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE citizen_id = $1")))
                 .bind(citizen_id)
                 .execute(&mut *tx)
                 .await?;
         }
+        // Documents go with the verifications that claimed them.
+        sqlx::query(
+            "DELETE FROM identity_documents WHERE verification_id IN \
+             (SELECT verification_id FROM identity_verifications WHERE citizen_id = $1)",
+        )
+        .bind(citizen_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM identity_verifications WHERE citizen_id = $1")
+            .bind(citizen_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE member_invitations SET accepted_by = NULL WHERE accepted_by = $1")
+            .bind(citizen_id)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query(
             "UPDATE citizens SET given_name = '', family_name = '', email = NULL, deleted_at = $1 \
              WHERE id = $2 AND deleted_at IS NULL",

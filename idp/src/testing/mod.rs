@@ -68,7 +68,7 @@ impl TestDatabase {
     pub async fn create() -> Self {
         match std::env::var("SESAME_TEST_DATABASE_URL").ok().filter(|v| !v.is_empty()) {
             Some(admin_url) => {
-                let name = format!("sesame_t_{}", uuid::Uuid::new_v4().simple());
+                let name = format!("sesame_t_{}", crate::random::id());
                 let admin = crate::store::Db::connect(&admin_url).await.expect("SESAME_TEST_DATABASE_URL reachable");
                 admin.execute_admin(&format!("CREATE DATABASE {name}")).await.expect("create test database");
                 admin.close().await;
@@ -115,15 +115,13 @@ pub fn test_env(db: &TestDatabase, data_dir: &std::path::Path, port: u16) -> BTr
     env.insert("SESAME_LOGOUT_DELIVERY_INTERVAL".into(), "1d".into());
     if let Some(redis) = std::env::var("SESAME_TEST_REDIS_URL").ok().filter(|v| !v.is_empty()) {
         env.insert("SESAME_REDIS_URL".into(), redis);
-        env.insert("SESAME_REDIS_PREFIX".into(), format!("sesame-test:{}:", uuid::Uuid::new_v4().simple()));
+        env.insert("SESAME_REDIS_PREFIX".into(), format!("sesame-test:{}:", crate::random::id()));
     }
     env
 }
 
 pub fn random_bytes<const N: usize>() -> [u8; N] {
-    let mut bytes = [0u8; N];
-    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes).expect("random bytes");
-    bytes
+    crate::random::bytes().expect("random bytes")
 }
 
 /// A running provider.
@@ -192,7 +190,7 @@ impl TestApp {
     /// Writes a signed-in browser session straight into the session store
     /// (protocol tests; the passkey tests sign in for real) and returns the
     /// `Cookie` header value that presents it.
-    pub async fn session_cookie(&self, auth: &crate::web::auth_session::AuthSession) -> String {
+    pub async fn session_cookie(&self, auth: &crate::login::AuthSession) -> String {
         use tower_sessions::SessionStore as _;
         let mut data = std::collections::HashMap::new();
         data.insert("auth".to_owned(), serde_json::to_value(auth).expect("session data"));
@@ -207,7 +205,7 @@ impl TestApp {
     }
 
     /// Stores the citizen (if new) and the login behind `auth`, as sign-in does.
-    pub async fn record_login(&self, auth: &crate::web::auth_session::AuthSession) {
+    pub async fn record_login(&self, auth: &crate::login::AuthSession) {
         let identifier =
             crate::citizen::CitizenIdentifier::generate(&ring::rand::SystemRandom::new()).expect("identifier");
         self.state
@@ -237,13 +235,13 @@ impl TestApp {
     }
 
     /// A signed-in citizen as of now, with a user-verified device-bound passkey.
-    pub fn citizen_session(&self, citizen_id: &str) -> crate::web::auth_session::AuthSession {
-        crate::web::auth_session::AuthSession {
+    pub fn citizen_session(&self, citizen_id: &str) -> crate::login::AuthSession {
+        crate::login::AuthSession {
             citizen_id: citizen_id.to_owned(),
             auth_time: self.clock.now(),
             acr: "eidas1".to_owned(),
             amr: vec!["hwk".to_owned(), "user".to_owned(), "mfa".to_owned()],
-            sid: uuid::Uuid::new_v4().simple().to_string(),
+            sid: crate::random::id(),
             expires_at: self.clock.now() + 12 * 3_600,
         }
     }

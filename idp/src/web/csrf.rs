@@ -2,11 +2,11 @@
 //! form (`csrf` field) and page (`<meta name="csrf-token">`, sent back by the
 //! script in the `x-csrf-token` header), compared in constant time.
 
-use base64::Engine as _;
 use subtle::ConstantTimeEq as _;
 use tower_sessions::Session;
 
 use crate::keys::sha256_b64;
+use crate::outage::{Dependency, Failure};
 
 const CSRF_KEY: &str = "csrf";
 /// Header the page script sends the token in.
@@ -22,14 +22,21 @@ pub enum CsrfError {
     Random,
 }
 
+impl Failure for CsrfError {
+    fn unavailable(&self) -> Option<Dependency> {
+        match self {
+            Self::Session(e) => e.unavailable(),
+            Self::Invalid | Self::Random => None,
+        }
+    }
+}
+
 /// The session's token, created on first use.
 pub async fn token(session: &Session) -> Result<String, CsrfError> {
     if let Some(token) = session.get::<String>(CSRF_KEY).await? {
         return Ok(token);
     }
-    let mut bytes = [0u8; 32];
-    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes).map_err(|_| CsrfError::Random)?;
-    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let token = crate::random::token::<32>().map_err(|_| CsrfError::Random)?;
     session.insert(CSRF_KEY, &token).await?;
     Ok(token)
 }

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use super::assets;
-use super::i18n::Lang;
+use crate::i18n::Lang;
 
 /// Escapes text for HTML element content and quoted attribute values.
 pub fn esc(input: &str) -> String {

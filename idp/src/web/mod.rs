@@ -2,15 +2,14 @@
 //! plain error answers for requests no route matches.
 
 pub mod assets;
-pub mod auth_session;
 pub mod csrf;
 pub mod developers;
+pub mod extract;
 pub mod html;
-pub mod i18n;
+pub mod outage;
 pub mod pages;
 pub mod rate_limit;
 pub mod respond;
-pub mod transparency;
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};

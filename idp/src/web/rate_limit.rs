@@ -146,7 +146,7 @@ async fn with_client_id(request: Request) -> (Request, Option<String>) {
         // Too large or broken: the handler will refuse an empty body.
         Err(_) => return (Request::from_parts(parts, Body::empty()), None),
     };
-    let client = url::form_urlencoded::parse(&bytes).find(|(k, _)| k == "client_id").map(|(_, v)| v.into_owned());
+    let client = super::extract::form_field(&bytes, "client_id");
     (Request::from_parts(parts, Body::from(bytes)), client.filter(|c| !c.is_empty() && c.len() <= 256))
 }
 

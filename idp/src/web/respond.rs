@@ -1,30 +1,17 @@
-//! The edge of the login pages: language choice, HTML answers, readable
-//! error pages, and `{error, error_description}` JSON for the ceremony
-//! endpoints.
+//! The edge of the pages: HTML answers, readable error pages (one error
+//! type, rendered in the request's language), and `{error,
+//! error_description}` JSON for the ceremony endpoints.
 
 use axum::Json;
+use axum::extract::Request;
 use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tower_sessions::Session;
 
-use super::i18n::Lang;
 use super::pages::{self, Frame};
-
-const LANG_KEY: &str = "lang";
-
-/// The page language: `ui_locales` (remembered for the session), else the
-/// one remembered, else `Accept-Language`, else French.
-pub async fn lang(session: &Session, headers: &HeaderMap, ui_locales: Option<&str>) -> Lang {
-    if let Some(lang) = ui_locales.and_then(|v| v.split_whitespace().find_map(Lang::from_tag)) {
-        let _ = session.insert(LANG_KEY, lang).await;
-        return lang;
-    }
-    if let Ok(Some(lang)) = session.get::<Lang>(LANG_KEY).await {
-        return lang;
-    }
-    let accept = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
-    Lang::negotiate(None, accept)
-}
+use crate::i18n::Lang;
+use crate::outage::Failure;
 
 /// An HTML page, never cached (it carries a CSRF token).
 pub fn html(status: StatusCode, body: String) -> Response {
@@ -38,11 +25,12 @@ pub fn see_other(path: &str) -> Response {
         .into_response()
 }
 
-/// A readable error page for page routes.
-#[derive(Debug)]
+/// A readable error page for page routes. Handlers return it (or turn any
+/// domain failure into it with `?`) without knowing the language: the
+/// [`render_page_errors`] layer writes the page in the request's language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PageError {
     pub status: StatusCode,
-    pub lang: Lang,
     /// Catalogue key of the message.
     pub key: &'static str,
     /// Where the "back" link goes.
@@ -50,28 +38,66 @@ pub struct PageError {
 }
 
 impl PageError {
-    pub fn new(status: StatusCode, lang: Lang, key: &'static str, back: &'static str) -> Self {
-        Self { status, lang, key, back }
+    pub fn new(status: StatusCode, key: &'static str, back: &'static str) -> Self {
+        Self { status, key, back }
+    }
+
+    /// A request we cannot act on (expired, malformed, unknown client).
+    pub fn bad_request(key: &'static str) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, key, "/account")
+    }
+
+    /// A form whose CSRF token is missing or wrong ("this page expired").
+    pub fn csrf() -> Self {
+        Self::new(StatusCode::FORBIDDEN, "err.csrf", "/account")
     }
 
     /// A server-side failure: logged here, shown as a generic message; a
-    /// 503 "try again" page when the request met the database or Redis
-    /// unavailable (`outage`).
-    pub fn internal(lang: Lang, cause: &dyn std::fmt::Display) -> Self {
-        if let Some(dependency) = crate::outage::current() {
+    /// 503 "try again" page when the failure is a lost dependency.
+    pub fn internal(cause: &dyn Failure) -> Self {
+        if let Some(dependency) = cause.unavailable() {
             tracing::warn!(error = %cause, dependency = dependency.name(), "page failed: dependency unavailable");
-            return Self::new(StatusCode::SERVICE_UNAVAILABLE, lang, "err.unavailable", "/account");
+            return Self::new(StatusCode::SERVICE_UNAVAILABLE, "err.unavailable", "/account");
         }
         tracing::error!(error = %cause, "page failed");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, lang, "err.server", "/account")
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "err.server", "/account")
+    }
+
+    /// The page, in `lang`.
+    pub fn render(self, lang: Lang) -> Response {
+        let frame = Frame { lang, csrf: "", signed_in: false, path: self.back };
+        html(self.status, pages::error(&frame, lang.t(self.key), self.back))
     }
 }
 
+/// Domain failures become pages with `?`: 503 or 500 by the failure's class.
+impl<F: Failure> From<F> for PageError {
+    fn from(cause: F) -> Self {
+        Self::internal(&cause)
+    }
+}
+
+/// Unrendered: the status, with the error riding along for
+/// [`render_page_errors`], which knows the request's language.
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
-        let frame = Frame { lang: self.lang, csrf: "", signed_in: false, path: self.back };
-        html(self.status, pages::error(&frame, self.lang.t(self.key), self.back))
+        let mut response = self.status.into_response();
+        response.extensions_mut().insert(self);
+        response
     }
+}
+
+/// Renders the [`PageError`]s of a request in its language (the rules of the
+/// `Lang` extractor). Sits inside the session layer, so the remembered
+/// language is read.
+pub async fn render_page_errors(request: Request, next: Next) -> Response {
+    let session = request.extensions().get::<Session>().cloned();
+    let ui_locales = super::extract::query_param(request.uri().query(), "ui_locales");
+    let accept_language = request.headers().get(header::ACCEPT_LANGUAGE).cloned();
+    let response = next.run(request).await;
+    let Some(error) = response.extensions().get::<PageError>().copied() else { return response };
+    let lang = super::extract::negotiate(session.as_ref(), accept_language.as_ref(), ui_locales.as_deref()).await;
+    error.render(lang)
 }
 
 /// `{error, error_description[, fields]}` for the JSON ceremony endpoints.
@@ -91,8 +117,8 @@ impl JsonError {
         Self { status, error, description: lang.t(key).to_owned(), fields: None, retry_after: None }
     }
 
-    pub fn internal(lang: Lang, cause: &dyn std::fmt::Display) -> Self {
-        if let Some(dependency) = crate::outage::current() {
+    pub fn internal(lang: Lang, cause: &dyn Failure) -> Self {
+        if let Some(dependency) = cause.unavailable() {
             tracing::warn!(error = %cause, dependency = dependency.name(), "ceremony endpoint: dependency unavailable");
             let unavailable =
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", lang, "err.unavailable");

@@ -267,8 +267,12 @@ async fn the_openapi_document_lists_every_route() {
         for method in ["get", "post", "put", "delete", "patch"] {
             let listed = methods.contains(&method);
             assert_eq!(documented[path].get(method).is_some(), listed, "{method} {path} documented iff routed");
-            let concrete =
-                path.replace("{client_id}", "x").replace("{organisation_id}", "x").replace("{token_id}", "x");
+            let concrete = path
+                .replace("{client_id}", "x")
+                .replace("{organisation_id}", "x")
+                .replace("{token_id}", "x")
+                .replace("{member}", "x")
+                .replace("{invitation_id}", "x");
             let status = app
                 .client
                 .request(method.to_uppercase().parse().unwrap(), app.url(&format!("/admin/api{concrete}")))
@@ -292,8 +296,11 @@ async fn a_citizens_audit_trail_is_for_global_administrators_and_reading_it_is_l
     let w = world(&app).await;
     let event = idp::store::NewAuditEvent {
         citizen_id: "citizen-1".into(),
-        kind: "consent.granted".into(),
-        details: json!({"client_id": w.client_a}).to_string(),
+        event: idp::audit::AuditEvent::ConsentGranted {
+            client_id: w.client_a.clone(),
+            client_name: "Service A".into(),
+            scope: vec!["openid".into()],
+        },
         at: app.clock.now(),
     };
     app.state.db.append_audit_event(&event).await.unwrap();

@@ -365,3 +365,33 @@ async fn initial_access_and_admin_token_commands() {
         assert!(actions.iter().any(|a| a == action), "{action} in {actions:?}");
     }
 }
+
+#[tokio::test]
+async fn member_commands_invite_list_and_withdraw() {
+    let env = environment().await;
+    assert!(run(&env.env, &["migrate"]).await.0);
+    let org = ["org", "create", "--name", "Mairie", "--kind", "commune", "--code", "213105554"];
+    assert!(run(&env.env, &org).await.0);
+    let (ok, stdout, stderr) =
+        run(&env.env, &["member", "add", "--org", "213105554", "--role", "agent", "--expires-in", "2d"]).await;
+    assert!(ok, "{stderr}");
+    let link = stdout.lines().find_map(|l| l.trim().strip_prefix("link")).expect("a link line").trim().to_owned();
+    assert!(link.starts_with(&format!("{}/invitation?token=", env.env["SESAME_ISSUER"])), "{stdout}");
+    let (ok, stdout, _) = run(&env.env, &["member", "list", "--org", "213105554", "--json"]).await;
+    assert!(ok, "{stdout}");
+    let listed = json_of(&stdout);
+    assert_eq!(listed["members"], serde_json::json!([]));
+    assert_eq!(listed["invitations"][0]["role"], "agent");
+    assert_eq!(listed["invitations"][0]["state"], "pending");
+    assert!(!stdout.contains(link.split("token=").nth(1).unwrap()), "the link is shown once only");
+    let invitation_id = listed["invitations"][0]["invitation_id"].as_str().unwrap().to_owned();
+    let (ok, _, stderr) = run(&env.env, &["member", "uninvite", "--org", "213105554", &invitation_id]).await;
+    assert!(ok, "{stderr}");
+    let (ok, stdout, _) = run(&env.env, &["member", "list", "--org", "213105554"]).await;
+    assert!(ok && stdout.contains("revoked"), "{stdout}");
+
+    let (ok, _, stderr) = run(&env.env, &["member", "add", "--org", "213105554", "--role", "mayor"]).await;
+    assert!(!ok && stderr.contains("role \"mayor\""), "{stderr}");
+    let (ok, _, stderr) = run(&env.env, &["member", "remove", "--org", "213105554", "--citizen", "ABCD"]).await;
+    assert!(!ok && stderr.contains("not a member"), "{stderr}");
+}

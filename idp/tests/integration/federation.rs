@@ -179,8 +179,7 @@ async fn scopes_map_to_claims_and_the_claims_parameter_filters() {
     };
     let event = idp::store::NewAuditEvent {
         citizen_id: flow.citizen_id.clone(),
-        kind: "identity.updated".into(),
-        details: "{}".into(),
+        event: idp::audit::AuditEvent::IdentityUpdated { verified_by: None },
         at: now,
     };
     app.state

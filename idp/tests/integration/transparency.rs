@@ -45,8 +45,7 @@ async fn seed_verified_identity(app: &TestApp, citizen_id: &str) {
     };
     let event = NewAuditEvent {
         citizen_id: citizen_id.into(),
-        kind: "identity.updated".into(),
-        details: r#"{"verified_by":"agent:mairie-de-test"}"#.into(),
+        event: idp::audit::AuditEvent::IdentityUpdated { verified_by: Some("agent:mairie-de-test".into()) },
         at: now,
     };
     let attributes = [
@@ -58,6 +57,59 @@ async fn seed_verified_identity(app: &TestApp, citizen_id: &str) {
         verified("phone_number", "+34600000000"),
     ];
     app.state.db.put_attributes(citizen_id, &attributes, &event).await.unwrap();
+}
+
+/// The citizen is also an agent of the test organisation, and was verified
+/// at a counter (by themselves: enough for what the export must hold).
+async fn seed_counter_verification_and_membership(app: &TestApp, citizen_id: &str) {
+    use idp::citizen::verification::*;
+    let db = &app.state.db;
+    let organisation = app.organisation().await;
+    let issued = idp::clients::members::invite(
+        db,
+        &organisation.organisation_id,
+        idp::clients::members::Role::Agent,
+        3_600,
+        &app.issuer,
+        &idp::clients::Actor::cli(),
+        app.clock.now(),
+    )
+    .await
+    .unwrap();
+    let token = issued.link.split("token=").nth(1).unwrap();
+    idp::clients::members::accept(db, token, citizen_id, app.clock.now()).await.unwrap();
+    let check = CounterCheck {
+        citizen_id: citizen_id.into(),
+        document: Document {
+            kind: DocumentType::Passport,
+            number: "18AB12345".into(),
+            issuer: "ESP".into(),
+            expires_on: "2035-01-01".into(),
+        },
+        identity: DocumentIdentity {
+            given_name: "CAMILLE".into(),
+            family_name: "MARTIN".into(),
+            birthdate: "1990-05-17".into(),
+            gender: "female".into(),
+            birthcountry: "99134".into(),
+            birthplace: None,
+        },
+        correct_names: false,
+    };
+    let agent = Agent { citizen_id: citizen_id.into(), organisation };
+    verify_at_counter(db, &app.state.keys, &Spain, &agent, &check, app.clock.now()).await.unwrap();
+}
+
+/// Born in Spain (INSEE 99134): no commune to look up.
+struct Spain;
+
+impl idp::citizen::verification::Geography for Spain {
+    fn is_country(&self, code: &str) -> bool {
+        code == "99134"
+    }
+    fn is_commune(&self, _: &str) -> bool {
+        false
+    }
 }
 
 #[tokio::test]
@@ -116,6 +168,8 @@ async fn revoking_consent_ends_the_services_access_at_once() {
 fn export_member(table: &str) -> &str {
     match table {
         "citizen_attributes" => "attributes",
+        "identity_verifications" => "verifications",
+        "organisation_members" => "memberships",
         other => other,
     }
 }
@@ -128,6 +182,7 @@ async fn export_holds_everything_and_deletion_leaves_nothing() {
     let shown = browser.sign_up("Camille", "Martin", Some("camille@example.fr")).await;
     let citizen = citizen_id(&app, &shown.identifier).await;
     seed_verified_identity(&app, &citizen).await;
+    seed_counter_verification_and_membership(&app, &citizen).await;
     let code = browser_code(&mut browser, &flow, &[]).await;
     let (_, tokens) = flow.redeem(&app, &code).await;
     let access = tokens["access_token"].as_str().unwrap().to_owned();

@@ -13,16 +13,19 @@ use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
 use self::request::{AuthorizationRequest, Refusal, WantedAcr};
-use self::response::{Refused, redirect};
+use self::response::redirect;
 use super::error::{ErrorCode, OAuthError};
-use super::grant::{Grant, random_id, random_token, subject};
+use super::grant::{Grant, subject};
 use super::params::Params;
 use crate::app::AppState;
 use crate::citizen::identity::{Identity, Level, identity_level};
 use crate::clients::{self, Client};
 use crate::endings::cache_keys;
-use crate::web::auth_session::AuthSession;
-use crate::web::respond;
+use crate::login::AuthSession;
+use crate::outage::{Dependency, Failure};
+use crate::random;
+use crate::web::extract::remember_ui_locales;
+use crate::web::respond::PageError;
 
 /// Authorization codes live 60 s (DESIGN.md; RFC 6749 §4.1.2 says at most 10 min).
 pub const CODE_TTL: i64 = 60;
@@ -50,34 +53,30 @@ pub async fn authorize(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
     body: Bytes,
-) -> Response {
+) -> Result<Response, PageError> {
     let raw: &[u8] = if method == Method::POST {
         let form = headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
         if !form {
-            let lang = respond::lang(&session, &headers, None).await;
-            return Refused::bad_request("authz.not_a_form").page(lang);
+            return Err(PageError::bad_request("authz.not_a_form"));
         }
         &body
     } else {
         query.as_deref().unwrap_or_default().as_bytes()
     };
-    let params = match Params::parse(raw) {
-        Ok(params) => params,
-        // Repeated or oversized parameters: we cannot tell which redirect_uri to trust.
-        Err(e) => {
-            tracing::info!(reason = %e.description, "malformed authorization request");
-            let lang = respond::lang(&session, &headers, None).await;
-            return Refused::bad_request("authz.malformed").page(lang);
-        }
-    };
-    let lang = respond::lang(&session, &headers, params.get("ui_locales")).await;
+    // Repeated or oversized parameters: we cannot tell which redirect_uri to trust.
+    let params = Params::parse(raw).map_err(|e| {
+        tracing::info!(reason = %e.description, "malformed authorization request");
+        PageError::bad_request("authz.malformed")
+    })?;
+    // Pages from here on (sign-in, consent, errors) speak the language asked for.
+    remember_ui_locales(&session, params.get("ui_locales")).await;
     match request::validate(&state, &params).await {
-        Ok((request, client)) => proceed(&state, &session, request, &client, None).await,
-        Err(Refusal::Page(refused)) => refused.page(lang),
-        Err(Refusal::Redirect(target, error)) => target.error(&state.config.issuer, &error),
+        Ok((request, client)) => Ok(proceed(&state, &session, request, &client, None).await),
+        Err(Refusal::Page(refused)) => Err(refused),
+        Err(Refusal::Redirect(target, error)) => Ok(target.error(&state.config.issuer, &error)),
     }
 }
 
@@ -85,19 +84,12 @@ pub async fn authorize(
 pub async fn resume(
     State(state): State<AppState>,
     session: Session,
-    headers: HeaderMap,
     Path(id): Path<String>,
-) -> Response {
-    let lang = respond::lang(&session, &headers, None).await;
-    let Some(request) = pending(&state, &session, &id).await else {
-        return Refused::bad_request("authz.expired").page(lang);
-    };
-    let client = match clients::find(&state.db, &request.client_id).await {
-        Ok(Some(client)) => client,
-        Ok(None) => return Refused::bad_request("authz.unknown_client").page(lang),
-        Err(e) => return Refused::internal(&e).page(lang),
-    };
-    proceed(&state, &session, request, &client, Some(&id)).await
+) -> Result<Response, PageError> {
+    let request = pending(&state, &session, &id).await.ok_or(PageError::bad_request("authz.expired"))?;
+    let client =
+        clients::find(&state.db, &request.client_id).await?.ok_or(PageError::bad_request("authz.unknown_client"))?;
+    Ok(proceed(&state, &session, request, &client, Some(&id)).await)
 }
 
 /// Loads a pending request, only for the browser that started it.
@@ -110,23 +102,44 @@ pub async fn pending(state: &AppState, session: &Session, id: &str) -> Option<Au
     serde_json::from_slice(&raw).ok()
 }
 
+/// Why a pending request could not be kept.
+#[derive(Debug, thiserror::Error)]
+pub enum PendingError {
+    #[error("encoding a pending request: {0}")]
+    Encode(#[from] serde_json::Error),
+    #[error("{0}")]
+    Cache(#[from] crate::cache::CacheError),
+    #[error("session store: {0}")]
+    Session(#[from] tower_sessions::session::Error),
+}
+
+impl Failure for PendingError {
+    fn unavailable(&self) -> Option<Dependency> {
+        match self {
+            Self::Encode(_) => None,
+            Self::Cache(e) => e.unavailable(),
+            Self::Session(e) => e.unavailable(),
+        }
+    }
+}
+
 /// Stores (or updates) a pending request bound to this browser session.
 pub async fn save_pending(
     state: &AppState,
     session: &Session,
     id: Option<&str>,
     request: &AuthorizationRequest,
-) -> Result<String, OAuthError> {
-    let id = id.map(str::to_owned).unwrap_or_else(random_id);
-    let value = serde_json::to_vec(request).map_err(OAuthError::server)?;
+) -> Result<String, PendingError> {
+    let id = id.map(str::to_owned).unwrap_or_else(random::id);
+    let value = serde_json::to_vec(request)?;
     state.cache.put(&cache_keys::pending_authorization(&id), &value, PENDING_TTL).await?;
-    let mut mine: Vec<String> = session.get(PENDING_KEY).await.map_err(OAuthError::server)?.unwrap_or_default();
+    let mut mine: Vec<String> = session.get(PENDING_KEY).await?.unwrap_or_default();
     if !mine.contains(&id) {
         mine.push(id.clone());
         // A browser has few requests in flight; forget the oldest.
         let excess = mine.len().saturating_sub(8);
         mine.drain(..excess);
-        session.insert(PENDING_KEY, mine).await.map_err(OAuthError::server)?;
+        session.insert(PENDING_KEY, mine).await?;
     }
     Ok(id)
 }
@@ -175,7 +188,7 @@ async fn decide(
     pending_id: Option<&str>,
 ) -> Result<Response, OAuthError> {
     let now = state.clock.now();
-    let auth = AuthSession::current(session, &state.db, now).await.map_err(OAuthError::server)?;
+    let auth = AuthSession::current(session, &state.db, now).await.map_err(|e| OAuthError::failed(&e))?;
     // Whether the signed-in citizen is someone other than the one id_token_hint names.
     let other_person = match (&auth, request.hinted_subject.as_deref()) {
         (Some(auth), Some(hinted)) => hinted != subject(state, client, &auth.citizen_id).await?,
@@ -199,7 +212,7 @@ async fn decide(
             return Err(OAuthError::new(ErrorCode::LoginRequired, "the citizen must sign in"));
         }
         let request = AuthorizationRequest { sent_to_sign_in: true, ..request };
-        let id = save_pending(state, session, pending_id, &request).await?;
+        let id = save_pending(state, session, pending_id, &request).await.map_err(|e| OAuthError::failed(&e))?;
         let mut next = format!("/signin?next=%2Fauthorize%2Fcontinue%2F{id}");
         if let Some(locales) = &request.ui_locales {
             next.push_str("&ui_locales=");
@@ -231,25 +244,22 @@ async fn decide(
     // First-party services an administrator entitled need no consent page,
     // but offline access is consented to each time it is asked for, by
     // every service (OIDC Core §11: the OP MUST always obtain consent).
-    let offline = request.scope.iter().any(|s| s == "offline_access");
+    let offline = request.scope.contains("offline_access");
     let covered = !offline
-        && (client.skip_consent
-            || consented_scope
-                .as_deref()
-                .is_some_and(|granted| request.scope.iter().all(|s| granted.split(' ').any(|g| g == s))));
+        && (client.skip_consent || consented_scope.is_some_and(|granted| request.scope.is_subset_of(&granted)));
     let consent_needed = !request.consented && (!covered || request.prompt.consent);
     if consent_needed {
         if request.prompt.none {
             return Err(OAuthError::new(ErrorCode::ConsentRequired, "the citizen has not consented to this service"));
         }
-        let id = save_pending(state, session, pending_id, &request).await?;
+        let id = save_pending(state, session, pending_id, &request).await.map_err(|e| OAuthError::failed(&e))?;
         return Ok(redirect(&format!("/authorize/consent/{id}")));
     }
 
-    let code = random_token()?;
+    let code = random::token::<32>()?;
     let record = CodeRecord {
         grant: Grant {
-            grant_id: random_id(),
+            grant_id: random::id(),
             client_id: client.client_id.clone(),
             citizen_id: auth.citizen_id.clone(),
             sid: auth.sid.clone(),

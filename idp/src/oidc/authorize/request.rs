@@ -4,13 +4,15 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::response::{RedirectTarget, Refused, ResponseMode};
+use super::response::{RedirectTarget, ResponseMode};
 use crate::app::AppState;
 use crate::citizen::identity::Level;
 use crate::clients::{self, Client, GRANT_AUTHORIZATION_CODE};
 use crate::clock::UnixTime;
 use crate::oidc::error::{ErrorCode, OAuthError};
 use crate::oidc::params::Params;
+use crate::scope::Scope;
+use crate::web::respond::PageError;
 
 /// `prompt` values (OIDC Core §3.1.2.1).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,8 +30,8 @@ pub struct AuthorizationRequest {
     pub client_id: String,
     pub redirect_uri: String,
     pub response_mode: ResponseMode,
-    /// Requested scopes the client is registered for; others are ignored.
-    pub scope: Vec<String>,
+    /// Requested scopes the client is registered for (others are ignored), sorted.
+    pub scope: Scope,
     pub state: String,
     pub nonce: String,
     pub code_challenge: String,
@@ -113,26 +115,26 @@ pub enum WantedAcr {
 /// trusted) or back at the client.
 #[derive(Debug)]
 pub enum Refusal {
-    Page(Refused),
+    Page(PageError),
     Redirect(RedirectTarget, OAuthError),
 }
 
-impl From<Refused> for Refusal {
-    fn from(e: Refused) -> Self {
+impl From<PageError> for Refusal {
+    fn from(e: PageError) -> Self {
         Refusal::Page(e)
     }
 }
 
 pub async fn validate(state: &AppState, params: &Params) -> Result<(AuthorizationRequest, Client), Refusal> {
-    let client_id = params.get("client_id").ok_or_else(|| Refused::bad_request("authz.no_client_id"))?;
+    let client_id = params.get("client_id").ok_or_else(|| PageError::bad_request("authz.no_client_id"))?;
     let client = clients::find(&state.db, client_id)
         .await
-        .map_err(|e| Refused::internal(&e))?
-        .ok_or_else(|| Refused::bad_request("authz.unknown_client"))?;
-    let redirect_uri = params.get("redirect_uri").ok_or_else(|| Refused::bad_request("authz.no_redirect_uri"))?;
+        .map_err(PageError::from)?
+        .ok_or_else(|| PageError::bad_request("authz.unknown_client"))?;
+    let redirect_uri = params.get("redirect_uri").ok_or_else(|| PageError::bad_request("authz.no_redirect_uri"))?;
     // Exact string match (OAuth 2.0 Security BCP §4.1.3): no normalisation.
     if !client.redirect_uris.iter().any(|u| u == redirect_uri) {
-        return Err(Refused::bad_request("authz.redirect_uri_mismatch").into());
+        return Err(PageError::bad_request("authz.redirect_uri_mismatch").into());
     }
 
     // From here on, errors go back to the client.
@@ -183,13 +185,11 @@ pub async fn validate(state: &AppState, params: &Params) -> Result<(Authorizatio
         return Err(refuse(&target, ErrorCode::InvalidRequest, "state is required"));
     };
     target.state = Some(state_value.to_owned());
-    let requested: Vec<&str> = params.get("scope").unwrap_or_default().split(' ').filter(|s| !s.is_empty()).collect();
-    if !requested.contains(&"openid") {
+    let requested = Scope::parse(params.get("scope").unwrap_or_default());
+    if !requested.contains("openid") {
         return Err(refuse(&target, ErrorCode::InvalidScope, "scope must contain openid"));
     }
-    let mut scope: Vec<String> = requested.iter().filter(|s| client.allows_scope(s)).map(|s| (*s).to_owned()).collect();
-    scope.sort();
-    scope.dedup();
+    let scope = requested.narrowed_to(&client.scope).sorted();
     let nonce = params.get("nonce").ok_or_else(|| refuse(&target, ErrorCode::InvalidRequest, "nonce is required"))?;
     let code_challenge = params
         .get("code_challenge")
@@ -207,7 +207,7 @@ pub async fn validate(state: &AppState, params: &Params) -> Result<(Authorizatio
         ));
     }
     let mut prompt = Prompt::default();
-    for value in params.get("prompt").unwrap_or_default().split(' ').filter(|s| !s.is_empty()) {
+    for value in crate::scope::space_separated(params.get("prompt").unwrap_or_default()) {
         match value {
             "none" => prompt.none = true,
             "login" => prompt.login = true,
@@ -263,7 +263,7 @@ pub async fn validate(state: &AppState, params: &Params) -> Result<(Authorizatio
         prompt,
         max_age,
         acr_values: match params.get("acr_values") {
-            Some(values) => crate::oidc::grant::scope_list(values),
+            Some(values) => crate::scope::space_separated(values).map(str::to_owned).collect(),
             // OIDC Registration §2: the client's default_acr_values, unless the request names some.
             None => client.metadata.default_acr_values.clone(),
         },

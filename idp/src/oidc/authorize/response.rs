@@ -1,14 +1,13 @@
 //! Authorization responses (RFC 6749 §4.1.2, RFC 9207 `iss`, OAuth 2.0 Form
-//! Post Response Mode) and the page shown when nothing may be redirected.
+//! Post Response Mode). When nothing may be redirected (the client or its
+//! return address cannot be trusted, OIDC Core §3.1.2.6), the answer is a
+//! `PageError` a person reads.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use crate::oidc::error::OAuthError;
-use crate::web::html::esc;
-use crate::web::i18n::Lang;
-use crate::web::respond::PageError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -62,23 +61,10 @@ pub fn redirect(location: &str) -> Response {
     response
 }
 
-/// Script that submits the form_post form; static, so the CSP can stay
-/// free of inline script.
-pub const FORM_POST_SCRIPT: &str = "document.forms[0].submit();\n";
-pub const FORM_POST_SCRIPT_PATH: &str = "/authorize/form_post.js";
+pub use crate::web::pages::form_post::{FORM_POST_SCRIPT, FORM_POST_SCRIPT_PATH};
 
 fn form_post(action: &str, params: &[(&'static str, String)]) -> Response {
-    let fields: String = params
-        .iter()
-        .map(|(name, value)| format!(r#"<input type="hidden" name="{}" value="{}">"#, esc(name), esc(value)))
-        .collect();
-    let body = format!(
-        r#"<!doctype html><html lang="fr"><head><meta charset="utf-8"><title>Sésame</title>
-<script src="{FORM_POST_SCRIPT_PATH}" defer></script></head>
-<body><form method="post" action="{}">{fields}<noscript><button type="submit">Continuer / Continue</button></noscript></form></body></html>"#,
-        esc(action)
-    );
-    let mut response = Html(body).into_response();
+    let mut response = Html(crate::web::pages::form_post::form_post(action, params)).into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     crate::web::set_csp(&mut response, &crate::web::csp_allowing_form_to(action));
     response
@@ -90,30 +76,6 @@ pub async fn form_post_script() -> Response {
         FORM_POST_SCRIPT,
     )
         .into_response()
-}
-
-/// An error a person reads: the client or its return address cannot be
-/// trusted, so we must not send them back (OIDC Core §3.1.2.6). Holds a
-/// catalogue key; rendered in the citizen's language.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Refused {
-    pub status: StatusCode,
-    pub key: &'static str,
-}
-
-impl Refused {
-    pub fn bad_request(key: &'static str) -> Self {
-        Self { status: StatusCode::BAD_REQUEST, key }
-    }
-
-    pub fn internal(cause: &dyn std::fmt::Display) -> Self {
-        tracing::error!(error = %cause, "internal error");
-        Self { status: StatusCode::INTERNAL_SERVER_ERROR, key: "err.server" }
-    }
-
-    pub fn page(self, lang: Lang) -> Response {
-        PageError::new(self.status, lang, self.key, "/account").into_response()
-    }
 }
 
 #[cfg(test)]

@@ -5,10 +5,11 @@
 use std::time::Duration;
 
 use crate::app::AppState;
+use crate::clients::admin::{Actor, AdminAction};
 use crate::clients::fetch::names_forbidden_address;
 use crate::config::LOGOUT_TOKEN_TTL;
 use crate::oidc::error::OAuthError;
-use crate::oidc::grant::random_id;
+use crate::random;
 use crate::store::LogoutDelivery;
 
 /// Attempts before giving up (the last one about an hour after the first).
@@ -63,7 +64,7 @@ pub async fn deliver_due(state: &AppState, http: &reqwest::Client, owner: &str) 
         match outcome {
             Some(Ok(response)) if response.status().is_success() => {
                 state.db.mark_logout_delivered(&delivery.delivery_id, owner, now).await?;
-                record_outcome(state, delivery, "logout.delivered", delivery.attempts + 1, None).await;
+                record_outcome(state, delivery, AdminAction::LogoutDelivered, delivery.attempts + 1, None).await;
                 tracing::info!(client_id = %delivery.client_id, attempts = delivery.attempts + 1, "back-channel logout delivered");
             }
             failed => {
@@ -77,7 +78,7 @@ pub async fn deliver_due(state: &AppState, http: &reqwest::Client, owner: &str) 
                 let next = (attempts < MAX_ATTEMPTS).then(|| now + backoff(attempts));
                 state.db.mark_logout_failed(&delivery.delivery_id, owner, &error, next, now).await?;
                 if next.is_none() {
-                    record_outcome(state, delivery, "logout.given_up", attempts, Some(&error)).await;
+                    record_outcome(state, delivery, AdminAction::LogoutGivenUp, attempts, Some(&error)).await;
                     tracing::warn!(client_id = %delivery.client_id, %error, "back-channel logout given up");
                 } else {
                     tracing::info!(client_id = %delivery.client_id, %error, attempts, "back-channel logout will be retried");
@@ -90,22 +91,26 @@ pub async fn deliver_due(state: &AppState, http: &reqwest::Client, owner: &str) 
 
 /// The final outcome of a delivery, in the registry's action log where the
 /// service's organisation and the operators read it (`/admin/api/events`).
-async fn record_outcome(state: &AppState, delivery: &LogoutDelivery, action: &str, attempts: i64, error: Option<&str>) {
+async fn record_outcome(
+    state: &AppState,
+    delivery: &LogoutDelivery,
+    action: AdminAction,
+    attempts: i64,
+    error: Option<&str>,
+) {
     let organisation_id = match crate::clients::find(&state.db, &delivery.client_id).await {
         Ok(Some(client)) => client.organisation_id,
         _ => None,
     };
-    let event = crate::store::EventRecord {
-        event_id: random_id(),
-        at: state.clock.now(),
-        actor: "logout-outbox".into(),
-        action: action.into(),
-        organisation_id,
-        target: delivery.client_id.clone(),
-        detail:
-            serde_json::json!({"reason": delivery.reason, "uri": delivery.uri, "attempts": attempts, "error": error})
-                .to_string(),
-    };
+    let detail =
+        serde_json::json!({"reason": delivery.reason, "uri": delivery.uri, "attempts": attempts, "error": error});
+    let event = Actor::logout_outbox().record(
+        action,
+        organisation_id.as_deref(),
+        &delivery.client_id,
+        detail,
+        state.clock.now(),
+    );
     if let Err(e) = state.db.insert_admin_event(&event).await {
         tracing::warn!(error = %e, "could not record a logout delivery outcome");
     }
@@ -134,7 +139,7 @@ fn resign(state: &AppState, stored: &str) -> Result<String, OAuthError> {
 
 /// Delivers forever, every `SESAME_LOGOUT_DELIVERY_INTERVAL` (one task per replica).
 pub async fn run(state: AppState) {
-    let owner = format!("replica-{}", random_id());
+    let owner = format!("replica-{}", random::id());
     let http = match http_client(state.config.issuer_is_loopback()) {
         Ok(http) => http,
         Err(e) => {

@@ -5,11 +5,9 @@
 
 pub mod backchannel;
 
-use std::fmt::Write as _;
-
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tower_sessions::Session;
 
@@ -19,11 +17,12 @@ use super::params::Params;
 use crate::app::AppState;
 use crate::clients::{self, Client};
 use crate::endings::{self, LoginEnd};
-use crate::web::auth_session::AuthSession;
+use crate::i18n::Lang;
+use crate::login::AuthSession;
 use crate::web::csrf;
-use crate::web::html::{Page, esc, layout};
-use crate::web::i18n::Lang;
-use crate::web::respond::{self, PageError, html};
+use crate::web::extract::{CsrfForm, MaybeSignedIn, negotiate};
+use crate::web::pages::{self, Frame};
+use crate::web::respond::{PageError, html};
 
 /// What a valid `id_token_hint` tells us.
 struct Hint {
@@ -84,11 +83,9 @@ async fn validate(state: &AppState, params: &Params) -> Result<LogoutRequest, &'
 /// Signs this browser out: its login ends everywhere
 /// ([`endings::login_ended`]), then the browser session is cleared.
 /// Returns the front-channel logout URLs.
-pub async fn end_login(state: &AppState, session: &Session, auth: &AuthSession) -> Result<Vec<String>, Response> {
-    let fail = |e: &dyn std::fmt::Display| PageError::internal(Lang::Fr, e).into_response();
-    let frontchannel =
-        endings::login_ended(state, &auth.citizen_id, &auth.sid, LoginEnd::SignedOut).await.map_err(|e| fail(&e))?;
-    AuthSession::end(session).await.map_err(|e| fail(&e))?;
+pub async fn end_login(state: &AppState, session: &Session, auth: &AuthSession) -> Result<Vec<String>, PageError> {
+    let frontchannel = endings::login_ended(state, &auth.citizen_id, &auth.sid, LoginEnd::SignedOut).await?;
+    AuthSession::end(session).await?;
     Ok(frontchannel)
 }
 
@@ -96,32 +93,20 @@ pub async fn end_login(state: &AppState, session: &Session, auth: &AuthSession) 
 pub async fn end_session(
     State(state): State<AppState>,
     session: Session,
+    MaybeSignedIn(auth): MaybeSignedIn,
     method: Method,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
     body: Bytes,
-) -> Response {
+) -> Result<Response, PageError> {
     let raw: &[u8] = if method == Method::POST { &body } else { query.as_deref().unwrap_or_default().as_bytes() };
-    let lang = respond::lang(&session, &headers, None).await;
-    let Ok(params) = Params::parse(raw) else {
-        return PageError::new(StatusCode::BAD_REQUEST, lang, "authz.malformed", "/account").into_response();
-    };
-    let lang = match params.get("ui_locales") {
-        Some(locales) => respond::lang(&session, &headers, Some(locales)).await,
-        None => lang,
-    };
-    let request = match validate(&state, &params).await {
-        Ok(request) => request,
-        Err(key) => return PageError::new(StatusCode::BAD_REQUEST, lang, key, "/account").into_response(),
-    };
-    let now = state.clock.now();
-    let auth = match AuthSession::current(&session, &state.db, now).await {
-        Ok(auth) => auth,
-        Err(e) => return PageError::internal(lang, &e).into_response(),
-    };
+    let params = Params::parse(raw).map_err(|_| PageError::bad_request("authz.malformed"))?;
+    // The request's own `ui_locales`, wherever it was sent (query or body).
+    let lang = negotiate(Some(&session), headers.get(header::ACCEPT_LANGUAGE), params.get("ui_locales")).await;
+    let request = validate(&state, &params).await.map_err(PageError::bad_request)?;
     let Some(auth) = auth else {
         // Already signed out: nothing to confirm.
-        return finish(lang, &request, Vec::new());
+        return Ok(finish(lang, &request, Vec::new()));
     };
     let hint_matches = match (&request.hint, &request.client) {
         (Some(hint), Some(client)) => subject(&state, client, &auth.citizen_id).await.is_ok_and(|sub| hint.sub == sub),
@@ -130,80 +115,42 @@ pub async fn end_session(
     if !hint_matches {
         return confirmation_page(&session, lang, &request).await;
     }
-    match end_login(&state, &session, &auth).await {
-        Ok(frontchannel) => finish(lang, &request, frontchannel),
-        Err(response) => response,
-    }
+    let frontchannel = end_login(&state, &session, &auth).await?;
+    Ok(finish(lang, &request, frontchannel))
 }
 
 /// `POST /logout/confirm`: the citizen confirmed on our page.
-pub async fn confirm(State(state): State<AppState>, session: Session, headers: HeaderMap, body: Bytes) -> Response {
-    let lang = respond::lang(&session, &headers, None).await;
-    let Ok(params) = Params::parse(&body) else {
-        return PageError::new(StatusCode::BAD_REQUEST, lang, "authz.malformed", "/account").into_response();
-    };
-    if csrf::verify(&session, params.get("csrf")).await.is_err() {
-        return PageError::new(StatusCode::FORBIDDEN, lang, "err.csrf", "/account").into_response();
-    }
-    let request = match validate(&state, &params).await {
-        Ok(request) => request,
-        Err(key) => return PageError::new(StatusCode::BAD_REQUEST, lang, key, "/account").into_response(),
-    };
-    let auth = match AuthSession::current(&session, &state.db, state.clock.now()).await {
-        Ok(auth) => auth,
-        Err(e) => return PageError::internal(lang, &e).into_response(),
-    };
+pub async fn confirm(
+    State(state): State<AppState>,
+    session: Session,
+    lang: Lang,
+    MaybeSignedIn(auth): MaybeSignedIn,
+    form: CsrfForm,
+) -> Result<Response, PageError> {
+    let params = Params::parse(form.bytes()).map_err(|_| PageError::bad_request("authz.malformed"))?;
+    let request = validate(&state, &params).await.map_err(PageError::bad_request)?;
     let frontchannel = match auth {
-        Some(auth) => match end_login(&state, &session, &auth).await {
-            Ok(frontchannel) => frontchannel,
-            Err(response) => return response,
-        },
+        Some(auth) => end_login(&state, &session, &auth).await?,
         None => Vec::new(),
     };
-    finish(lang, &request, frontchannel)
+    Ok(finish(lang, &request, frontchannel))
 }
 
-async fn confirmation_page(session: &Session, lang: Lang, request: &LogoutRequest) -> Response {
-    let token = match csrf::token(session).await {
-        Ok(token) => token,
-        Err(e) => return PageError::internal(lang, &e).into_response(),
-    };
-    let t = |key| lang.t(key);
-    let mut hidden = String::new();
-    let fields = [
+async fn confirmation_page(session: &Session, lang: Lang, request: &LogoutRequest) -> Result<Response, PageError> {
+    let token = csrf::token(session).await?;
+    let hidden = [
         ("client_id", request.client.as_ref().map(|c| c.client_id.clone())),
         ("post_logout_redirect_uri", request.post_logout_redirect_uri.clone()),
         ("state", request.state.clone()),
         ("ui_locales", request.ui_locales.clone()),
     ];
-    for (name, value) in fields {
-        if let Some(value) = value {
-            let _ = write!(hidden, r#"<input type="hidden" name="{name}" value="{}">"#, esc(&value));
-        }
-    }
-    let service = request
-        .client
-        .as_ref()
-        .map(|c| format!("<p>{}</p>", esc(&t("logout.from_service").replace("{service}", c.display_name(lang)))))
-        .unwrap_or_default();
-    let body = format!(
-        r#"{service}<p>{question}</p>
-<form method="post" action="/logout/confirm"><input type="hidden" name="csrf" value="{csrf}">{hidden}
-<button type="submit">{yes}</button></form>
-<p><a href="/account">{no}</a></p>"#,
-        question = esc(t("logout.question")),
-        csrf = esc(&token),
-        yes = esc(t("logout.confirm")),
-        no = esc(t("logout.cancel")),
-    );
-    let mut response = html(
-        StatusCode::OK,
-        layout(&Page { lang, title: t("logout.title"), body, csrf: &token, signed_in: true, path: "/logout" }),
-    );
+    let service = request.client.as_ref().map(|c| c.display_name(lang));
+    let frame = Frame { lang, csrf: &token, signed_in: true, path: "/logout" };
+    let mut response = html(StatusCode::OK, pages::logout::confirmation(&frame, service, &hidden));
     if let Some(back) = &request.post_logout_redirect_uri {
         crate::web::set_csp(&mut response, &crate::web::csp_allowing_form_to(back));
     }
-    response
+    Ok(response)
 }
 
 /// After logout: straight back to the service when it asked and nothing
@@ -224,23 +171,8 @@ fn finish(lang: Lang, request: &LogoutRequest, frontchannel: Vec<String>) -> Res
     {
         return redirect(back);
     }
-    let t = |key| lang.t(key);
-    let mut body = format!("<p role=\"status\">{}</p>", esc(t("logout.done")));
-    for url in &frontchannel {
-        let _ = write!(body, r#"<iframe src="{}" title="{}" hidden></iframe>"#, esc(url), esc(t("logout.frame_title")));
-    }
-    match &back {
-        Some(back) => {
-            let _ = write!(body, r#"<p><a href="{}">{}</a></p>"#, esc(back), esc(t("logout.back_to_service")));
-        }
-        None => {
-            let _ = write!(body, r#"<p><a href="/signin">{}</a></p>"#, esc(t("logout.sign_in_again")));
-        }
-    }
-    let mut response = html(
-        StatusCode::OK,
-        layout(&Page { lang, title: t("logout.title"), body, csrf: "", signed_in: false, path: "/logout" }),
-    );
+    let frame = Frame { lang, csrf: "", signed_in: false, path: "/logout" };
+    let mut response = html(StatusCode::OK, pages::logout::signed_out(&frame, &frontchannel, back.as_deref()));
     if !frontchannel.is_empty() {
         crate::web::set_csp(&mut response, &crate::web::csp_allowing_frames_of(&frontchannel));
     }

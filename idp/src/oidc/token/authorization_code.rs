@@ -56,9 +56,12 @@ pub async fn exchange(state: &AppState, client: &Client, params: &Params) -> Res
     if !bool::from(computed.as_bytes().ct_eq(record.code_challenge.as_bytes())) {
         return Err(OAuthError::invalid_grant("code_verifier does not match the code_challenge"));
     }
-    let identity = Identity::load(&state.db, &record.grant.citizen_id)
+    let mut identity = Identity::load(&state.db, &record.grant.citizen_id)
         .await?
         .ok_or_else(|| OAuthError::invalid_grant("the citizen's account no longer exists"))?;
+    if crate::oidc::verified_claims::wanted(&record.grant.claims) {
+        identity.load_verifications(&state.db).await?;
+    }
     let entitled = client.subject_type == SubjectType::Public;
     let id_token_claims = released(&record.grant, &identity, entitled, Target::IdToken);
     // What the service receives now (ID token) and may fetch at UserInfo

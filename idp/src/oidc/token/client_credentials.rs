@@ -3,10 +3,10 @@
 
 use crate::app::AppState;
 use crate::clients::Client;
-use crate::keys::Alg;
 use crate::oidc::error::{ErrorCode, OAuthError};
-use crate::oidc::grant::{AccessClaims, TokenResponse, random_id};
+use crate::oidc::grant::{TokenResponse, mint_access_token};
 use crate::oidc::params::Params;
+use crate::scope::Scope;
 
 /// Every scope the provider offers is about a citizen: a service acting for
 /// itself gets only the scopes outside them it was registered for.
@@ -16,12 +16,12 @@ pub async fn exchange(state: &AppState, client: &Client, params: &Params) -> Res
     if !client.is_confidential() {
         return Err(OAuthError::new(ErrorCode::UnauthorizedClient, "client_credentials needs a confidential client"));
     }
-    let service_scopes: Vec<&String> = client.scope.iter().filter(|s| !CITIZEN_SCOPES.contains(&s.as_str())).collect();
-    let scope: Vec<String> = match params.get("scope") {
-        None => service_scopes.iter().map(|s| (*s).clone()).collect(),
+    let service_scopes: Scope = client.scope.iter().filter(|s| !CITIZEN_SCOPES.contains(s)).collect();
+    let scope = match params.get("scope") {
+        None => service_scopes,
         Some(asked) => {
-            let asked = crate::oidc::grant::scope_list(asked);
-            if asked.iter().any(|s| !service_scopes.contains(&s)) {
+            let asked = Scope::parse(asked);
+            if !asked.is_subset_of(&service_scopes) {
                 return Err(OAuthError::new(
                     ErrorCode::InvalidScope,
                     "a requested scope is not registered for service calls",
@@ -30,29 +30,12 @@ pub async fn exchange(state: &AppState, client: &Client, params: &Params) -> Res
             asked
         }
     };
-    let now = state.clock.now();
-    let lifetime = state.config.lifetimes.access_token;
-    let claims = AccessClaims {
-        iss: state.config.issuer.clone(),
-        sub: client.client_id.clone(),
-        aud: state.config.issuer.clone(),
-        client_id: client.client_id.clone(),
-        iat: now,
-        exp: now + lifetime,
-        jti: random_id(),
-        scope: scope.join(" "),
-        auth_time: None,
-        acr: None,
-        amr: Vec::new(),
-        sid: None,
-        gid: None,
-    };
-    let access_token = state.keys.sign(Alg::ES256, "at+jwt", &claims)?;
+    let access_token = mint_access_token(state, client, &client.client_id, &scope, None)?;
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer",
-        expires_in: lifetime,
-        scope: scope.join(" "),
+        expires_in: state.config.lifetimes.access_token,
+        scope,
         id_token: None,
         refresh_token: None,
     })

@@ -6,8 +6,9 @@ use crate::app::AppState;
 use crate::clients::Client;
 use crate::keys::sha256_b64;
 use crate::oidc::error::{ErrorCode, OAuthError};
-use crate::oidc::grant::{Grant, TokenResponse, mint, scope_list, subject};
+use crate::oidc::grant::{Grant, TokenResponse, mint, subject};
 use crate::oidc::params::Params;
+use crate::scope::Scope;
 use crate::store::Rotation;
 
 pub async fn exchange(state: &AppState, client: &Client, params: &Params) -> Result<TokenResponse, OAuthError> {
@@ -26,12 +27,11 @@ pub async fn exchange(state: &AppState, client: &Client, params: &Params) -> Res
     if !current.offline && !state.db.login_session_active(&current.sid, &current.citizen_id, now).await? {
         return Err(OAuthError::invalid_grant("the sign-in this token belongs to has ended"));
     }
-    let granted = scope_list(&current.scope);
     let scope = match params.get("scope") {
-        None => granted.clone(),
+        None => current.scope.clone(),
         Some(asked) => {
-            let asked = scope_list(asked);
-            if asked.iter().any(|s| !granted.contains(s)) {
+            let asked = Scope::parse(asked);
+            if !asked.is_subset_of(&current.scope) {
                 return Err(OAuthError::new(ErrorCode::InvalidScope, "a refresh cannot widen the granted scope"));
             }
             asked

@@ -4,31 +4,36 @@
 
 use std::fmt::Write as _;
 
-use super::html::{Page, esc, layout, when};
-use super::i18n::Lang;
-use super::pages::Frame;
+use super::Frame;
+use super::consent::scope_key;
+use crate::audit::AuditEvent;
 use crate::citizen::transparency::{Activity, ConnectedService};
+use crate::i18n::Lang;
+use crate::scope::Scope;
 use crate::store::AttributeRecord;
+use crate::web::html::{Page, esc, layout, when};
 
-/// Catalogue key of an activity kind.
-pub fn activity_key(kind: &str) -> &'static str {
-    match kind {
-        "citizen.signed_up" => "activity.signed_up",
-        "session.signed_in" => "activity.signed_in",
-        "session.others_ended" => "activity.others_ended",
-        "passkey.added" => "activity.passkey_added",
-        "passkey.renamed" => "activity.passkey_renamed",
-        "passkey.removed" => "activity.passkey_removed",
-        "passkey.revoked_all" => "activity.passkeys_revoked",
-        "passkey.counter_regression" => "activity.counter_regression",
-        "recovery.codes_issued" => "activity.codes_issued",
-        "recovery.used" => "activity.recovery_used",
-        "recovery.refused" => "activity.recovery_refused",
-        "consent.granted" => "activity.consent_granted",
-        "consent.revoked" => "activity.consent_revoked",
-        "claims.released" => "activity.claims_released",
-        "identity.updated" => "activity.identity_updated",
-        _ => "activity.other",
+/// Catalogue key of an activity (`None`: a kind this version does not know).
+pub fn activity_key(event: Option<&AuditEvent>) -> &'static str {
+    use AuditEvent as E;
+    let Some(event) = event else { return "activity.other" };
+    match event {
+        E::SignedUp => "activity.signed_up",
+        E::SignedIn { .. } => "activity.signed_in",
+        E::OtherSessionsEnded { .. } => "activity.others_ended",
+        E::PasskeyAdded { .. } => "activity.passkey_added",
+        E::PasskeyRenamed { .. } => "activity.passkey_renamed",
+        E::PasskeyRemoved { .. } => "activity.passkey_removed",
+        E::PasskeysRevoked { .. } => "activity.passkeys_revoked",
+        E::CounterRegression { .. } => "activity.counter_regression",
+        E::RecoveryCodesIssued { .. } => "activity.codes_issued",
+        E::RecoveryUsed => "activity.recovery_used",
+        E::RecoveryRefused { .. } => "activity.recovery_refused",
+        E::ConsentGranted { .. } => "activity.consent_granted",
+        E::ConsentRevoked { .. } => "activity.consent_revoked",
+        E::ClaimsReleased { .. } => "activity.claims_released",
+        E::IdentityUpdated { .. } => "activity.identity_updated",
+        E::IdentityVerified { .. } => "activity.identity_verified",
     }
 }
 
@@ -55,23 +60,9 @@ fn claim_list(lang: Lang, claims: &[String]) -> String {
     claims.iter().map(|c| claim_key(c).map_or_else(|| esc(c), |k| esc(lang.t(k)))).collect::<Vec<_>>().join(", ")
 }
 
-fn scope_list(lang: Lang, scopes: &[String]) -> String {
-    scopes
-        .iter()
-        .map(|s| {
-            let key = match s.as_str() {
-                "openid" => "consent.scope.openid",
-                "profile" => "consent.scope.profile",
-                "email" => "consent.scope.email",
-                "phone" => "consent.scope.phone",
-                "address" => "consent.scope.address",
-                "offline_access" => "consent.scope.offline_access",
-                "citizen_identifier" => "consent.scope.citizen_identifier",
-                other => return format!("<li>{}</li>", esc(other)),
-            };
-            format!("<li>{}</li>", esc(lang.t(key)))
-        })
-        .collect()
+/// Each scope in plain words (the consent page's wording), unknown ones as sent.
+fn scope_list(lang: Lang, scopes: &Scope) -> String {
+    scopes.iter().map(|s| format!("<li>{}</li>", scope_key(s).map_or_else(|| esc(s), |key| esc(lang.t(key))))).collect()
 }
 
 /// `<dt>`/`<dd>` rows of the identity record's other attributes, each
@@ -140,7 +131,7 @@ pub fn sections(frame: &Frame<'_>, services: &[ConnectedService], activity: &[Ac
         intro = esc(t("account.activity_intro")),
     );
     for a in activity {
-        let mut line = esc(t(activity_key(&a.kind)));
+        let mut line = esc(t(activity_key(a.event.as_ref())));
         if let Some(service) = &a.service {
             let _ = write!(line, " — {}", esc(service));
         }
@@ -148,7 +139,7 @@ pub fn sections(frame: &Frame<'_>, services: &[ConnectedService], activity: &[Ac
             let _ = write!(line, " — {}", esc(device));
         }
         if !a.items.is_empty() {
-            let items = if a.kind == "claims.released" {
+            let items = if matches!(a.event, Some(AuditEvent::ClaimsReleased { .. })) {
                 claim_list(lang, &a.items)
             } else {
                 a.items.iter().map(|i| esc(i)).collect::<Vec<_>>().join(", ")
@@ -197,27 +188,12 @@ mod tests {
 
     #[test]
     fn every_label_exists_in_both_languages() {
-        let kinds = [
-            "citizen.signed_up",
-            "session.signed_in",
-            "session.others_ended",
-            "passkey.added",
-            "passkey.renamed",
-            "passkey.removed",
-            "passkey.revoked_all",
-            "passkey.counter_regression",
-            "recovery.codes_issued",
-            "recovery.used",
-            "recovery.refused",
-            "consent.granted",
-            "consent.revoked",
-            "claims.released",
-            "identity.updated",
-            "anything.else",
-        ];
-        let keys = kinds
+        let events = crate::audit::one_of_each();
+        let keys = events
             .iter()
-            .map(|k| activity_key(k))
+            .map(Some)
+            .chain([None])
+            .map(activity_key)
             .chain(crate::oidc::claims::RELEASABLE.iter().map(|c| claim_key(c).unwrap_or("missing")));
         for key in keys {
             for lang in [Lang::Fr, Lang::En] {
@@ -233,12 +209,20 @@ mod tests {
         let services = vec![ConnectedService {
             client_id: evil.into(),
             client_name: evil.into(),
-            scope: vec!["openid".into(), evil.into()],
+            scope: ["openid", evil].into_iter().collect(),
             granted_at: 0,
             last_release: Some((0, vec![evil.into()])),
         }];
+        let released = AuditEvent::ClaimsReleased {
+            client_id: evil.into(),
+            client_name: evil.into(),
+            to: "userinfo".into(),
+            scope: vec![evil.into()],
+            claims: vec![evil.into()],
+            acr: evil.into(),
+        };
         let activity = vec![Activity {
-            kind: "claims.released".into(),
+            event: Some(released),
             at: 0,
             service: Some(evil.into()),
             device: Some(evil.into()),

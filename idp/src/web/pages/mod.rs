@@ -1,10 +1,18 @@
-//! The login pages' templates: plain functions from typed data to HTML,
-//! every dynamic value escaped, every string from the catalogue.
+//! Every page template: plain functions from typed data to HTML, every
+//! dynamic value escaped, every string from the catalogue. Handlers gather
+//! the data; these render it. The login and account pages are here; the
+//! rest by subject below.
+
+pub mod consent;
+pub mod developers;
+pub mod form_post;
+pub mod logout;
+pub mod transparency;
 
 use std::fmt::Write as _;
 
-use super::html::{self, Field, Page, esc, field, layout, status_region, when};
-use super::i18n::Lang;
+use crate::i18n::Lang;
+use crate::web::html::{self, Field, Page, esc, field, layout, status_region, when};
 
 /// What every page needs besides its own data.
 pub struct Frame<'a> {
@@ -238,7 +246,7 @@ pub fn account(frame: &Frame<'_>, view: &AccountView<'_>) -> String {
         email = esc(view.email.unwrap_or(t("account.no_email"))),
         identifier_label = esc(t("account.identifier")),
         identifier = esc(view.identifier),
-        attributes = super::transparency::attribute_rows(frame.lang, view.attributes),
+        attributes = transparency::attribute_rows(frame.lang, view.attributes),
         level_label = esc(t("account.level")),
         level = esc(match view.acr {
             "eidas1" => t("account.level_eidas1"),
@@ -322,7 +330,7 @@ pub fn account(frame: &Frame<'_>, view: &AccountView<'_>) -> String {
 <form method="post" action="/account/sessions/revoke-others"><input type="hidden" name="csrf" value="{csrf}"><button type="submit" class="secondary">{others}</button></form>"#,
         others = esc(t("account.signout_others")),
     );
-    body.push_str(&super::transparency::sections(frame, view.services, view.activity));
+    body.push_str(&transparency::sections(frame, view.services, view.activity));
     page(frame, "account.title", body)
 }
 

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
 use crate::clock::UnixTime;
+use crate::outage::{Dependency, Failure};
 use crate::store::{Db, StoreError};
 
 /// Session key under which [`AuthSession`] is stored.
@@ -33,6 +34,15 @@ pub enum SessionError {
     Session(#[from] tower_sessions::session::Error),
     #[error("{0}")]
     Store(#[from] StoreError),
+}
+
+impl Failure for SessionError {
+    fn unavailable(&self) -> Option<Dependency> {
+        match self {
+            Self::Session(e) => e.unavailable(),
+            Self::Store(e) => e.unavailable(),
+        }
+    }
 }
 
 impl AuthSession {

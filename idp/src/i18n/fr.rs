@@ -219,6 +219,7 @@ pub const MESSAGES: &[(&str, &str)] = &[
     ("activity.consent_revoked", "Autorisation retirée"),
     ("activity.claims_released", "Données transmises"),
     ("activity.identity_updated", "Identité mise à jour"),
+    ("activity.identity_verified", "Identité vérifiée au guichet"),
     ("activity.other", "Autre évènement"),
     ("claim.given_name", "prénoms"),
     ("claim.family_name", "nom"),

@@ -204,6 +204,7 @@ pub const MESSAGES: &[(&str, &str)] = &[
     ("activity.consent_revoked", "Permission withdrawn"),
     ("activity.claims_released", "Data sent"),
     ("activity.identity_updated", "Identity updated"),
+    ("activity.identity_verified", "Identity verified at a counter"),
     ("activity.other", "Other event"),
     ("claim.given_name", "given names"),
     ("claim.family_name", "family name"),
