@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use super::identity::INSEE_FRANCE;
+use super::verification::Geography;
 
 const COMMUNES: &str = include_str!("../../data/communes.tsv");
 const COUNTRIES: &str = include_str!("../../data/countries.tsv");
@@ -72,6 +73,20 @@ impl Country {
 
     pub fn is_france(&self) -> bool {
         self.code == INSEE_FRANCE
+    }
+}
+
+/// The official lists, as the counter's checks read them: a birthplace may
+/// be any commune code a birth certificate can carry, merged ones included.
+pub struct Cog;
+
+impl Geography for Cog {
+    fn is_country(&self, code: &str) -> bool {
+        country(code).is_some()
+    }
+
+    fn is_commune(&self, code: &str) -> bool {
+        commune(code).is_some()
     }
 }
 
@@ -207,6 +222,14 @@ mod tests {
         for code in ["", "75", "99999", "75000", "20000", "ABCDE", "750560", "99100"] {
             assert_eq!(commune(code), None, "{code}");
         }
+    }
+
+    #[test]
+    fn the_counter_checks_read_the_cog() {
+        assert!(Cog.is_commune("75056") && Cog.is_commune("01340") && Cog.is_commune("20004"));
+        assert!(!Cog.is_commune("99100") && !Cog.is_commune("75000"));
+        assert!(Cog.is_country(INSEE_FRANCE) && Cog.is_country("99134"));
+        assert!(!Cog.is_country("75056") && !Cog.is_country("99999"));
     }
 
     #[test]
