@@ -8,7 +8,6 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use super::identity::INSEE_FRANCE;
-use super::verification::Geography;
 
 const COMMUNES: &str = include_str!("../../data/communes.tsv");
 const COUNTRIES: &str = include_str!("../../data/countries.tsv");
@@ -76,20 +75,6 @@ impl Country {
     }
 }
 
-/// The official lists, as the counter's checks read them: a birthplace may
-/// be any commune code a birth certificate can carry, merged ones included.
-pub struct Cog;
-
-impl Geography for Cog {
-    fn is_country(&self, code: &str) -> bool {
-        country(code).is_some()
-    }
-
-    fn is_commune(&self, code: &str) -> bool {
-        commune(code).is_some()
-    }
-}
-
 /// The commune with this INSEE code (`75056`, `2A004`; case and surrounding
 /// spaces as typed are tolerated).
 pub fn commune(code: &str) -> Option<Commune> {
@@ -135,9 +120,25 @@ fn parse_country(line: &'static str) -> Option<Country> {
     Some(Country { code, name, other_territories: cells.next().unwrap_or("") })
 }
 
+/// The official lists, as the counter's checks read them. Any code the COG
+/// ever had is a birthplace: one is born in the commune of that day, even
+/// if it has since merged.
+pub struct Cog;
+
+impl super::verification::Geography for Cog {
+    fn is_country(&self, code: &str) -> bool {
+        country(code).is_some()
+    }
+
+    fn is_commune(&self, code: &str) -> bool {
+        commune(code).is_some()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::citizen::verification::Geography;
 
     #[test]
     fn every_line_of_the_data_parses() {

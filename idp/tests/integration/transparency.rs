@@ -97,19 +97,7 @@ async fn seed_counter_verification_and_membership(app: &TestApp, citizen_id: &st
         correct_names: false,
     };
     let agent = Agent { citizen_id: citizen_id.into(), organisation };
-    verify_at_counter(db, &app.state.keys, &Spain, &agent, &check, app.clock.now()).await.unwrap();
-}
-
-/// Born in Spain (INSEE 99134): no commune to look up.
-struct Spain;
-
-impl idp::citizen::verification::Geography for Spain {
-    fn is_country(&self, code: &str) -> bool {
-        code == "99134"
-    }
-    fn is_commune(&self, _: &str) -> bool {
-        false
-    }
+    verify_at_counter(db, &app.state.keys, &idp::citizen::cog::Cog, &agent, &check, app.clock.now()).await.unwrap();
 }
 
 #[tokio::test]
