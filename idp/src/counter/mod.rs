@@ -20,7 +20,7 @@ use tower_sessions::Session;
 use crate::app::AppState;
 use crate::citizen::cog::Cog;
 use crate::citizen::identity::{Identity, Level, identity_level};
-use crate::citizen::mrz::{self, DocumentKind, MrzError, Sex};
+use crate::citizen::mrz::{self, MrzError, Sex};
 use crate::citizen::verification::{
     Agent, CounterCheck, Document, DocumentIdentity, DocumentType, Problem, VerifyError, verify_at_counter,
 };
@@ -236,13 +236,7 @@ fn form_of(form: &CsrfForm) -> CaseForm {
 /// Fills the fields the zone proves; what it does not hold (birthplace,
 /// birth country, an old CNI's expiry) stays as typed.
 fn apply_mrz(form: &mut CaseForm, zone: &mrz::Mrz) {
-    form.document_type = match zone.kind {
-        DocumentKind::Cni => DocumentType::Idcard,
-        DocumentKind::Passeport => DocumentType::Passport,
-        DocumentKind::TitreSejour => DocumentType::ResidencePermit,
-    }
-    .as_str()
-    .into();
+    form.document_type = zone.kind.as_str().into();
     form.document_number.clone_from(&zone.document_number);
     form.document_issuer = zone.issuing_state.replace('<', "");
     if let Some(expiry) = zone.expiry_date {
