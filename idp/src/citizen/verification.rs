@@ -223,7 +223,8 @@ pub fn check(form: &CounterCheck, geography: &dyn Geography, today: &str) -> Res
     if !(1..=20).contains(&number.len()) || !number.chars().all(|c| c.is_ascii_alphanumeric()) {
         problems.push(Problem::DocumentNumber);
     }
-    if d.issuer.len() != 3 || !d.issuer.bytes().all(|b| b.is_ascii_uppercase()) {
+    // ICAO state codes: three letters, or fewer (`D` for Germany).
+    if !(1..=3).contains(&d.issuer.len()) || !d.issuer.bytes().all(|b| b.is_ascii_uppercase()) {
         problems.push(Problem::DocumentIssuer);
     }
     if !valid_date(&d.expires_on) {
@@ -418,6 +419,8 @@ mod tests {
         assert_eq!(with(|f| f.document.expires_on = "2026-12-00".into()), [Problem::DocumentExpiry]);
         assert_eq!(with(|f| f.document.number = "X4/RT".into()), [Problem::DocumentNumber]);
         assert_eq!(with(|f| f.document.issuer = "fr".into()), [Problem::DocumentIssuer]);
+        assert_eq!(with(|f| f.document.issuer = "FRAN".into()), [Problem::DocumentIssuer]);
+        assert_eq!(with(|f| f.document.issuer = "D".into()), [], "Germany's ICAO code");
         assert_eq!(with(|f| f.identity.birthdate = "2027-01-01".into()), [Problem::BirthdateInFuture]);
         assert_eq!(with(|f| f.identity.birthdate = "1990-13-01".into()), [Problem::Birthdate]);
         assert_eq!(with(|f| f.identity.gender = "x".into()), [Problem::Gender]);
