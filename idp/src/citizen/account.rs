@@ -79,6 +79,7 @@ async fn account_page(
     let sessions = state.db.login_sessions_of(&citizen.id, now).await?;
     let codes_left = state.db.unused_recovery_codes(&citizen.id).await?;
     let attributes = state.db.attributes_of(&citizen.id).await?;
+    let verifications = state.db.verifications_of(&citizen.id).await?;
     let events = state.db.audit_events_of(&citizen.id).await?;
     let services = transparency::connected_services(&state, &citizen.id, &events, lang).await?;
     let activity = transparency::activity(&events);
@@ -107,6 +108,7 @@ async fn account_page(
             .collect(),
         notice: notice(query_param(query.as_deref(), "notice").as_deref()),
         attributes: &attributes,
+        verifications: &verifications,
         services: &services,
         activity: &activity,
     };

@@ -369,4 +369,10 @@ pub const MESSAGES: &[(&str, &str)] = &[
     ("err.not_org_admin", "This page is for the administrators of an organisation."),
     ("notice.member_removed", "The role was removed."),
     ("notice.invitation_withdrawn", "The invitation was withdrawn."),
+    ("account.verifications", "Checks of your identity"),
+    (
+        "account.verifications_none",
+        "Your identity has not been verified yet. Go to your town hall's counter with an identity document to reach the substantial level.",
+    ),
+    ("account.verification_recovery", "document checked to restore access to your account"),
 ];

@@ -390,4 +390,10 @@ pub const MESSAGES: &[(&str, &str)] = &[
     ("err.not_org_admin", "Cette page est réservée aux administrateurs d’une organisation."),
     ("notice.member_removed", "Le rôle a été retiré."),
     ("notice.invitation_withdrawn", "L’invitation a été retirée."),
+    ("account.verifications", "Vérifications de votre identité"),
+    (
+        "account.verifications_none",
+        "Votre identité n’a pas encore été vérifiée. Présentez-vous au guichet de votre mairie avec une pièce d’identité pour atteindre le niveau substantiel.",
+    ),
+    ("account.verification_recovery", "pièce contrôlée pour rétablir l’accès à votre compte"),
 ];

@@ -128,6 +128,10 @@ async fn an_agent_verifies_a_citizen_who_then_signs_in_to_a_service_at_eidas2() 
     let account = citizen.account().await;
     assert!(account.contains("substantiel"), "{account}");
     assert!(account.contains("ELODIE MARIE"), "the corrected names: {account}");
+    let organisation = app.organisation().await.name;
+    let checks = account.split(r#"id="verifications-title""#).nth(1).expect("the checks are listed");
+    assert!(checks.contains(&organisation) && checks.contains("Carte nationale d’identité"), "{checks}");
+    assert!(account.contains(&format!("vérifié par {organisation}")), "each attribute names who verified it: {account}");
 
     // A service asking for eidas2 (essential) and verified_claims.
     let client = confidential(&app).await;

@@ -207,6 +207,8 @@ pub struct AccountView<'a> {
     /// Services the citizen consented to, and what happened on the account.
     /// Identity attributes beyond the sign-up names, with their verification.
     pub attributes: &'a [crate::store::AttributeRecord],
+    /// Checks of the identity at counters, and assisted recoveries.
+    pub verifications: &'a [crate::store::VerificationRecord],
     pub services: &'a [crate::citizen::transparency::ConnectedService],
     pub activity: &'a [crate::citizen::transparency::Activity],
 }
@@ -253,7 +255,7 @@ pub fn account(frame: &Frame<'_>, view: &AccountView<'_>) -> String {
         email = esc(view.email.unwrap_or(t("account.no_email"))),
         identifier_label = esc(t("account.identifier")),
         identifier = esc(view.identifier),
-        attributes = transparency::attribute_rows(frame.lang, view.attributes),
+        attributes = transparency::attribute_rows(frame.lang, view.attributes, view.verifications),
         level_label = esc(t("account.level")),
         level = esc(match view.acr {
             "eidas1" => t("account.level_eidas1"),
@@ -338,6 +340,7 @@ pub fn account(frame: &Frame<'_>, view: &AccountView<'_>) -> String {
 <form method="post" action="/account/sessions/revoke-others"><input type="hidden" name="csrf" value="{csrf}"><button type="submit" class="secondary">{others}</button></form>"#,
         others = esc(t("account.signout_others")),
     );
+    body.push_str(&transparency::verifications(frame.lang, view.verifications));
     let _ = write!(
         body,
         r#"<h2>{title}</h2>
@@ -399,6 +402,7 @@ mod tests {
             sessions: vec![SessionView { device: evil, created_at: 0, current: true }],
             notice: None,
             attributes: &[],
+            verifications: &[],
             services: &[],
             activity: &[],
         };

@@ -10,7 +10,7 @@ use crate::audit::AuditEvent;
 use crate::citizen::transparency::{Activity, ConnectedService};
 use crate::i18n::Lang;
 use crate::scope::Scope;
-use crate::store::AttributeRecord;
+use crate::store::{AttributeRecord, VerificationRecord};
 use crate::web::html::{Page, esc, layout, when};
 
 /// Catalogue key of an activity (`None`: a kind this version does not know).
@@ -67,7 +67,7 @@ fn scope_list(lang: Lang, scopes: &Scope) -> String {
 
 /// `<dt>`/`<dd>` rows of the identity record's other attributes, each
 /// with who verified it and when (or "declared by you").
-pub fn attribute_rows(lang: Lang, attributes: &[AttributeRecord]) -> String {
+pub fn attribute_rows(lang: Lang, attributes: &[AttributeRecord], verifications: &[VerificationRecord]) -> String {
     let mut rows = String::new();
     for a in attributes {
         let (label, value) = match claim_key(&a.name) {
@@ -75,12 +75,55 @@ pub fn attribute_rows(lang: Lang, attributes: &[AttributeRecord]) -> String {
             _ => continue,
         };
         let status = match (&a.verified_by, a.verified_at) {
-            (Some(by), Some(at)) => format!("{} {} · {}", esc(lang.t("account.verified_by")), esc(by), esc(&when(at))),
+            (Some(by), Some(at)) => {
+                // A verification names its organisation; older rows name the verifier as text.
+                let who = verifications
+                    .iter()
+                    .find(|v| &v.verification_id == by)
+                    .map_or(by.as_str(), |v| v.organisation_name.as_str());
+                format!("{} {} · {}", esc(lang.t("account.verified_by")), esc(who), esc(&when(at)))
+            }
             _ => esc(lang.t("account.self_declared")),
         };
         let _ = write!(rows, "<dt>{}</dt><dd>{} <span class=\"hint\">({status})</span></dd>", esc(label), esc(value));
     }
     rows
+}
+
+/// Every check of the citizen's identity at a counter, and every assisted
+/// recovery: who (organisation, in the role of counter agent), what, when.
+pub fn verifications(lang: Lang, verifications: &[VerificationRecord]) -> String {
+    let t = |k| lang.t(k);
+    let mut out = format!(r#"<h2 id="verifications-title">{}</h2>"#, esc(t("account.verifications")));
+    if verifications.is_empty() {
+        let _ = write!(out, "<p>{}</p>", esc(t("account.verifications_none")));
+        return out;
+    }
+    out.push_str(r#"<ul aria-labelledby="verifications-title">"#);
+    for v in verifications {
+        let document = match v.document_type.as_str() {
+            "idcard" => t("doc.idcard"),
+            "passport" => t("doc.passport"),
+            "residence_permit" => t("doc.residence_permit"),
+            other => other,
+        };
+        let what = if v.kind == "recovery" {
+            esc(t("account.verification_recovery"))
+        } else {
+            let names: Vec<String> = serde_json::from_str(&v.attributes).unwrap_or_default();
+            claim_list(lang, &names)
+        };
+        let _ = write!(
+            out,
+            "<li>{when} — {org} ({role}) · {document} · {what}</li>",
+            when = esc(&when(v.verified_at)),
+            org = esc(&v.organisation_name),
+            role = esc(t("role.agent")),
+            document = esc(document),
+        );
+    }
+    out.push_str("</ul>");
+    out
 }
 
 /// Connected services, activity, export and deletion.
@@ -238,7 +281,7 @@ mod tests {
             verified_at: Some(0),
             updated_at: 0,
         }];
-        let rows = attribute_rows(Lang::Fr, &attributes);
+        let rows = attribute_rows(Lang::Fr, &attributes, &[]);
         assert!(rows.contains("lieu de naissance") && !rows.contains("<img"), "{rows}");
     }
 }
