@@ -7,7 +7,7 @@
 use idp::citizen::cog::Cog;
 use idp::citizen::verification::{Agent, CounterCheck, Document, DocumentIdentity, DocumentType, verify_at_counter};
 use idp::clients::NewClient;
-use idp::clients::members::{self, Role};
+use idp::clients::members::Role;
 use idp::testing::TestApp;
 use idp::testing::browser::Browser;
 use openidconnect::core::{
@@ -46,22 +46,7 @@ async fn a_service_receives_eidas2_and_verified_claims_through_the_openidconnect
     let shown = browser.sign_up("Camille", "Martin", None).await;
     let citizen = app.state.db.citizen_by_identifier(&shown.identifier.replace('-', "")).await.unwrap().unwrap();
     let organisation = app.organisation().await;
-    let agent_id = uuid::Uuid::new_v4().to_string();
-    app.record_login(&app.citizen_session(&agent_id)).await;
-    let cli = idp::clients::Actor::cli();
-    let invitation = members::invite(
-        &app.state.db,
-        &organisation.organisation_id,
-        Role::Agent,
-        3_600,
-        &app.issuer,
-        &cli,
-        app.clock.now(),
-    )
-    .await
-    .unwrap();
-    let token = invitation.link.split("token=").nth(1).unwrap();
-    members::accept(&app.state.db, token, &agent_id, app.clock.now()).await.unwrap();
+    let agent_id = app.member(&organisation.organisation_id, Role::Agent).await;
     let check = CounterCheck {
         citizen_id: citizen.id.clone(),
         document: Document {

@@ -239,6 +239,24 @@ pub async fn memberships(db: &Db, citizen_id: &str) -> Result<Vec<Member>, Store
     group(db.memberships_of(citizen_id).await?)
 }
 
+/// The organisations in which the citizen holds `role`, read afresh (a
+/// member removed loses access at their next request).
+pub async fn organisations_where(
+    db: &Db,
+    citizen_id: &str,
+    role: Role,
+) -> Result<Vec<super::Organisation>, StoreError> {
+    let mut organisations = Vec::new();
+    for membership in memberships(db, citizen_id).await? {
+        if membership.roles.contains(&role)
+            && let Some(organisation) = super::admin::find_organisation(db, &membership.organisation_id).await?
+        {
+            organisations.push(organisation);
+        }
+    }
+    Ok(organisations)
+}
+
 /// Whether the citizen holds `role` in the organisation.
 pub async fn holds(db: &Db, citizen_id: &str, organisation_id: &str, role: Role) -> Result<bool, StoreError> {
     Ok(memberships(db, citizen_id)

@@ -12,7 +12,6 @@ use axum::routing::{get, post};
 use tower_sessions::Session;
 
 use crate::app::AppState;
-use crate::clients::admin::find_organisation;
 use crate::clients::members::{self, INVITATION_LIFETIME, Role};
 use crate::clients::{Actor, ClientError, Organisation};
 use crate::i18n::Lang;
@@ -36,14 +35,7 @@ fn not_found() -> PageError {
 
 /// The organisations the citizen administers; none: this page is not for them.
 async fn administered(state: &AppState, citizen_id: &str) -> Result<Vec<Organisation>, PageError> {
-    let mut organisations = Vec::new();
-    for membership in members::memberships(&state.db, citizen_id).await? {
-        if membership.roles.contains(&Role::Admin)
-            && let Some(organisation) = find_organisation(&state.db, &membership.organisation_id).await?
-        {
-            organisations.push(organisation);
-        }
-    }
+    let organisations = members::organisations_where(&state.db, citizen_id, Role::Admin).await?;
     if organisations.is_empty() {
         return Err(PageError::new(StatusCode::FORBIDDEN, "err.not_org_admin", "/account"));
     }

@@ -26,7 +26,6 @@ use crate::citizen::verification::{
 };
 use crate::citizen::{CitizenIdentifier, counter};
 use crate::clients::Organisation;
-use crate::clients::admin::find_organisation;
 use crate::clients::members::{self, Role};
 use crate::i18n::Lang;
 use crate::web::csrf;
@@ -65,14 +64,7 @@ fn not_an_agent() -> PageError {
 /// The organisations the signed-in citizen is an agent of, read at every
 /// request: a member removed loses access at once.
 async fn agent_organisations(state: &AppState, citizen_id: &str) -> Result<Vec<Organisation>, PageError> {
-    let mut organisations = Vec::new();
-    for membership in members::memberships(&state.db, citizen_id).await? {
-        if membership.roles.contains(&Role::Agent)
-            && let Some(organisation) = find_organisation(&state.db, &membership.organisation_id).await?
-        {
-            organisations.push(organisation);
-        }
-    }
+    let organisations = members::organisations_where(&state.db, citizen_id, Role::Agent).await?;
     if organisations.is_empty() { Err(not_an_agent()) } else { Ok(organisations) }
 }
 

@@ -246,6 +246,44 @@ impl TestApp {
         }
     }
 
+    /// A citizen account as sign-up leaves it (without passkey); its id.
+    pub async fn citizen(&self) -> String {
+        let id = uuid::Uuid::new_v4().to_string();
+        self.record_login(&self.citizen_session(&id)).await;
+        id
+    }
+
+    /// An invitation to hold `role` in an organisation, issued by the operator.
+    pub async fn invitation(
+        &self,
+        organisation_id: &str,
+        role: crate::clients::members::Role,
+    ) -> crate::clients::members::IssuedInvitation {
+        let actor = crate::clients::Actor::cli();
+        crate::clients::members::invite(
+            &self.state.db,
+            organisation_id,
+            role,
+            3_600,
+            &self.issuer,
+            &actor,
+            self.clock.now(),
+        )
+        .await
+        .expect("invitation issued")
+    }
+
+    /// A new citizen holding `role` in the organisation (invited, accepted); its id.
+    pub async fn member(&self, organisation_id: &str, role: crate::clients::members::Role) -> String {
+        let id = self.citizen().await;
+        let link = self.invitation(organisation_id, role).await.link;
+        let token = link.split("token=").nth(1).unwrap_or_default();
+        crate::clients::members::accept(&self.state.db, token, &id, self.clock.now())
+            .await
+            .expect("invitation accepted");
+        id
+    }
+
     /// Registers a client directly (administrator path), in the test
     /// organisation unless `new` names one.
     pub async fn register_client(&self, mut new: crate::clients::NewClient) -> crate::clients::Registered {

@@ -20,15 +20,11 @@ async fn sign_up_sign_out_sign_in_in_headless_chromium() {
 async fn the_counter_in_headless_chromium() {
     use idp::citizen::identity::{Identity, Level, identity_level};
     use idp::citizen::mrz::check_digit;
-    use idp::clients::members::{self, Role};
+    use idp::clients::members::Role;
     let Some(chromium) = chromium_or_skip() else { return };
     let app = TestApp::spawn().await;
     let organisation = app.organisation().await.organisation_id;
-    let actor = idp::clients::Actor::cli();
-    let invitation =
-        members::invite(&app.state.db, &organisation, Role::Agent, 3_600, &app.issuer, &actor, app.clock.now())
-            .await
-            .unwrap();
+    let invitation = app.invitation(&organisation, Role::Agent).await;
     // A French identity card's zone for Élodie Dupont-Léger, born 1990-05-17.
     let pad = |s: &str, n: usize| format!("{s:<<n$}");
     let line1 = format!("IDFRAX4RTBPFW4{}{}", check_digit("X4RTBPFW4"), pad("", 15));

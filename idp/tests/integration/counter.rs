@@ -28,17 +28,7 @@ fn td1(number: &str, family: &str, given: &str, birth: &str, sex: char, expiry: 
 /// An agent of the test organisation, signed in through the invitation link.
 async fn agent_browser(app: &TestApp) -> Browser {
     let organisation = app.organisation().await.organisation_id;
-    let issued = members::invite(
-        &app.state.db,
-        &organisation,
-        Role::Agent,
-        3_600,
-        &app.issuer,
-        &idp::clients::Actor::cli(),
-        app.clock.now(),
-    )
-    .await
-    .unwrap();
+    let issued = app.invitation(&organisation, Role::Agent).await;
     let path = issued.link.strip_prefix(&app.issuer).unwrap().to_owned();
     let mut agent = Browser::new(app);
     // Signed out, the link sends to sign-in and back.
@@ -131,7 +121,10 @@ async fn an_agent_verifies_a_citizen_who_then_signs_in_to_a_service_at_eidas2() 
     let organisation = app.organisation().await.name;
     let checks = account.split(r#"id="verifications-title""#).nth(1).expect("the checks are listed");
     assert!(checks.contains(&organisation) && checks.contains("Carte nationale d’identité"), "{checks}");
-    assert!(account.contains(&format!("vérifié par {organisation}")), "each attribute names who verified it: {account}");
+    assert!(
+        account.contains(&format!("vérifié par {organisation}")),
+        "each attribute names who verified it: {account}"
+    );
 
     // A service asking for eidas2 (essential) and verified_claims.
     let client = confidential(&app).await;
@@ -253,17 +246,7 @@ async fn join(browser: &mut Browser, app: &TestApp, link: &str) -> reqwest::Resp
 async fn an_organisation_admin_invites_an_agent_and_takes_the_role_back_in_the_console() {
     let app = TestApp::spawn().await;
     let org = app.organisation().await.organisation_id;
-    let issued = members::invite(
-        &app.state.db,
-        &org,
-        Role::Admin,
-        3_600,
-        &app.issuer,
-        &idp::clients::Actor::cli(),
-        app.clock.now(),
-    )
-    .await
-    .unwrap();
+    let issued = app.invitation(&org, Role::Admin).await;
     let mut admin = Browser::new(&app);
     admin.sign_up("Alice", "Admin", None).await;
     let joined = join(&mut admin, &app, &issued.link).await;

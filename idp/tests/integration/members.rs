@@ -23,11 +23,8 @@ fn token_of(link: &str) -> String {
     url::form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "token").expect("a token").1.into_owned()
 }
 
-/// A citizen account (as sign-up leaves it), by internal id.
 async fn citizen(app: &TestApp) -> String {
-    let id = uuid::Uuid::new_v4().to_string();
-    app.record_login(&app.citizen_session(&id)).await;
-    id
+    app.citizen().await
 }
 
 #[tokio::test]

@@ -65,19 +65,8 @@ async fn seed_counter_verification_and_membership(app: &TestApp, citizen_id: &st
     use idp::citizen::verification::*;
     let db = &app.state.db;
     let organisation = app.organisation().await;
-    let issued = idp::clients::members::invite(
-        db,
-        &organisation.organisation_id,
-        idp::clients::members::Role::Agent,
-        3_600,
-        &app.issuer,
-        &idp::clients::Actor::cli(),
-        app.clock.now(),
-    )
-    .await
-    .unwrap();
-    let token = issued.link.split("token=").nth(1).unwrap();
-    idp::clients::members::accept(db, token, citizen_id, app.clock.now()).await.unwrap();
+    let link = app.invitation(&organisation.organisation_id, idp::clients::members::Role::Agent).await.link;
+    idp::clients::members::accept(db, link.split("token=").nth(1).unwrap(), citizen_id, app.clock.now()).await.unwrap();
     let check = CounterCheck {
         citizen_id: citizen_id.into(),
         document: Document {

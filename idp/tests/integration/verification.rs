@@ -5,31 +5,17 @@
 use idp::citizen::cog::Cog;
 use idp::citizen::identity::{Identity, Level, identity_level};
 use idp::citizen::verification::*;
-use idp::clients::members::{self, Role};
+use idp::clients::members::Role;
 use idp::testing::TestApp;
 
 async fn citizen(app: &TestApp) -> String {
-    let id = uuid::Uuid::new_v4().to_string();
-    app.record_login(&app.citizen_session(&id)).await;
-    id
+    app.citizen().await
 }
 
 async fn agent(app: &TestApp) -> Agent {
     let organisation = app.organisation().await;
-    let id = citizen(app).await;
-    let issued = members::invite(
-        &app.state.db,
-        &organisation.organisation_id,
-        Role::Agent,
-        3_600,
-        &app.issuer,
-        &idp::clients::Actor::cli(),
-        app.clock.now(),
-    )
-    .await
-    .unwrap();
-    members::accept(&app.state.db, issued.link.split("token=").nth(1).unwrap(), &id, app.clock.now()).await.unwrap();
-    Agent { citizen_id: id, organisation }
+    let citizen_id = app.member(&organisation.organisation_id, Role::Agent).await;
+    Agent { citizen_id, organisation }
 }
 
 /// `record_login` declares Camille Martin.
