@@ -79,7 +79,7 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap, params: &Params
 }
 
 /// RFC 6749 §2.3.1: id and secret are form-urlencoded, then joined by `:`.
-fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuthError> {
+pub fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuthError> {
     let Some(value) = headers.get(header::AUTHORIZATION) else { return Ok(None) };
     let bad = || OAuthError::invalid_client("malformed Basic authorization header").with_challenge(Challenge::Basic);
     let text = value.to_str().map_err(|_| bad())?;

@@ -13,7 +13,6 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use base64::Engine as _;
 
 use crate::app::AppState;
 use crate::config::IpNet;
@@ -150,13 +149,9 @@ async fn with_client_id(request: Request) -> (Request, Option<String>) {
     (Request::from_parts(parts, Body::from(bytes)), client.filter(|c| !c.is_empty() && c.len() <= 256))
 }
 
+/// The client id of a Basic header, decoded as the token endpoint does.
 fn basic_user(headers: &HeaderMap) -> Option<String> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let encoded = value.strip_prefix("Basic ").or_else(|| value.strip_prefix("basic "))?;
-    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
-    let text = String::from_utf8(decoded).ok()?;
-    let (user, _) = text.split_once(':')?;
-    let user = url::form_urlencoded::parse(format!("u={user}").as_bytes()).next().map(|(_, v)| v.into_owned())?;
+    let (user, _) = crate::oidc::client_auth::basic_credentials(headers).ok()??;
     (!user.is_empty() && user.len() <= 256).then_some(user)
 }
 
