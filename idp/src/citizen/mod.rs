@@ -2,6 +2,7 @@
 //! and the citizen's own account pages.
 
 pub mod account;
+pub mod assisted_recovery;
 pub mod cog;
 pub mod counter;
 pub mod identifier;

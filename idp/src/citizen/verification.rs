@@ -299,7 +299,6 @@ pub async fn verify_at_counter(
         .collect();
     let names_verified: Vec<&'static str> = values.iter().map(|(name, _)| *name).collect();
     let d = &form.document;
-    let number: String = d.number.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_uppercase();
     let record = crate::store::VerificationRecord {
         verification_id: verification_id.clone(),
         citizen_id: form.citizen_id.clone(),
@@ -310,7 +309,7 @@ pub async fn verify_at_counter(
         method: METHOD_IN_PERSON.into(),
         document_type: d.kind.as_str().into(),
         document_issuer: d.issuer.clone(),
-        document_hash: keys.evidence_digest(&["document", d.kind.as_str(), &d.issuer, &number]),
+        document_hash: document_digest(keys, d),
         document_expires: d.expires_on.clone(),
         attributes: serde_json::to_string(&names_verified).unwrap_or_else(|_| "[]".into()),
         verified_at: now,
@@ -337,7 +336,16 @@ pub async fn verify_at_counter(
     }
 }
 
-fn log_entry(
+/// The keyed hash that stands for a document (its number never stored):
+/// the same document typed with spaces or in lower case hashes alike.
+pub fn document_digest(keys: &Keyring, document: &Document) -> String {
+    let number: String =
+        document.number.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_uppercase();
+    keys.evidence_digest(&["document", document.kind.as_str(), &document.issuer, &number])
+}
+
+/// The administrators' log entry of an agent's act on a citizen.
+pub(super) fn log_entry(
     agent: &Agent,
     action: AdminAction,
     citizen_id: &str,
