@@ -94,8 +94,22 @@ impl Failure for AssistedRecoveryError {
     }
 }
 
-fn key(token: &str) -> String {
-    format!("assisted-recovery:{}", sha256_b64(token.as_bytes()))
+/// A live enrolment link, as the ceremony keeps it between start and
+/// finish: the citizen it is for and the token's digest (never the token).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Link {
+    pub citizen_id: String,
+    digest: String,
+}
+
+impl Link {
+    fn key(&self) -> String {
+        key_of(&self.digest)
+    }
+}
+
+fn key_of(digest: &str) -> String {
+    format!("assisted-recovery:{digest}")
 }
 
 /// Checks the document against the verified identity of the citizen who
@@ -158,7 +172,7 @@ pub async fn start(
         Recorded::DocumentTaken => return Err(AssistedRecoveryError::DocumentTaken),
         Recorded::NoCitizen => return Err(AssistedRecoveryError::UnknownCitizen),
     }
-    cache.put(&key(&token), citizen.id.as_bytes(), ENROLMENT_TTL).await?;
+    cache.put(&key_of(&sha256_b64(token.as_bytes())), citizen.id.as_bytes(), ENROLMENT_TTL).await?;
     Ok(Enrolment { token, expires_at: now + ENROLMENT_TTL })
 }
 
@@ -174,29 +188,31 @@ fn shows_identity(identity: &Identity, shown: &DocumentIdentity) -> bool {
         && same("birthplace", place)
 }
 
-/// The citizen a live, unused enrolment link is for (the page and the
+/// The live, unused enrolment link this token is (the page and the
 /// ceremony's start read it; only [`finish`] uses it up).
-pub async fn pending(cache: &Cache, token: &str) -> Result<Option<String>, CacheError> {
+pub async fn pending(cache: &Cache, token: &str) -> Result<Option<Link>, CacheError> {
     if token.is_empty() || token.len() > 128 {
         return Ok(None);
     }
-    Ok(cache.get(&key(token)).await?.and_then(|id| String::from_utf8(id).ok()))
+    let digest = sha256_b64(token.as_bytes());
+    let citizen_id = cache.get(&key_of(&digest)).await?.and_then(|id| String::from_utf8(id).ok());
+    Ok(citizen_id.map(|citizen_id| Link { citizen_id, digest }))
 }
 
-/// Uses the link (once) for `citizen_id`, then in one transaction replaces
+/// Uses the link (once), then in one transaction replaces
 /// every passkey by `passkey` and every recovery code by a fresh set and
 /// ends every login; then each login's services are told. `events` are the
 /// passkey's own history lines. Returns the new codes, to be shown once.
 pub async fn finish(
     state: &AppState,
-    token: &str,
-    citizen_id: &str,
+    link: &Link,
     passkey: &NewPasskey,
     events: Vec<AuditEvent>,
 ) -> Result<Vec<RecoveryCode>, AssistedRecoveryError> {
     let rng = ring::rand::SystemRandom::new();
     let codes = RecoveryCode::generate_set(&rng, CODES_PER_CITIZEN).map_err(|_| NoRandomness)?;
-    let taken = state.cache.take(&key(token)).await?;
+    let citizen_id = link.citizen_id.as_str();
+    let taken = state.cache.take(&link.key()).await?;
     if taken.as_deref() != Some(citizen_id.as_bytes()) {
         return Err(AssistedRecoveryError::LinkUnusable);
     }
