@@ -14,7 +14,7 @@ async fn citizen(app: &TestApp) -> String {
     id
 }
 
-async fn agent(app: &TestApp) -> Agent {
+pub(crate) async fn agent(app: &TestApp) -> Agent {
     let organisation = app.organisation().await;
     let id = citizen(app).await;
     let issued = members::invite(
@@ -33,7 +33,7 @@ async fn agent(app: &TestApp) -> Agent {
 }
 
 /// `record_login` declares Camille Martin.
-fn check_of(citizen_id: &str, number: &str) -> CounterCheck {
+pub(crate) fn check_of(citizen_id: &str, number: &str) -> CounterCheck {
     CounterCheck {
         citizen_id: citizen_id.into(),
         document: Document {
