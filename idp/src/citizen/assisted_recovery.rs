@@ -14,13 +14,14 @@ use crate::endings::{self, LoginEnd};
 use crate::keys::{Keyring, sha256_b64};
 use crate::outage::{Dependency, Failure};
 use crate::random::NoRandomness;
-use crate::store::{CreateCitizenError, Db, NewAuditEvent, NewPasskey, NewVerification, Recorded, StoreError};
+use crate::store::{
+    CreateCitizenError, Db, NewAuditEvent, NewPasskey, NewVerification, Recorded, StoreError, VerificationRecord,
+};
 
 use super::identity::{Identity, Level, identity_level};
 use super::recovery::{CODES_PER_CITIZEN, RecoveryCode};
 use super::verification::{
-    self, Agent, CounterCheck, Document, DocumentIdentity, Geography, METHOD_IN_PERSON, Problem, date_of,
-    document_digest, same_name,
+    self, Agent, CounterCheck, Document, DocumentIdentity, Geography, Problem, date_of, same_name,
 };
 use super::{CitizenIdentifier, IdentifierError};
 
@@ -142,21 +143,8 @@ pub async fn start(
         return Err(AssistedRecoveryError::IdentityMismatch);
     }
     let d = &check.document;
-    let record = crate::store::VerificationRecord {
-        verification_id: crate::random::id(),
-        citizen_id: citizen.id.clone(),
-        kind: KIND.into(),
-        organisation_id: agent.organisation.organisation_id.clone(),
-        organisation_name: agent.organisation.name.clone(),
-        agent_id: agent.citizen_id.clone(),
-        method: METHOD_IN_PERSON.into(),
-        document_type: d.kind.as_str().into(),
-        document_issuer: d.issuer.clone(),
-        document_hash: document_digest(keys, d),
-        document_expires: d.expires_on.clone(),
-        attributes: "[]".into(),
-        verified_at: now,
-    };
+    let record =
+        VerificationRecord { kind: KIND.into(), ..verification::counter_record(keys, agent, &citizen.id, d, now) };
     let event = AuditEvent::RecoveryAssisted {
         organisation: agent.organisation.name.clone(),
         document: d.kind.as_str().into(),

@@ -10,7 +10,9 @@ use crate::clients::Organisation;
 use crate::clients::admin::AdminAction;
 use crate::clock::UnixTime;
 use crate::keys::Keyring;
-use crate::store::{AttributeRecord, Db, EventRecord, NewAuditEvent, NewVerification, Recorded, StoreError};
+use crate::store::{
+    AttributeRecord, Db, EventRecord, NewAuditEvent, NewVerification, Recorded, StoreError, VerificationRecord,
+};
 
 use super::identity::{INSEE_FRANCE, valid_birthdate};
 
@@ -299,20 +301,10 @@ pub async fn verify_at_counter(
         .collect();
     let names_verified: Vec<&'static str> = values.iter().map(|(name, _)| *name).collect();
     let d = &form.document;
-    let record = crate::store::VerificationRecord {
+    let record = VerificationRecord {
         verification_id: verification_id.clone(),
-        citizen_id: form.citizen_id.clone(),
-        kind: "verification".into(),
-        organisation_id: agent.organisation.organisation_id.clone(),
-        organisation_name: agent.organisation.name.clone(),
-        agent_id: agent.citizen_id.clone(),
-        method: METHOD_IN_PERSON.into(),
-        document_type: d.kind.as_str().into(),
-        document_issuer: d.issuer.clone(),
-        document_hash: document_digest(keys, d),
-        document_expires: d.expires_on.clone(),
         attributes: serde_json::to_string(&names_verified).unwrap_or_else(|_| "[]".into()),
-        verified_at: now,
+        ..counter_record(keys, agent, &form.citizen_id, d, now)
     };
     let history = NewAuditEvent::new(
         &form.citizen_id,
@@ -333,6 +325,32 @@ pub async fn verify_at_counter(
         Recorded::Done => Ok(Verified { verification_id, attributes: names_verified }),
         Recorded::DocumentTaken => Err(VerifyError::DocumentTaken),
         Recorded::NoCitizen => Err(VerifyError::UnknownCitizen),
+    }
+}
+
+/// The record of an agent's document check at a counter: kind
+/// `verification`, no attributes (the caller names what it verified).
+pub(super) fn counter_record(
+    keys: &Keyring,
+    agent: &Agent,
+    citizen_id: &str,
+    document: &Document,
+    now: UnixTime,
+) -> VerificationRecord {
+    VerificationRecord {
+        verification_id: crate::random::id(),
+        citizen_id: citizen_id.to_owned(),
+        kind: "verification".into(),
+        organisation_id: agent.organisation.organisation_id.clone(),
+        organisation_name: agent.organisation.name.clone(),
+        agent_id: agent.citizen_id.clone(),
+        method: METHOD_IN_PERSON.into(),
+        document_type: document.kind.as_str().into(),
+        document_issuer: document.issuer.clone(),
+        document_hash: document_digest(keys, document),
+        document_expires: document.expires_on.clone(),
+        attributes: "[]".into(),
+        verified_at: now,
     }
 }
 

@@ -123,8 +123,11 @@ fn creation_options(
     Ok((options, reg))
 }
 
-fn registration(credential: &Value) -> Result<RegisterPublicKeyCredential, PasskeyError> {
-    serde_json::from_value(credential.clone()).map_err(|_| PasskeyError::InvalidCredential("not a registration"))
+/// The passkey a registration ceremony created, once verified.
+fn registered(state: &AppState, credential: &Value, reg: &PasskeyRegistration) -> Result<Passkey, PasskeyError> {
+    let credential: RegisterPublicKeyCredential = serde_json::from_value(credential.clone())
+        .map_err(|_| PasskeyError::InvalidCredential("not a registration"))?;
+    relying_party(&state.config)?.finish_passkey_registration(&credential, reg).map_err(verification)
 }
 
 fn verification(e: WebauthnError) -> PasskeyError {
@@ -174,9 +177,7 @@ pub async fn finish_sign_up(
     let Step::SignUp { citizen_id, profile, state: reg } = recall(state, binding, credential).await? else {
         return Err(PasskeyError::InvalidCredential("not a sign-up"));
     };
-    let passkey = relying_party(&state.config)?
-        .finish_passkey_registration(&registration(credential)?, &reg)
-        .map_err(verification)?;
+    let passkey = registered(state, credential, &reg)?;
     let now = state.clock.now();
     let citizen_id = citizen_id.to_string();
     let stored = new_passkey(&passkey, device, now)?;
@@ -306,9 +307,7 @@ pub async fn finish_add_passkey(
     if citizen_id != signed_in {
         return Err(PasskeyError::WrongSession);
     }
-    let passkey = relying_party(&state.config)?
-        .finish_passkey_registration(&registration(credential)?, &reg)
-        .map_err(verification)?;
+    let passkey = registered(state, credential, &reg)?;
     let now = state.clock.now();
     let mut stored = new_passkey(&passkey, &name, now)?;
     if stored.name.is_empty() {
@@ -387,9 +386,7 @@ pub async fn finish_recovery(
     let Step::Recover { citizen_id, code_hash, state: reg } = recall(state, binding, credential).await? else {
         return Err(PasskeyError::InvalidCredential("not a recovery"));
     };
-    let passkey = relying_party(&state.config)?
-        .finish_passkey_registration(&registration(credential)?, &reg)
-        .map_err(verification)?;
+    let passkey = registered(state, credential, &reg)?;
     let now = state.clock.now();
     let stored = new_passkey(&passkey, device, now)?;
     let events =
@@ -432,9 +429,7 @@ pub async fn finish_assisted_recovery(
     let Step::AssistedRecover { link, identifier, state: reg } = recall(state, binding, credential).await? else {
         return Err(PasskeyError::InvalidCredential("not an assisted recovery"));
     };
-    let passkey = relying_party(&state.config)?
-        .finish_passkey_registration(&registration(credential)?, &reg)
-        .map_err(verification)?;
+    let passkey = registered(state, credential, &reg)?;
     let stored = new_passkey(&passkey, device, state.clock.now())?;
     let events = vec![AuditEvent::PasskeysRevoked { reason: "assisted_recovery".into() }, passkey_added(&stored)];
     let recovery_codes = assisted_recovery::finish(state, &link, &stored, events).await?;

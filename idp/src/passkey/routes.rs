@@ -19,7 +19,7 @@ use crate::app::AppState;
 use crate::audit::AuditEvent;
 use crate::citizen::assisted_recovery;
 use crate::citizen::identity::{Identity, Level, session_acr};
-use crate::citizen::{IdentifierError, Profile, ProfileProblem};
+use crate::citizen::{IdentifierError, Profile, ProfileProblem, RecoveryCode};
 use crate::endings::{self, LoginEnd};
 use crate::i18n::Lang;
 use crate::login::{AuthSession, safe_next};
@@ -100,6 +100,12 @@ struct SignedUpView {
     /// Shown after an assisted recovery rather than a sign-up.
     #[serde(default)]
     recovered: bool,
+}
+
+impl SignedUpView {
+    fn new(identifier: String, codes: &[RecoveryCode], next: String, recovered: bool) -> Self {
+        Self { identifier, codes: codes.iter().map(RecoveryCode::grouped).collect(), next, recovered }
+    }
 }
 
 /// The identifier and recovery codes, shown once: taken from the session.
@@ -331,13 +337,14 @@ async fn sign_up_finish(
         .map_err(|e| call.fail(e))?;
     let next = destination(call.body.get("next").and_then(Value::as_str));
     establish(&state, &session, &headers, done.login).await.map_err(|e| call.fail(e))?;
-    let view = SignedUpView {
-        identifier: done.identifier.to_string(),
-        codes: done.recovery_codes.iter().map(|c| c.grouped()).collect(),
-        next,
-        recovered: false,
-    };
-    session.insert(SIGNED_UP_KEY, view).await.map_err(|e| JsonError::internal(call.lang, &e))?;
+    let view = SignedUpView::new(done.identifier.to_string(), &done.recovery_codes, next, false);
+    show_once(&session, call.lang, view).await
+}
+
+/// Keeps what the "shown once" page shows in the session and sends the
+/// browser there.
+async fn show_once(session: &Session, lang: Lang, view: SignedUpView) -> Result<Response, JsonError> {
+    session.insert(SIGNED_UP_KEY, view).await.map_err(|e| JsonError::internal(lang, &e))?;
     Ok(redirect_json("/signup/done"))
 }
 
@@ -399,14 +406,8 @@ async fn assisted_recover_finish(
         .await
         .map_err(|e| call.fail(e))?;
     establish(&state, &session, &headers, done.login).await.map_err(|e| call.fail(e))?;
-    let view = SignedUpView {
-        identifier: done.identifier,
-        codes: done.recovery_codes.iter().map(|c| c.grouped()).collect(),
-        next: "/account".into(),
-        recovered: true,
-    };
-    session.insert(SIGNED_UP_KEY, view).await.map_err(|e| JsonError::internal(call.lang, &e))?;
-    Ok(redirect_json("/signup/done"))
+    let view = SignedUpView::new(done.identifier, &done.recovery_codes, "/account".into(), true);
+    show_once(&session, call.lang, view).await
 }
 
 /// The signed-in citizen for a JSON call, or 401 (JSON, unlike the pages'
