@@ -98,6 +98,8 @@ pub fn router(state: AppState) -> Router {
         .route("/static/{file}", get(web::assets::serve))
         .merge(passkey::routes::router())
         .merge(citizen::account::router())
+        .merge(crate::counter::router())
+        .merge(citizen::invitation::router())
         .fallback(web::not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), web::rate_limit::limit))
         .layer(axum::middleware::from_fn(web::respond::render_page_errors))

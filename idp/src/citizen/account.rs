@@ -12,7 +12,7 @@ use tower_sessions::Session;
 
 use crate::app::AppState;
 use crate::audit::AuditEvent;
-use crate::citizen::{CitizenIdentifier, transparency};
+use crate::citizen::{CitizenIdentifier, counter, transparency};
 use crate::endings;
 use crate::i18n::Lang;
 use crate::store::{NewAuditEvent, PasskeyRemoval};
@@ -27,6 +27,7 @@ pub fn router() -> Router<AppState> {
         .route("/account/passkeys/rename", post(rename_passkey))
         .route("/account/passkeys/remove", post(remove_passkey))
         .route("/account/sessions/revoke-others", post(revoke_other_sessions))
+        .route("/account/counter-code", post(counter_code))
         .route("/account/services/revoke", post(revoke_consent))
         .route("/account/export", post(export))
         .route("/account/delete", post(delete_account))
@@ -59,6 +60,7 @@ fn notice(value: Option<&str>) -> Option<(&'static str, bool)> {
         "consent_revoked" => ("notice.consent_revoked", false),
         "consent_not_found" => ("notice.consent_not_found", true),
         "delete_unconfirmed" => ("notice.delete_unconfirmed", true),
+        "joined" => ("notice.joined", false),
         _ => return None,
     })
 }
@@ -153,6 +155,26 @@ async fn revoke_other_sessions(
 ) -> Result<Response, PageError> {
     endings::other_logins_ended(&state, &auth.citizen_id, &auth.sid).await?;
     Ok(see_other("/account?notice=sessions_ended"))
+}
+
+/// `POST /account/counter-code`: a fresh code to show at a counter, with a
+/// QR code of the agent's link (the agent's device opens `/guichet` with it).
+async fn counter_code(
+    State(state): State<AppState>,
+    session: Session,
+    lang: Lang,
+    SignedIn(auth): SignedIn,
+    _form: CsrfForm,
+) -> Result<Response, PageError> {
+    let shown = counter::issue(&state.cache, &auth.citizen_id, state.clock.now()).await?;
+    let link = format!("{}/guichet?code={}", state.config.issuer, shown.code);
+    let qr = qrcode::QrCode::new(link.as_bytes()).map_err(|e| PageError::internal(&e.to_string()))?;
+    let svg = qr.render::<qrcode::render::svg::Color<'_>>().min_dimensions(200, 200).build();
+    // The renderer writes a whole document; the page wants the element only.
+    let svg = svg.find("<svg").map_or("", |start| &svg[start..]);
+    let token = csrf::token(&session).await?;
+    let frame = Frame { lang, csrf: &token, signed_in: true, path: "/account" };
+    Ok(html(StatusCode::OK, pages::counter::counter_code(&frame, &shown.code, shown.expires_at, svg)))
 }
 
 /// `POST /account/services/revoke`: takes a service's consent back.

@@ -138,6 +138,7 @@ impl super::verification::Geography for Cog {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::citizen::verification::Geography;
 
     #[test]
     fn every_line_of_the_data_parses() {
@@ -222,6 +223,14 @@ mod tests {
         for code in ["", "75", "99999", "75000", "20000", "ABCDE", "750560", "99100"] {
             assert_eq!(commune(code), None, "{code}");
         }
+    }
+
+    #[test]
+    fn the_counter_checks_read_the_cog() {
+        assert!(Cog.is_commune("75056") && Cog.is_commune("01340") && Cog.is_commune("20004"));
+        assert!(!Cog.is_commune("99100") && !Cog.is_commune("75000"));
+        assert!(Cog.is_country(INSEE_FRANCE) && Cog.is_country("99134"));
+        assert!(!Cog.is_country("75056") && !Cog.is_country("99999"));
     }
 
     #[test]

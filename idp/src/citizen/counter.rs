@@ -52,6 +52,15 @@ pub enum CounterCodeError {
     Cache(#[from] CacheError),
 }
 
+impl crate::outage::Failure for CounterCodeError {
+    fn unavailable(&self) -> Option<crate::outage::Dependency> {
+        match self {
+            Self::NoRandomness => None,
+            Self::Cache(e) => e.unavailable(),
+        }
+    }
+}
+
 /// A fresh code for the citizen; an earlier one stays valid until it expires.
 pub async fn issue(cache: &Cache, citizen_id: &str, now: UnixTime) -> Result<CounterCode, CounterCodeError> {
     let bytes = crate::random::bytes::<LEN>().map_err(|_| CounterCodeError::NoRandomness)?;

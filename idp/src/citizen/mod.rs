@@ -7,6 +7,7 @@ pub mod cog;
 pub mod counter;
 pub mod identifier;
 pub mod identity;
+pub mod invitation;
 pub mod mrz;
 pub mod profile;
 pub mod recovery;

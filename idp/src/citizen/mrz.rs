@@ -9,6 +9,7 @@ use std::fmt;
 use time::{Date, Month};
 
 use super::identity::valid_birthdate;
+use super::verification::DocumentType;
 
 /// The layout of a machine-readable zone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,39 +22,6 @@ pub enum Format {
     Td3,
     /// 2 lines of 36 starting `IDFRA`: the French CNI of 1988–2021, not TD2.
     FrenchIdCard1988,
-}
-
-/// The document types the counter accepts, read from the document code
-/// (its first two characters, `<` as filler):
-/// - `P` followed by anything: a passport (`passeport`);
-/// - `ID` or `I<`: a national identity card, of France or another state (`cni`);
-/// - `IR`, `RP` or `AR`: a residence permit (`titre_sejour`; France uses `IR`).
-///
-/// Every other code (visas, crew cards…) is [`MrzError::UnsupportedDocument`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DocumentKind {
-    Cni,
-    Passeport,
-    TitreSejour,
-}
-
-impl DocumentKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Cni => "cni",
-            Self::Passeport => "passeport",
-            Self::TitreSejour => "titre_sejour",
-        }
-    }
-
-    fn from_code(code: &str) -> Option<Self> {
-        match code.as_bytes() {
-            [b'P', _] => Some(Self::Passeport),
-            b"ID" | b"I<" => Some(Self::Cni),
-            b"IR" | b"RP" | b"AR" => Some(Self::TitreSejour),
-            _ => None,
-        }
-    }
 }
 
 /// The sex printed on the document.
@@ -117,7 +85,7 @@ pub enum MrzError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mrz {
     pub format: Format,
-    pub kind: DocumentKind,
+    pub kind: DocumentType,
     /// As printed, filler removed (`P`, `ID`, `IR`).
     pub document_code: String,
     /// ICAO three-letter code (`FRA`, `D` for Germany).
@@ -253,7 +221,7 @@ fn td3(line1: &str, line2: &str, today: Date) -> Result<Mrz, MrzError> {
 /// with the composite check digit over everything but the nationality.
 fn travel_document(
     format: Format,
-    kind: DocumentKind,
+    kind: DocumentType,
     line1: &str,
     line2: &str,
     document_number: String,
@@ -290,7 +258,7 @@ fn french_1988(line1: &str, line2: &str, today: Date) -> Result<Mrz, MrzError> {
     verify(&[line1, &line2[..35]].concat(), &line2[35..36], Field::Composite)?;
     Ok(Mrz {
         format: Format::FrenchIdCard1988,
-        kind: DocumentKind::Cni,
+        kind: DocumentType::Idcard,
         document_code: "ID".into(),
         issuing_state: "FRA".into(),
         document_number: line2[0..12].to_owned(),
@@ -303,8 +271,18 @@ fn french_1988(line1: &str, line2: &str, today: Date) -> Result<Mrz, MrzError> {
     })
 }
 
-fn kind(code: &str) -> Result<DocumentKind, MrzError> {
-    DocumentKind::from_code(code).ok_or_else(|| MrzError::UnsupportedDocument { code: filled(code) })
+/// The document type from the document code (its first two characters, `<`
+/// as filler): `P` followed by anything is a passport; `ID` or `I<` an
+/// identity card, of France or another state; `IR`, `RP` or `AR` a residence
+/// permit (France's titre de séjour is `IR`). Every other code (visas, crew
+/// cards…) is refused.
+fn kind(code: &str) -> Result<DocumentType, MrzError> {
+    match code.as_bytes() {
+        [b'P', _] => Ok(DocumentType::Passport),
+        b"ID" | b"I<" => Ok(DocumentType::Idcard),
+        b"IR" | b"RP" | b"AR" => Ok(DocumentType::ResidencePermit),
+        _ => Err(MrzError::UnsupportedDocument { code: filled(code) }),
+    }
 }
 
 /// Primary identifier, `<<`, then the secondary identifier's components
@@ -426,7 +404,7 @@ mod tests {
             mrz,
             Mrz {
                 format: Format::Td3,
-                kind: DocumentKind::Passeport,
+                kind: DocumentType::Passport,
                 document_code: "P".into(),
                 issuing_state: "UTO".into(),
                 document_number: "L898902C3".into(),
@@ -443,7 +421,7 @@ mod tests {
     #[test]
     fn icao_card_specimens() {
         let td1 = read(TD1_ICAO).unwrap();
-        assert_eq!((td1.format, td1.kind, td1.document_code.as_str()), (Format::Td1, DocumentKind::Cni, "I"));
+        assert_eq!((td1.format, td1.kind, td1.document_code.as_str()), (Format::Td1, DocumentType::Idcard, "I"));
         assert_eq!((td1.issuing_state.as_str(), td1.nationality.as_str()), ("UTO", "UTO"));
         assert_eq!(td1.document_number, "D23145890");
         assert_eq!(
@@ -463,7 +441,7 @@ mod tests {
             mrz,
             Mrz {
                 format: Format::Td1,
-                kind: DocumentKind::Cni,
+                kind: DocumentType::Idcard,
                 document_code: "ID".into(),
                 issuing_state: "FRA".into(),
                 document_number: "X4RTBPFW4".into(),
@@ -475,7 +453,7 @@ mod tests {
                 nationality: "FRA".into(),
             }
         );
-        assert_eq!(mrz.kind.as_str(), "cni");
+        assert_eq!(mrz.kind.as_str(), "idcard");
     }
 
     #[test]
@@ -485,7 +463,7 @@ mod tests {
             mrz,
             Mrz {
                 format: Format::FrenchIdCard1988,
-                kind: DocumentKind::Cni,
+                kind: DocumentType::Idcard,
                 document_code: "ID".into(),
                 issuing_state: "FRA".into(),
                 document_number: "880692310285".into(),
@@ -514,15 +492,15 @@ mod tests {
     #[test]
     fn kinds_from_document_codes() {
         let with_code = |code: &str| read(&format!("{code}{}", &TD1_ICAO[2..]));
-        assert_eq!(with_code("IR").unwrap().kind, DocumentKind::TitreSejour);
-        assert_eq!(with_code("IR").unwrap().kind.as_str(), "titre_sejour");
-        assert_eq!(with_code("RP").unwrap().kind, DocumentKind::TitreSejour);
-        assert_eq!(with_code("AR").unwrap().kind, DocumentKind::TitreSejour);
-        assert_eq!(with_code("ID").unwrap().kind, DocumentKind::Cni);
+        assert_eq!(with_code("IR").unwrap().kind, DocumentType::ResidencePermit);
+        assert_eq!(with_code("IR").unwrap().kind.as_str(), "residence_permit");
+        assert_eq!(with_code("RP").unwrap().kind, DocumentType::ResidencePermit);
+        assert_eq!(with_code("AR").unwrap().kind, DocumentType::ResidencePermit);
+        assert_eq!(with_code("ID").unwrap().kind, DocumentType::Idcard);
         assert_eq!(with_code("AC"), Err(MrzError::UnsupportedDocument { code: "AC".into() }));
         assert_eq!(with_code("C<"), Err(MrzError::UnsupportedDocument { code: "C".into() }));
         let passport = |code: &str| read(&format!("{code}{}", &TD3_ICAO[2..]));
-        assert_eq!(passport("PO").unwrap().kind.as_str(), "passeport");
+        assert_eq!(passport("PO").unwrap().kind.as_str(), "passport");
         assert_eq!(passport("V<"), Err(MrzError::UnsupportedDocument { code: "V".into() }));
     }
 

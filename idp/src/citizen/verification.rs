@@ -143,6 +143,15 @@ pub enum VerifyError {
     Store(#[from] StoreError),
 }
 
+impl crate::outage::Failure for VerifyError {
+    fn unavailable(&self) -> Option<crate::outage::Dependency> {
+        match self {
+            Self::Store(e) => e.unavailable(),
+            _ => None,
+        }
+    }
+}
+
 /// What a verification established.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verified {
@@ -151,7 +160,7 @@ pub struct Verified {
 }
 
 /// Where the official lists are read (the COG for communes and countries).
-pub trait Geography {
+pub trait Geography: Sync {
     fn is_country(&self, code: &str) -> bool;
     fn is_commune(&self, code: &str) -> bool;
 }
@@ -216,7 +225,8 @@ pub fn check(form: &CounterCheck, geography: &dyn Geography, today: &str) -> Res
     if !(1..=20).contains(&number.len()) || !number.chars().all(|c| c.is_ascii_alphanumeric()) {
         problems.push(Problem::DocumentNumber);
     }
-    if d.issuer.len() != 3 || !d.issuer.bytes().all(|b| b.is_ascii_uppercase()) {
+    // ICAO state codes: three letters, or fewer (`D` for Germany).
+    if !(1..=3).contains(&d.issuer.len()) || !d.issuer.bytes().all(|b| b.is_ascii_uppercase()) {
         problems.push(Problem::DocumentIssuer);
     }
     if !valid_date(&d.expires_on) {
@@ -435,6 +445,8 @@ mod tests {
         assert_eq!(with(|f| f.document.expires_on = "2026-12-00".into()), [Problem::DocumentExpiry]);
         assert_eq!(with(|f| f.document.number = "X4/RT".into()), [Problem::DocumentNumber]);
         assert_eq!(with(|f| f.document.issuer = "fr".into()), [Problem::DocumentIssuer]);
+        assert_eq!(with(|f| f.document.issuer = "FRAN".into()), [Problem::DocumentIssuer]);
+        assert_eq!(with(|f| f.document.issuer = "D".into()), [], "Germany's ICAO code");
         assert_eq!(with(|f| f.identity.birthdate = "2027-01-01".into()), [Problem::BirthdateInFuture]);
         assert_eq!(with(|f| f.identity.birthdate = "1990-13-01".into()), [Problem::Birthdate]);
         assert_eq!(with(|f| f.identity.gender = "x".into()), [Problem::Gender]);

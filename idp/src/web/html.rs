@@ -141,6 +141,9 @@ pub struct Field<'a> {
     pub required: bool,
     pub value: &'a str,
     pub max_length: usize,
+    /// A refusal the server already knows (pages without script); the
+    /// ceremony script fills the same slot otherwise.
+    pub error: Option<&'a str>,
 }
 
 pub fn field(f: &Field<'_>) -> String {
@@ -152,7 +155,7 @@ pub fn field(f: &Field<'_>) -> String {
     }
     described.push(format!("{}-error", f.id));
     format!(
-        r#"<div class="field"><label for="{id}">{label}</label>{hint}<input id="{id}" name="{id}" type="{kind}" autocomplete="{ac}" maxlength="{max}" value="{value}"{required} aria-describedby="{described}"><p class="field-error" id="{id}-error" hidden></p></div>"#,
+        r#"<div class="field"><label for="{id}">{label}</label>{hint}<input id="{id}" name="{id}" type="{kind}" autocomplete="{ac}" maxlength="{max}" value="{value}"{required}{invalid} aria-describedby="{described}"><p class="field-error" id="{id}-error"{hidden}>{error}</p></div>"#,
         id = esc(f.id),
         label = esc(f.label),
         kind = esc(f.kind),
@@ -161,6 +164,9 @@ pub fn field(f: &Field<'_>) -> String {
         value = esc(f.value),
         required = if f.required { r#" required aria-required="true""# } else { "" },
         described = esc(&described.join(" ")),
+        invalid = if f.error.is_some() { r#" aria-invalid="true""# } else { "" },
+        hidden = if f.error.is_some() { "" } else { " hidden" },
+        error = esc(f.error.unwrap_or_default()),
     )
 }
 
@@ -206,6 +212,7 @@ mod tests {
             required: false,
             value: "\"><b>",
             max_length: 254,
+            error: None,
         });
         assert!(html.contains(r#"aria-describedby="email-hint email-error""#));
         assert!(html.contains(r#"<label for="email">"#));

@@ -7,6 +7,7 @@ mod assisted_recovery;
 mod binary;
 mod browser;
 mod cache;
+mod counter;
 mod developers;
 mod discovery;
 mod federation;

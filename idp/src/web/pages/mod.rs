@@ -4,6 +4,7 @@
 //! rest by subject below.
 
 pub mod consent;
+pub mod counter;
 pub mod developers;
 pub mod form_post;
 pub mod logout;
@@ -22,7 +23,7 @@ pub struct Frame<'a> {
     pub path: &'a str,
 }
 
-fn page(frame: &Frame<'_>, title_key: &'static str, body: String) -> String {
+pub(super) fn page(frame: &Frame<'_>, title_key: &'static str, body: String) -> String {
     layout(&Page {
         lang: frame.lang,
         title: frame.lang.t(title_key),
@@ -73,6 +74,7 @@ pub fn sign_up(frame: &Frame<'_>, next: &str) -> String {
             required: true,
             value: "",
             max_length: 100,
+            error: None,
         },
         Field {
             id: "family_name",
@@ -83,6 +85,7 @@ pub fn sign_up(frame: &Frame<'_>, next: &str) -> String {
             required: true,
             value: "",
             max_length: 100,
+            error: None,
         },
         Field {
             id: "email",
@@ -93,6 +96,7 @@ pub fn sign_up(frame: &Frame<'_>, next: &str) -> String {
             required: false,
             value: "",
             max_length: 254,
+            error: None,
         },
     ];
     let fields: String = fields.iter().map(field).collect();
@@ -186,6 +190,7 @@ pub fn recover(frame: &Frame<'_>) -> String {
             required: true,
             value: "",
             max_length: 40,
+            error: None,
         },
         Field {
             id: "code",
@@ -196,6 +201,7 @@ pub fn recover(frame: &Frame<'_>) -> String {
             required: true,
             value: "",
             max_length: 40,
+            error: None,
         },
     ];
     let fields: String = fields.iter().map(field).collect();
@@ -326,6 +332,7 @@ pub fn account(frame: &Frame<'_>, view: &AccountView<'_>) -> String {
         required: false,
         value: "",
         max_length: 60,
+        error: None,
     });
     let _ = write!(
         body,
@@ -360,6 +367,15 @@ pub fn account(frame: &Frame<'_>, view: &AccountView<'_>) -> String {
         r#"</ul>
 <form method="post" action="/account/sessions/revoke-others"><input type="hidden" name="csrf" value="{csrf}"><button type="submit" class="secondary">{others}</button></form>"#,
         others = esc(t("account.signout_others")),
+    );
+    let _ = write!(
+        body,
+        r#"<h2>{title}</h2>
+<p>{intro}</p>
+<form method="post" action="/account/counter-code"><input type="hidden" name="csrf" value="{csrf}"><button type="submit" class="secondary">{button}</button></form>"#,
+        title = esc(t("account.counter_title")),
+        intro = esc(t("account.counter_intro")),
+        button = esc(t("account.counter_button")),
     );
     body.push_str(&transparency::sections(frame, view.services, view.activity));
     page(frame, "account.title", body)

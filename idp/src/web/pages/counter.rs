@@ -1,0 +1,254 @@
+//! The counter's pages: the citizen's code for the counter, an invitation
+//! to join an organisation, and the agent's desk and citizen record.
+
+use std::fmt::Write as _;
+
+use super::{Frame, page};
+use crate::web::html::{self, Field, esc, field, when};
+
+/// The citizen's code, shown once, with a QR code of the agent's link.
+pub fn counter_code(frame: &Frame<'_>, code: &str, expires_at: i64, qr_svg: &str) -> String {
+    let t = |k| frame.lang.t(k);
+    let body = format!(
+        r#"<p>{intro}</p>
+<p class="identifier" id="counter-code">{code}</p>
+<p>{expires} {until}</p>
+<figure class="qr" role="img" aria-label="{qr_label}">{qr}</figure>
+<p><a href="/account">{back}</a></p>"#,
+        intro = esc(t("counter_code.intro")),
+        code = esc(code),
+        expires = esc(t("counter_code.expires")),
+        until = esc(&when(expires_at)),
+        qr_label = esc(t("counter_code.qr")),
+        qr = qr_svg,
+        back = esc(t("counter_code.back")),
+    );
+    page(frame, "counter_code.title", body)
+}
+
+/// Join an organisation: what, for whom, and one button.
+pub fn invitation(frame: &Frame<'_>, organisation: &str, role_key: &'static str, token: &str) -> String {
+    let t = |k| frame.lang.t(k);
+    let body = format!(
+        r#"<p>{intro}</p>
+<dl class="identity"><dt>{org_label}</dt><dd>{organisation}</dd><dt>{role_label}</dt><dd>{role}</dd></dl>
+<form method="post" action="/invitation"><input type="hidden" name="csrf" value="{csrf}"><input type="hidden" name="token" value="{token}">
+<button type="submit">{accept}</button></form>
+<p><a href="/account">{later}</a></p>"#,
+        intro = esc(t("invitation.intro")),
+        org_label = esc(t("invitation.organisation")),
+        organisation = esc(organisation),
+        role_label = esc(t("invitation.role")),
+        role = esc(t(role_key)),
+        csrf = esc(frame.csrf),
+        token = esc(token),
+        accept = esc(t("invitation.accept")),
+        later = esc(t("invitation.later")),
+    );
+    page(frame, "invitation.title", body)
+}
+
+/// The agent's desk: for which organisation, and the citizen's code.
+pub fn desk(frame: &Frame<'_>, organisations: &[(String, String)], code: &str, error: Option<&str>) -> String {
+    let t = |k| frame.lang.t(k);
+    let mut options = String::new();
+    for (id, name) in organisations {
+        let _ = write!(options, r#"<option value="{}">{}</option>"#, esc(id), esc(name));
+    }
+    let code_field = field(&Field {
+        id: "code",
+        label: t("desk.code"),
+        hint: Some(t("desk.code_hint")),
+        kind: "text",
+        autocomplete: "off",
+        required: true,
+        value: code,
+        max_length: 20,
+        error,
+    });
+    let body = format!(
+        r#"<p>{intro}</p>
+<form method="post" action="/guichet/open" novalidate><input type="hidden" name="csrf" value="{csrf}">
+<div class="field"><label for="organisation">{org_label}</label><select id="organisation" name="organisation">{options}</select></div>
+{code_field}
+<button type="submit">{open}</button></form>"#,
+        intro = esc(t("desk.intro")),
+        csrf = esc(frame.csrf),
+        org_label = esc(t("desk.organisation")),
+        open = esc(t("desk.open")),
+    );
+    page(frame, "desk.title", body)
+}
+
+/// What the agent typed, kept to show the form again.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CaseForm {
+    pub document_type: String,
+    pub document_number: String,
+    pub document_issuer: String,
+    pub document_expires: String,
+    pub mrz: String,
+    pub given_name: String,
+    pub family_name: String,
+    pub birthdate: String,
+    pub gender: String,
+    pub birthcountry: String,
+    pub birthplace: String,
+}
+
+/// Given names and family name.
+pub type Names<'a> = (&'a str, &'a str);
+
+/// The open record: who the citizen says they are, and the check form.
+pub struct CaseView<'a> {
+    pub identifier: &'a str,
+    pub given_name: &'a str,
+    pub family_name: &'a str,
+    pub level_key: &'static str,
+    pub form: &'a CaseForm,
+    /// Form field → message, for each problem.
+    pub problems: &'a [(&'static str, &'a str)],
+    /// A refusal about the whole form (document taken, MRZ unreadable…).
+    pub alert: Option<&'a str>,
+    /// Declared and document names, when they differ.
+    pub names_differ: Option<(Names<'a>, Names<'a>)>,
+}
+
+pub fn case(frame: &Frame<'_>, view: &CaseView<'_>) -> String {
+    let t = |k| frame.lang.t(k);
+    let f = view.form;
+    let problem = |id: &str| view.problems.iter().find(|(field, _)| *field == id).map(|(_, m)| *m);
+    let input = |id: &'static str, label_key: &'static str, value: &str, max: usize| {
+        field(&Field {
+            id,
+            label: t(label_key),
+            hint: None,
+            kind: "text",
+            autocomplete: "off",
+            required: true,
+            value,
+            max_length: max,
+            error: problem(id),
+        })
+    };
+    let mut body = String::new();
+    if !view.problems.is_empty() {
+        body.push_str(&html::notice(t("case.problems"), true));
+    }
+    if let Some(alert) = view.alert {
+        body.push_str(&html::notice(alert, true));
+    }
+    let _ = write!(
+        body,
+        r#"<h2>{declared}</h2>
+<dl class="identity"><dt>{identifier_label}</dt><dd class="identifier-inline">{identifier}</dd>
+<dt>{given_label}</dt><dd>{given}</dd><dt>{family_label}</dt><dd>{family}</dd>
+<dt>{level_label}</dt><dd>{level}</dd></dl>"#,
+        declared = esc(t("case.declared")),
+        identifier_label = esc(t("case.identifier")),
+        identifier = esc(view.identifier),
+        given_label = esc(t("case.given_name")),
+        given = esc(view.given_name),
+        family_label = esc(t("case.family_name")),
+        family = esc(view.family_name),
+        level_label = esc(t("case.level")),
+        level = esc(t(view.level_key)),
+    );
+    let mut options = String::new();
+    for (value, key) in
+        [("idcard", "doc.idcard"), ("passport", "doc.passport"), ("residence_permit", "doc.residence_permit")]
+    {
+        let selected = if f.document_type == value { " selected" } else { "" };
+        let _ = write!(options, r#"<option value="{value}"{selected}>{}</option>"#, esc(t(key)));
+    }
+    let mut genders = String::new();
+    for (value, key) in [("female", "gender.female"), ("male", "gender.male")] {
+        let checked = if f.gender == value { " checked" } else { "" };
+        let _ = write!(
+            genders,
+            r#"<label><input type="radio" name="gender" value="{value}"{checked}> {}</label> "#,
+            esc(t(key))
+        );
+    }
+    let gender_error = problem("gender")
+        .map_or_else(String::new, |m| format!(r#"<p class="field-error" id="gender-error">{}</p>"#, esc(m)));
+    let mut names = String::new();
+    if let Some(((declared_given, declared_family), (document_given, document_family))) = view.names_differ {
+        let _ = write!(
+            names,
+            r#"<div class="notice error" role="alert"><p>{intro}</p>
+<table><thead><tr><th scope="col"></th><th scope="col">{given_label}</th><th scope="col">{family_label}</th></tr></thead>
+<tbody><tr><th scope="row">{declared}</th><td>{dg}</td><td>{df}</td></tr>
+<tr><th scope="row">{document}</th><td>{ng}</td><td>{nf}</td></tr></tbody></table>
+<p><label><input type="checkbox" name="correct_names" value="yes"> {confirm}</label></p></div>"#,
+            intro = esc(t("case.names_differ")),
+            given_label = esc(t("case.given_name")),
+            family_label = esc(t("case.family_name")),
+            declared = esc(t("case.declared_names")),
+            document = esc(t("case.document_names")),
+            dg = esc(declared_given),
+            df = esc(declared_family),
+            ng = esc(document_given),
+            nf = esc(document_family),
+            confirm = esc(t("case.correct_names")),
+        );
+    }
+    let mrz_error = problem("mrz");
+    let _ = write!(
+        body,
+        r#"<form method="post" action="/guichet/case/verify" novalidate><input type="hidden" name="csrf" value="{csrf}">
+<h2>{document}</h2>
+<div class="field"><label for="document_type">{type_label}</label><select id="document_type" name="document_type">{options}</select></div>
+<div class="field"><label for="mrz">{mrz_label}</label><p class="hint" id="mrz-hint">{mrz_hint}</p><textarea id="mrz" name="mrz" rows="3" cols="46" spellcheck="false" autocomplete="off" aria-describedby="mrz-hint mrz-error"{mrz_invalid}>{mrz}</textarea><p class="field-error" id="mrz-error"{mrz_hidden}>{mrz_error}</p></div>
+{number}{issuer}{expires}
+<h2>{identity}</h2>
+{names}{given}{family}{birthdate}
+<fieldset aria-describedby="gender-error"><legend>{gender_label}</legend>{genders}{gender_error}</fieldset>
+{birthcountry}{birthplace}
+<button type="submit">{verify}</button></form>
+<form method="post" action="/guichet/case/close"><input type="hidden" name="csrf" value="{csrf}"><button type="submit" class="secondary">{close}</button></form>"#,
+        csrf = esc(frame.csrf),
+        document = esc(t("case.document")),
+        type_label = esc(t("case.document_type")),
+        mrz_label = esc(t("case.mrz")),
+        mrz_hint = esc(t("case.mrz_hint")),
+        mrz = esc(&f.mrz),
+        mrz_invalid = if mrz_error.is_some() { r#" aria-invalid="true""# } else { "" },
+        mrz_hidden = if mrz_error.is_some() { "" } else { " hidden" },
+        mrz_error = esc(mrz_error.unwrap_or_default()),
+        number = input("document_number", "case.document_number", &f.document_number, 30),
+        issuer = input("document_issuer", "case.document_issuer", &f.document_issuer, 3),
+        expires = input("document_expires", "case.document_expires", &f.document_expires, 10),
+        identity = esc(t("case.identity")),
+        given = input("given_name", "case.given_name", &f.given_name, 100),
+        family = input("family_name", "case.family_name", &f.family_name, 100),
+        birthdate = input("birthdate", "case.birthdate", &f.birthdate, 10),
+        gender_label = esc(t("case.gender")),
+        birthcountry = input("birthcountry", "case.birthcountry", &f.birthcountry, 5),
+        birthplace = field(&Field {
+            id: "birthplace",
+            label: t("case.birthplace"),
+            hint: None,
+            kind: "text",
+            autocomplete: "off",
+            required: false,
+            value: &f.birthplace,
+            max_length: 5,
+            error: problem("birthplace"),
+        }),
+        verify = esc(t("case.verify")),
+        close = esc(t("case.close")),
+    );
+    page(frame, "case.title", body)
+}
+
+/// Done: the identity is recorded; on to the next citizen.
+pub fn verified(frame: &Frame<'_>) -> String {
+    let t = |k| frame.lang.t(k);
+    let body = format!(
+        r#"<p class="notice" role="status">{intro}</p><p><a href="/guichet">{next}</a></p>"#,
+        intro = esc(t("verified.intro")),
+        next = esc(t("verified.next")),
+    );
+    page(frame, "verified.title", body)
+}
