@@ -227,3 +227,72 @@ pub async fn finish(
     }
     Ok(codes)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{AttributeRecord, CitizenRecord};
+
+    fn identity(birthplace: Option<&str>) -> Identity {
+        let attribute = |name: &str, value: &str| AttributeRecord {
+            name: name.into(),
+            value: value.into(),
+            verified_by: Some("v".into()),
+            verified_at: Some(1),
+            updated_at: 1,
+        };
+        let mut attributes = vec![attribute("birthdate", "1990-05-00"), attribute("birthcountry", "99100")];
+        attributes.extend(birthplace.map(|p| attribute("birthplace", p)));
+        let citizen = CitizenRecord {
+            id: "c".into(),
+            identifier: "0".into(),
+            given_name: "Élodie Marie".into(),
+            family_name: "Dupont-Léger".into(),
+            email: None,
+            created_at: 0,
+        };
+        Identity { citizen, attributes, verifications: Vec::new() }
+    }
+
+    fn shown() -> DocumentIdentity {
+        DocumentIdentity {
+            given_name: "ELODIE MARIE".into(),
+            family_name: "DUPONT LEGER".into(),
+            birthdate: "1990-05-00".into(),
+            gender: "female".into(),
+            birthcountry: "99100".into(),
+            birthplace: Some("75056".into()),
+        }
+    }
+
+    #[test]
+    fn the_document_must_show_the_verified_identity() {
+        let record = identity(Some("75056"));
+        assert!(shows_identity(&record, &shown()), "names as a document writes them");
+        let changed: [fn(&mut DocumentIdentity); 5] = [
+            |s| s.given_name = "ELODIE".into(),
+            |s| s.family_name = "DUPONT".into(),
+            |s| s.birthdate = "1990-05-17".into(),
+            |s| s.birthcountry = "99134".into(),
+            |s| s.birthplace = Some("69123".into()),
+        ];
+        for change in changed {
+            let mut other = shown();
+            change(&mut other);
+            assert!(!shows_identity(&record, &other), "{other:?}");
+        }
+        let mut abroad = shown();
+        abroad.birthplace = Some(String::new());
+        assert!(shows_identity(&identity(None), &abroad), "no commune on either side");
+        assert!(!shows_identity(&identity(None), &shown()));
+    }
+
+    #[test]
+    fn the_link_carries_the_token_in_its_query() {
+        let enrolment = Enrolment { token: "abc".into(), expires_at: 0 };
+        assert_eq!(
+            enrolment.link("https://sesame.example.fr/"),
+            "https://sesame.example.fr/recover/assisted?token=abc"
+        );
+    }
+}
