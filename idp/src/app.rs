@@ -99,6 +99,7 @@ pub fn router(state: AppState) -> Router {
         .merge(passkey::routes::router())
         .merge(citizen::account::router())
         .merge(crate::counter::router())
+        .merge(crate::console::router())
         .merge(citizen::invitation::router())
         .fallback(web::not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), web::rate_limit::limit))

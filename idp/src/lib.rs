@@ -10,6 +10,7 @@ pub mod cli;
 pub mod clients;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod counter;
 pub mod endings;
 pub mod i18n;

@@ -17,6 +17,7 @@ use crate::i18n::Lang;
 use crate::web::csrf;
 use crate::web::extract::{CsrfForm, MaybeSignedIn, SignedIn, query_param};
 use crate::web::pages::Frame;
+use crate::web::pages::console::role_key;
 use crate::web::pages::counter as pages;
 use crate::web::respond::{PageError, html, see_other};
 
@@ -33,14 +34,6 @@ fn refused(e: InvitationLookupError) -> PageError {
         InvitationLookupError::Refused(InvitationError::Revoked) => "err.invitation_revoked",
     };
     PageError::new(StatusCode::BAD_REQUEST, key, "/account")
-}
-
-fn role_key(role: Role) -> &'static str {
-    match role {
-        Role::Admin => "role.admin",
-        Role::Developer => "role.developer",
-        Role::Agent => "role.agent",
-    }
 }
 
 async fn show(

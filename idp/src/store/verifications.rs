@@ -159,3 +159,17 @@ impl Db {
         Ok(Recorded::Done)
     }
 }
+
+#[cfg(feature = "test-support")]
+impl Db {
+    /// Every verification recorded, whoever the citizen (tests that drive a
+    /// browser and do not know the citizen's id).
+    pub async fn all_verifications(&self) -> Result<Vec<VerificationRecord>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM identity_verifications ORDER BY verified_at, verification_id"
+        )))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(from_row).collect()
+    }
+}

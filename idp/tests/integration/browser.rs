@@ -13,3 +13,33 @@ async fn sign_up_sign_out_sign_in_in_headless_chromium() {
     run_script(&chromium, "signup-signin.mjs", &[&app.issuer]).await;
     assert_eq!(app.state.db.count_citizens().await.unwrap(), 1);
 }
+
+/// The counter in headless Chromium: an invited agent verifies a citizen
+/// from the zone of their card, every page audited (axe-core, fr and en).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_counter_in_headless_chromium() {
+    use idp::citizen::identity::{Identity, Level, identity_level};
+    use idp::citizen::mrz::check_digit;
+    use idp::clients::members::{self, Role};
+    let Some(chromium) = chromium_or_skip() else { return };
+    let app = TestApp::spawn().await;
+    let organisation = app.organisation().await.organisation_id;
+    let actor = idp::clients::Actor::cli();
+    let invitation =
+        members::invite(&app.state.db, &organisation, Role::Agent, 3_600, &app.issuer, &actor, app.clock.now())
+            .await
+            .unwrap();
+    // A French identity card's zone for Élodie Dupont-Léger, born 1990-05-17.
+    let pad = |s: &str, n: usize| format!("{s:<<n$}");
+    let line1 = format!("IDFRAX4RTBPFW4{}{}", check_digit("X4RTBPFW4"), pad("", 15));
+    let mut line2 = format!("900517{}F310630{}FRA{}", check_digit("900517"), check_digit("310630"), pad("", 11));
+    let composite = [&line1[5..30], &line2[0..7], &line2[8..15], &line2[18..29]].concat();
+    line2.push_str(&check_digit(&composite).to_string());
+    let zone = format!("{line1}\n{line2}\n{}", pad("DUPONT<LEGER<<ELODIE", 30));
+    let out = run_script(&chromium, "counter.mjs", &[&app.issuer, &invitation.link, &zone, "75056"]).await;
+    assert!(out.contains(r#""ok":true"#));
+    let verified = app.state.db.all_verifications().await.unwrap();
+    assert_eq!(verified.len(), 1, "one verification recorded");
+    let identity = Identity::load(&app.state.db, &verified[0].citizen_id).await.unwrap().unwrap();
+    assert_eq!(identity_level(&identity), Level::Eidas2);
+}

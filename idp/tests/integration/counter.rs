@@ -235,3 +235,76 @@ async fn the_counter_refuses_what_it_must_with_a_page_and_writes_nothing() {
     let (_, page) = agent.get("/guichet/case").await;
     assert!(page.contains("Record the verified identity"), "{page}");
 }
+
+/// Joins an organisation through an invitation link, signed in.
+async fn join(browser: &mut Browser, app: &TestApp, link: &str) -> reqwest::Response {
+    let path = link.strip_prefix(&app.issuer).unwrap();
+    let (status, page) = browser.get(path).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let token = link.split("token=").nth(1).unwrap();
+    browser.post_form("/invitation", &[("token", token)]).await
+}
+
+#[tokio::test]
+async fn an_organisation_admin_invites_an_agent_and_takes_the_role_back_in_the_console() {
+    let app = TestApp::spawn().await;
+    let org = app.organisation().await.organisation_id;
+    let issued = members::invite(
+        &app.state.db,
+        &org,
+        Role::Admin,
+        3_600,
+        &app.issuer,
+        &idp::clients::Actor::cli(),
+        app.clock.now(),
+    )
+    .await
+    .unwrap();
+    let mut admin = Browser::new(&app);
+    admin.sign_up("Alice", "Admin", None).await;
+    let joined = join(&mut admin, &app, &issued.link).await;
+    assert_eq!(joined.headers()["location"], "/account?notice=joined");
+
+    let (status, page) = admin.get("/console/members").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("Alice Admin"), "{page}");
+    let response = admin.post_form("/console/members/invite", &[("org", &org), ("role", "agent")]).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let link = element_text(&response.text().await.unwrap(), r#"id="invitation-link""#).expect("the link, once");
+
+    let mut agent = Browser::new(&app);
+    agent.sign_up("Agnès", "Guichet", None).await;
+    assert_eq!(join(&mut agent, &app, &link).await.headers()["location"], "/guichet");
+    assert_eq!(agent.get("/guichet").await.0, StatusCode::OK);
+    let (_, page) = admin.get("/console/members").await;
+    assert!(page.contains("Agnès Guichet") && page.contains("acceptée"), "{page}");
+
+    // The admin takes the role back: the agent's next page refuses them.
+    let agent_id = members::members(&app.state.db, &org)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|m| m.given_name == "Agnès")
+        .unwrap()
+        .citizen_id;
+    let removed =
+        admin.post_form("/console/members/remove", &[("org", &org), ("member", &agent_id), ("role", "agent")]).await;
+    assert_eq!(removed.status(), StatusCode::SEE_OTHER);
+    assert_eq!(agent.get("/guichet").await.0, StatusCode::FORBIDDEN);
+    let log = app.state.db.admin_events(Some(&org), 50).await.unwrap();
+    assert!(
+        log.iter().any(|e| e.action == "member.remove" && e.actor.starts_with("member:")),
+        "logged under the admin's name: {log:?}"
+    );
+
+    // Another organisation's members answer 404; a non-admin gets 403.
+    let other = app.organisation_with_code("31555").await.organisation_id;
+    let response = admin.post_form("/console/members/invite", &[("org", &other), ("role", "agent")]).await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert_eq!(admin.get(&format!("/console/members?org={other}")).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(agent.get("/console/members").await.0, StatusCode::FORBIDDEN);
+    // English.
+    admin.accept_language = "en".into();
+    let (_, page) = admin.get("/console/members").await;
+    assert!(page.contains("Organisation members") && page.contains("Invite someone"), "{page}");
+}

@@ -4,6 +4,7 @@
 //! rest by subject below.
 
 pub mod consent;
+pub mod console;
 pub mod counter;
 pub mod developers;
 pub mod form_post;

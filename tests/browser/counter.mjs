@@ -1,0 +1,128 @@
+// The counter through Sésame's real pages in headless Chromium: an agent
+// (invited by link) and a citizen, each in their own browser context with a
+// CDP virtual authenticator. The citizen shows a code for the counter; the
+// agent opens the record, types the document's machine-readable zone and
+// records the verified identity. Every page is audited with axe-core (WCAG
+// 2.1 A/AA), in French and in English.
+//
+// usage: node counter.mjs <issuer-url> <invitation-link> <mrz> <birthplace>
+//   CHROMIUM            browser binary (default /usr/bin/chromium)
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { chromium } from "playwright-core";
+
+const [issuer, invitation, mrz, birthplace] = process.argv.slice(2);
+if (!birthplace) {
+  console.error("usage: node counter.mjs <issuer-url> <invitation-link> <mrz> <birthplace>");
+  process.exit(2);
+}
+const require = createRequire(import.meta.url);
+const axeSource = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
+const step = (text) => console.log(`[browser] ${text}`);
+
+async function audit(page, name) {
+  const result = await page.evaluate(
+    `${axeSource}; axe.run(document, { runOnly: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] })
+      .then((r) => r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.html).slice(0, 3) })))`,
+  );
+  if (result.length) throw new Error(`accessibility violations on ${name}: ${JSON.stringify(result, null, 2)}`);
+  step(`axe: no WCAG 2.1 A/AA violation on ${name}`);
+}
+
+async function person(browser, locale) {
+  const context = await browser.newContext({ viewport: { width: 360, height: 780 }, locale });
+  const page = await context.newPage();
+  page.setDefaultTimeout(15_000);
+  page.on("console", (m) => { if (m.type() === "error") console.error(`[page] ${m.text()}`); });
+  const cdp = await context.newCDPSession(page);
+  await cdp.send("WebAuthn.enable");
+  await cdp.send("WebAuthn.addVirtualAuthenticator", {
+    options: {
+      protocol: "ctap2", transport: "internal", hasResidentKey: true,
+      hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true,
+    },
+  });
+  return page;
+}
+
+async function signUp(page, given, family) {
+  await page.goto(`${issuer}/signup`);
+  await page.getByLabel("Prénom(s)").fill(given);
+  await page.getByLabel("Nom de famille").fill(family);
+  await page.getByRole("button", { name: "Créer mon compte avec une clé d’accès" }).click();
+  await page.getByRole("heading", { name: "Votre compte est créé", level: 1 }).waitFor();
+  await page.getByRole("link", { name: /continuer/ }).click();
+  await page.getByRole("heading", { name: "Mon compte", level: 1 }).waitFor();
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+  ],
+  timeout: 30_000,
+});
+const deadline = setTimeout(() => {
+  console.error("[browser] overall deadline (90 s) passed");
+  process.exit(1);
+}, 90_000);
+
+try {
+  step("the agent signs up and accepts the invitation");
+  const agent = await person(browser, "fr-FR");
+  await signUp(agent, "Agnès", "Guichet");
+  await agent.goto(invitation);
+  await agent.getByRole("heading", { name: "Invitation", level: 1 }).waitFor();
+  await audit(agent, "invitation");
+  await agent.getByRole("button", { name: "Accepter l’invitation" }).click();
+  await agent.getByRole("heading", { name: "Guichet : vérification d’identité", level: 1 }).waitFor();
+  await audit(agent, "counter desk");
+
+  step("the citizen signs up and shows a code for the counter");
+  const citizen = await person(browser, "fr-FR");
+  await signUp(citizen, "Élodie", "Dupont-Léger");
+  await citizen.getByRole("button", { name: "Présenter mon compte au guichet" }).click();
+  await citizen.getByRole("heading", { name: "Votre code pour le guichet", level: 1 }).waitFor();
+  await audit(citizen, "counter code");
+  const code = (await citizen.locator("#counter-code").textContent()).trim();
+  if (!/^[0-9A-Z]{4}-[0-9A-Z]{4}$/.test(code)) throw new Error(`code ${code}`);
+  if ((await citizen.locator("figure.qr svg").count()) !== 1) throw new Error("no QR code");
+
+  step("the agent opens the record: a wrong code first, named on its field");
+  await agent.getByLabel("Code montré par le citoyen").fill("0000-0000");
+  await agent.getByRole("button", { name: "Ouvrir le dossier" }).click();
+  const codeField = agent.getByLabel("Code montré par le citoyen");
+  if ((await codeField.getAttribute("aria-invalid")) !== "true") throw new Error("wrong code not marked");
+  await audit(agent, "counter desk with an error");
+  await codeField.fill(code);
+  await agent.getByRole("button", { name: "Ouvrir le dossier" }).click();
+  await agent.getByRole("heading", { name: "Dossier du citoyen", level: 1 }).waitFor();
+  await audit(agent, "citizen record");
+
+  step("the agent types the zone; the declared names are the same name");
+  await agent.getByLabel("Bande de lecture automatique (MRZ), facultatif").fill(mrz);
+  await agent.getByLabel("Commune de naissance (code INSEE, pour une naissance en France)").fill(birthplace);
+  await agent.getByRole("button", { name: "Enregistrer l’identité vérifiée" }).click();
+  await agent.getByRole("heading", { name: "Identité vérifiée", level: 1 }).waitFor();
+  await audit(agent, "identity verified");
+
+  step("in English too");
+  await agent.goto(`${issuer}/guichet?ui_locales=en`);
+  await agent.getByRole("heading", { name: "Counter: identity check", level: 1 }).waitFor();
+  await audit(agent, "counter desk (en)");
+  await citizen.goto(`${issuer}/account?ui_locales=en`);
+  await citizen.getByRole("heading", { name: "My account", level: 1 }).waitFor();
+  await audit(citizen, "account (en)");
+  await citizen.getByRole("button", { name: "Show my account at the counter" }).click();
+  await citizen.getByRole("heading", { name: "Your code for the counter", level: 1 }).waitFor();
+  await audit(citizen, "counter code (en)");
+
+  console.log(JSON.stringify({ ok: true, code }));
+} catch (error) {
+  console.error(`[browser] FAILED: ${error && error.stack ? error.stack : error}`);
+  process.exitCode = 1;
+} finally {
+  clearTimeout(deadline);
+  await browser.close();
+}
