@@ -126,6 +126,16 @@ pub enum AuditEvent {
         #[serde(default)]
         names_corrected: bool,
     },
+    /// An agent checked the document against the verified identity and
+    /// handed over an enrolment link (assisted recovery).
+    #[serde(rename = "recovery.assisted")]
+    RecoveryAssisted {
+        /// The organisation, as named then.
+        #[serde(default)]
+        organisation: String,
+        #[serde(default)]
+        document: String,
+    },
 }
 
 impl AuditEvent {

@@ -2,6 +2,7 @@
 //! and the citizen's own account pages.
 
 pub mod account;
+pub mod assisted_recovery;
 pub mod cog;
 pub mod counter;
 pub mod identifier;
@@ -16,6 +17,3 @@ pub mod verification;
 pub use identifier::{CitizenIdentifier, IdentifierError};
 pub use profile::{Profile, ProfileProblem};
 pub use recovery::RecoveryCode;
-
-/// Assurance of a self-registered identity (DESIGN.md "Assurance").
-pub const ACR_SELF_REGISTERED: &str = "eidas1";

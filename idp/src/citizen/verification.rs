@@ -10,7 +10,9 @@ use crate::clients::Organisation;
 use crate::clients::admin::AdminAction;
 use crate::clock::UnixTime;
 use crate::keys::Keyring;
-use crate::store::{AttributeRecord, Db, EventRecord, NewAuditEvent, NewVerification, Recorded, StoreError};
+use crate::store::{
+    AttributeRecord, Db, EventRecord, NewAuditEvent, NewVerification, Recorded, StoreError, VerificationRecord,
+};
 
 use super::identity::{INSEE_FRANCE, valid_birthdate};
 
@@ -309,21 +311,10 @@ pub async fn verify_at_counter(
         .collect();
     let names_verified: Vec<&'static str> = values.iter().map(|(name, _)| *name).collect();
     let d = &form.document;
-    let number: String = d.number.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_uppercase();
-    let record = crate::store::VerificationRecord {
+    let record = VerificationRecord {
         verification_id: verification_id.clone(),
-        citizen_id: form.citizen_id.clone(),
-        kind: "verification".into(),
-        organisation_id: agent.organisation.organisation_id.clone(),
-        organisation_name: agent.organisation.name.clone(),
-        agent_id: agent.citizen_id.clone(),
-        method: METHOD_IN_PERSON.into(),
-        document_type: d.kind.as_str().into(),
-        document_issuer: d.issuer.clone(),
-        document_hash: keys.evidence_digest(&["document", d.kind.as_str(), &d.issuer, &number]),
-        document_expires: d.expires_on.clone(),
         attributes: serde_json::to_string(&names_verified).unwrap_or_else(|_| "[]".into()),
-        verified_at: now,
+        ..counter_record(keys, agent, &form.citizen_id, d, now)
     };
     let history = NewAuditEvent::new(
         &form.citizen_id,
@@ -347,7 +338,42 @@ pub async fn verify_at_counter(
     }
 }
 
-fn log_entry(
+/// The record of an agent's document check at a counter: kind
+/// `verification`, no attributes (the caller names what it verified).
+pub(super) fn counter_record(
+    keys: &Keyring,
+    agent: &Agent,
+    citizen_id: &str,
+    document: &Document,
+    now: UnixTime,
+) -> VerificationRecord {
+    VerificationRecord {
+        verification_id: crate::random::id(),
+        citizen_id: citizen_id.to_owned(),
+        kind: "verification".into(),
+        organisation_id: agent.organisation.organisation_id.clone(),
+        organisation_name: agent.organisation.name.clone(),
+        agent_id: agent.citizen_id.clone(),
+        method: METHOD_IN_PERSON.into(),
+        document_type: document.kind.as_str().into(),
+        document_issuer: document.issuer.clone(),
+        document_hash: document_digest(keys, document),
+        document_expires: document.expires_on.clone(),
+        attributes: "[]".into(),
+        verified_at: now,
+    }
+}
+
+/// The keyed hash that stands for a document (its number never stored):
+/// the same document typed with spaces or in lower case hashes alike.
+pub fn document_digest(keys: &Keyring, document: &Document) -> String {
+    let number: String =
+        document.number.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_uppercase();
+    keys.evidence_digest(&["document", document.kind.as_str(), &document.issuer, &number])
+}
+
+/// The administrators' log entry of an agent's act on a citizen.
+pub(super) fn log_entry(
     agent: &Agent,
     action: AdminAction,
     citizen_id: &str,

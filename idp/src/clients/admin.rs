@@ -29,6 +29,8 @@ pub enum AdminAction {
     AuditRead,
     /// An agent verified a citizen's identity at a counter.
     IdentityVerified,
+    /// An agent handed a citizen an assisted-recovery enrolment link.
+    IdentityRecovery,
     LogoutDelivered,
     LogoutGivenUp,
 }
@@ -51,6 +53,7 @@ impl AdminAction {
             Self::TokenRevoked(TokenKind::Admin) => "admin_token.revoke",
             Self::AuditRead => "audit.read",
             Self::IdentityVerified => "identity.verify",
+            Self::IdentityRecovery => "identity.recovery",
             Self::LogoutDelivered => "logout.delivered",
             Self::LogoutGivenUp => "logout.given_up",
         }

@@ -50,6 +50,17 @@ pub const MESSAGES: &[(&str, &str)] = &[
     ("recover.code_hint", "12 characters, for example ABCD-EFGH-JKMN."),
     ("recover.button", "Register a new passkey"),
     ("recover.back", "Back to sign-in"),
+    ("assisted.title", "Recover my account after the counter"),
+    (
+        "assisted.intro",
+        "An agent checked your identity document at the counter. Register a new passkey on this device: your old passkeys and recovery codes will stop working, every session will be signed out and you will receive new recovery codes.",
+    ),
+    (
+        "assisted.level",
+        "This recovery sign-in is at level eidas1; your next ordinary sign-in returns to the level of your verified identity.",
+    ),
+    ("done.recovered_title", "Your account is recovered"),
+    ("done.recovered", "Your new passkey is saved. Your old passkeys and recovery codes no longer work."),
     ("account.title", "My account"),
     ("account.identity", "My identity"),
     ("account.email", "Email address"),
@@ -101,6 +112,10 @@ pub const MESSAGES: &[(&str, &str)] = &[
     ),
     ("err.credential_taken", "This passkey is already registered."),
     ("err.recovery_refused", "Wrong citizen identifier or recovery code, or the code was already used."),
+    (
+        "err.assisted_link",
+        "This recovery link is unknown, was already used or has expired (it is valid for 15 minutes). Ask the counter for a new one.",
+    ),
     (
         "err.recovery_too_many",
         "Too many recovery attempts for this citizen identifier. Please wait a moment and try again.",
@@ -205,6 +220,7 @@ pub const MESSAGES: &[(&str, &str)] = &[
     ("activity.claims_released", "Data sent"),
     ("activity.identity_updated", "Identity updated"),
     ("activity.identity_verified", "Identity verified at a counter"),
+    ("activity.recovery_assisted", "Account recovered at a counter (identity checked)"),
     ("activity.other", "Other event"),
     ("claim.given_name", "given names"),
     ("claim.family_name", "family name"),

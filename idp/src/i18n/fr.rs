@@ -53,6 +53,20 @@ pub const MESSAGES: &[(&str, &str)] = &[
     ("recover.code_hint", "12 caractères, par exemple ABCD-EFGH-JKMN."),
     ("recover.button", "Enregistrer une nouvelle clé d’accès"),
     ("recover.back", "Retour à la connexion"),
+    ("assisted.title", "Récupérer mon compte après le guichet"),
+    (
+        "assisted.intro",
+        "Un agent a contrôlé votre pièce d’identité au guichet. Enregistrez une nouvelle clé d’accès sur cet appareil : vos anciennes clés d’accès et vos codes de secours cesseront de fonctionner, toutes vos sessions seront fermées et vous recevrez de nouveaux codes de secours.",
+    ),
+    (
+        "assisted.level",
+        "Cette connexion de récupération a le niveau eidas1 ; votre prochaine connexion ordinaire retrouvera le niveau de votre identité vérifiée.",
+    ),
+    ("done.recovered_title", "Votre compte est récupéré"),
+    (
+        "done.recovered",
+        "Votre nouvelle clé d’accès est enregistrée. Vos anciennes clés d’accès et vos anciens codes de secours ne fonctionnent plus.",
+    ),
     ("account.title", "Mon compte"),
     ("account.identity", "Mon identité"),
     ("account.email", "Adresse électronique"),
@@ -104,6 +118,10 @@ pub const MESSAGES: &[(&str, &str)] = &[
     ),
     ("err.credential_taken", "Cette clé d’accès est déjà enregistrée."),
     ("err.recovery_refused", "Identifiant citoyen ou code de secours incorrect, ou code déjà utilisé."),
+    (
+        "err.assisted_link",
+        "Ce lien de récupération est inconnu, a déjà servi ou a expiré (il vaut 15 minutes). Demandez-en un nouveau au guichet.",
+    ),
     (
         "err.recovery_too_many",
         "Trop de tentatives de récupération pour cet identifiant citoyen. Patientez un moment puis réessayez.",
@@ -220,6 +238,7 @@ pub const MESSAGES: &[(&str, &str)] = &[
     ("activity.claims_released", "Données transmises"),
     ("activity.identity_updated", "Identité mise à jour"),
     ("activity.identity_verified", "Identité vérifiée au guichet"),
+    ("activity.recovery_assisted", "Récupération du compte au guichet (identité contrôlée)"),
     ("activity.other", "Autre évènement"),
     ("claim.given_name", "prénoms"),
     ("claim.family_name", "nom"),

@@ -1,4 +1,4 @@
-//! The four ceremonies, start and finish, with their state kept server-side
+//! The five ceremonies, start and finish, with their state kept server-side
 //! (`Cache`: Redis or SQL), keyed by the challenge, bound to the browser
 //! session that started it, taken exactly once, expiring after
 //! [`CEREMONY_TTL`]. webauthn-rs keeps no record of used challenges: the
@@ -17,6 +17,8 @@ use webauthn_rs::prelude::{
 use super::{CEREMONY_TTL, PasskeyError, amr, passkey_facts, relying_party};
 use crate::app::AppState;
 use crate::audit::AuditEvent;
+use crate::citizen::assisted_recovery::{self, Link};
+use crate::citizen::identity::Level;
 use crate::citizen::recovery::{CODES_PER_CITIZEN, RecoveryCode};
 use crate::citizen::{CitizenIdentifier, Profile};
 use crate::endings::{self, LoginEnd};
@@ -34,6 +36,7 @@ enum Step {
     SignUp { citizen_id: Uuid, profile: Profile, state: PasskeyRegistration },
     AddPasskey { citizen_id: String, name: String, state: PasskeyRegistration },
     Recover { citizen_id: String, code_hash: String, state: PasskeyRegistration },
+    AssistedRecover { link: Link, identifier: String, state: PasskeyRegistration },
     SignIn { state: DiscoverableAuthentication },
 }
 
@@ -42,6 +45,17 @@ enum Step {
 pub struct Login {
     pub citizen_id: String,
     pub amr: Vec<String>,
+    /// The highest `acr` this login may have, whatever the identity and
+    /// the authenticator prove (an assisted recovery is `eidas1`).
+    pub acr_at_most: Option<Level>,
+}
+
+/// A completed assisted recovery: the login, and the codes shown once.
+#[derive(Debug, Clone)]
+pub struct AssistedRecovered {
+    pub login: Login,
+    pub identifier: String,
+    pub recovery_codes: Vec<RecoveryCode>,
 }
 
 /// A completed sign-up: the login, and what is shown to the citizen once.
@@ -109,8 +123,11 @@ fn creation_options(
     Ok((options, reg))
 }
 
-fn registration(credential: &Value) -> Result<RegisterPublicKeyCredential, PasskeyError> {
-    serde_json::from_value(credential.clone()).map_err(|_| PasskeyError::InvalidCredential("not a registration"))
+/// The passkey a registration ceremony created, once verified.
+fn registered(state: &AppState, credential: &Value, reg: &PasskeyRegistration) -> Result<Passkey, PasskeyError> {
+    let credential: RegisterPublicKeyCredential = serde_json::from_value(credential.clone())
+        .map_err(|_| PasskeyError::InvalidCredential("not a registration"))?;
+    relying_party(&state.config)?.finish_passkey_registration(&credential, reg).map_err(verification)
 }
 
 fn verification(e: WebauthnError) -> PasskeyError {
@@ -160,9 +177,7 @@ pub async fn finish_sign_up(
     let Step::SignUp { citizen_id, profile, state: reg } = recall(state, binding, credential).await? else {
         return Err(PasskeyError::InvalidCredential("not a sign-up"));
     };
-    let passkey = relying_party(&state.config)?
-        .finish_passkey_registration(&registration(credential)?, &reg)
-        .map_err(verification)?;
+    let passkey = registered(state, credential, &reg)?;
     let now = state.clock.now();
     let citizen_id = citizen_id.to_string();
     let stored = new_passkey(&passkey, device, now)?;
@@ -185,7 +200,7 @@ pub async fn finish_sign_up(
         };
         match state.db.create_citizen(&record, &stored, &hashes, &events).await {
             Ok(()) => {
-                let login = Login { citizen_id, amr: amr(stored.backup_eligible, true) };
+                let login = Login { citizen_id, amr: amr(stored.backup_eligible, true), acr_at_most: None };
                 return Ok(SignedUp { login, identifier, recovery_codes: codes });
             }
             Err(CreateCitizenError::IdentifierTaken) => continue,
@@ -256,7 +271,8 @@ pub async fn finish_sign_in(state: &AppState, binding: &str, credential: &Value)
         // Another sign-in with this credential won the race: its counter wins.
         return Err(PasskeyError::CounterRegression);
     }
-    Ok(Login { citizen_id: record.citizen_id, amr: amr(result.backup_eligible(), result.user_verified()) })
+    let amr = amr(result.backup_eligible(), result.user_verified());
+    Ok(Login { citizen_id: record.citizen_id, amr, acr_at_most: None })
 }
 
 // --- another passkey for a signed-in citizen -------------------------------
@@ -291,9 +307,7 @@ pub async fn finish_add_passkey(
     if citizen_id != signed_in {
         return Err(PasskeyError::WrongSession);
     }
-    let passkey = relying_party(&state.config)?
-        .finish_passkey_registration(&registration(credential)?, &reg)
-        .map_err(verification)?;
+    let passkey = registered(state, credential, &reg)?;
     let now = state.clock.now();
     let mut stored = new_passkey(&passkey, &name, now)?;
     if stored.name.is_empty() {
@@ -326,10 +340,18 @@ pub async fn start_recovery(
         state.db.append_audit_event(&NewAuditEvent::new(&citizen.id, event, state.clock.now())).await?;
         return Err(PasskeyError::RecoveryRefused);
     }
+    let (options, reg) = replacement_options(state, &citizen)?;
+    remember(state, binding, options, Step::Recover { citizen_id: citizen.id, code_hash, state: reg }).await
+}
+
+/// Creation options for a passkey that will replace all of the citizen's.
+fn replacement_options(
+    state: &AppState,
+    citizen: &CitizenRecord,
+) -> Result<(Value, PasskeyRegistration), PasskeyError> {
     let user = Uuid::parse_str(&citizen.id).map_err(|e| PasskeyError::Internal(e.to_string()))?;
     let display = format!("{} {}", citizen.given_name, citizen.family_name);
-    let (options, reg) = creation_options(state, user, &display, &display, None)?;
-    remember(state, binding, options, Step::Recover { citizen_id: citizen.id, code_hash, state: reg }).await
+    creation_options(state, user, &display, &display, None)
 }
 
 /// Recovery-code attempts against one citizen, whatever the source address
@@ -364,9 +386,7 @@ pub async fn finish_recovery(
     let Step::Recover { citizen_id, code_hash, state: reg } = recall(state, binding, credential).await? else {
         return Err(PasskeyError::InvalidCredential("not a recovery"));
     };
-    let passkey = relying_party(&state.config)?
-        .finish_passkey_registration(&registration(credential)?, &reg)
-        .map_err(verification)?;
+    let passkey = registered(state, credential, &reg)?;
     let now = state.clock.now();
     let stored = new_passkey(&passkey, device, now)?;
     let events =
@@ -382,5 +402,38 @@ pub async fn finish_recovery(
             tracing::warn!(error = %e, "could not end a login after recovery");
         }
     }
-    Ok(Login { citizen_id, amr: amr(stored.backup_eligible, true) })
+    Ok(Login { citizen_id, amr: amr(stored.backup_eligible, true), acr_at_most: None })
+}
+
+// --- assisted recovery (the enrolment link from a counter) --------------------
+
+/// Reads the enrolment link (not used up yet) and starts the registration
+/// of the passkey that will replace every other.
+pub async fn start_assisted_recovery(state: &AppState, binding: &str, token: &str) -> Result<Value, PasskeyError> {
+    let link = assisted_recovery::pending(&state.cache, token).await?.ok_or(PasskeyError::LinkUnusable)?;
+    let citizen = state.db.citizen_by_id(&link.citizen_id).await?.ok_or(PasskeyError::LinkUnusable)?;
+    let (options, reg) = replacement_options(state, &citizen)?;
+    let identifier = citizen.identifier;
+    remember(state, binding, options, Step::AssistedRecover { link, identifier, state: reg }).await
+}
+
+/// Verifies the new passkey, then uses the link up and replaces passkeys,
+/// recovery codes and logins (`assisted_recovery::finish`). The login is
+/// `eidas1` without `mfa`: the next ordinary sign-in proves the rest.
+pub async fn finish_assisted_recovery(
+    state: &AppState,
+    binding: &str,
+    credential: &Value,
+    device: &str,
+) -> Result<AssistedRecovered, PasskeyError> {
+    let Step::AssistedRecover { link, identifier, state: reg } = recall(state, binding, credential).await? else {
+        return Err(PasskeyError::InvalidCredential("not an assisted recovery"));
+    };
+    let passkey = registered(state, credential, &reg)?;
+    let stored = new_passkey(&passkey, device, state.clock.now())?;
+    let events = vec![AuditEvent::PasskeysRevoked { reason: "assisted_recovery".into() }, passkey_added(&stored)];
+    let recovery_codes = assisted_recovery::finish(state, &link, &stored, events).await?;
+    let amr = amr(stored.backup_eligible, true).into_iter().filter(|m| m != "mfa").collect();
+    let login = Login { citizen_id: link.citizen_id, amr, acr_at_most: Some(Level::Eidas1) };
+    Ok(AssistedRecovered { login, identifier, recovery_codes })
 }

@@ -1,6 +1,7 @@
 //! Passkeys (WebAuthn Level 3 through webauthn-rs): sign-up, sign-in,
-//! adding passkeys, recovery. `ceremony` is the domain (no HTTP); `routes`
-//! is its HTTP edge (JSON ceremony endpoints and the login pages).
+//! adding passkeys, recovery (with a code, or with a counter's enrolment
+//! link). `ceremony` is the domain (no HTTP); `routes` is its HTTP edge
+//! (JSON ceremony endpoints and the login pages).
 
 pub mod ceremony;
 pub mod routes;
@@ -8,6 +9,7 @@ pub mod routes;
 use webauthn_rs::prelude::{Credential, Passkey, Url, WebauthnError};
 use webauthn_rs::{Webauthn, WebauthnBuilder};
 
+use crate::citizen::assisted_recovery::AssistedRecoveryError;
 use crate::config::Config;
 use crate::outage::{Dependency, Failure};
 use crate::store::{CreateCitizenError, StoreError};
@@ -28,6 +30,8 @@ pub enum PasskeyError {
     InvalidRecoveryCode,
     #[error("unknown citizen, wrong or used recovery code")]
     RecoveryRefused,
+    #[error("enrolment link unknown, used or expired")]
+    LinkUnusable,
     #[error("too many recovery attempts against this citizen; retry in {retry_after} s")]
     TooManyAttempts { retry_after: i64 },
     #[error("malformed credential: {0}")]
@@ -73,6 +77,20 @@ impl From<CreateCitizenError> for PasskeyError {
             CreateCitizenError::CredentialTaken => Self::CredentialTaken,
             CreateCitizenError::IdentifierTaken => Self::Internal("citizen identifier collision".into()),
             CreateCitizenError::Store(e) => Self::Store(e),
+        }
+    }
+}
+
+impl From<AssistedRecoveryError> for PasskeyError {
+    fn from(e: AssistedRecoveryError) -> Self {
+        use AssistedRecoveryError as E;
+        match e {
+            E::LinkUnusable | E::UnknownCitizen => Self::LinkUnusable,
+            E::CredentialTaken => Self::CredentialTaken,
+            E::Store(e) => Self::Store(e),
+            E::Cache(e) => Self::Cache(e),
+            // The counter's refusals: never raised by the ceremony's side.
+            other => Self::Internal(other.to_string()),
         }
     }
 }

@@ -1,4 +1,5 @@
-//! HTTP edge of the ceremonies: the sign-in, sign-up and recovery pages,
+//! HTTP edge of the ceremonies: the sign-in, sign-up and recovery pages
+//! (with a code, or with a counter's enrolment link),
 //! their JSON start/finish endpoints (CSRF token in `x-csrf-token`), and
 //! sign-out. Each handler: check CSRF → call `ceremony` → answer.
 
@@ -16,8 +17,9 @@ use super::PasskeyError;
 use super::ceremony::{self, Login};
 use crate::app::AppState;
 use crate::audit::AuditEvent;
-use crate::citizen::identity::{Identity, session_acr};
-use crate::citizen::{ACR_SELF_REGISTERED, IdentifierError, Profile, ProfileProblem};
+use crate::citizen::assisted_recovery;
+use crate::citizen::identity::{Identity, Level, session_acr};
+use crate::citizen::{IdentifierError, Profile, ProfileProblem, RecoveryCode};
 use crate::endings::{self, LoginEnd};
 use crate::i18n::Lang;
 use crate::login::{AuthSession, safe_next};
@@ -42,6 +44,9 @@ pub fn router() -> Router<AppState> {
         .route("/recover", get(recover_page))
         .route("/recover/start", post(recover_start))
         .route("/recover/finish", post(recover_finish))
+        .route("/recover/assisted", get(assisted_recover_page))
+        .route("/recover/assisted/start", post(assisted_recover_start))
+        .route("/recover/assisted/finish", post(assisted_recover_finish))
         .route("/account/passkeys/start", post(add_passkey_start))
         .route("/account/passkeys/finish", post(add_passkey_finish))
         .route("/signout", post(sign_out))
@@ -92,6 +97,15 @@ struct SignedUpView {
     identifier: String,
     codes: Vec<String>,
     next: String,
+    /// Shown after an assisted recovery rather than a sign-up.
+    #[serde(default)]
+    recovered: bool,
+}
+
+impl SignedUpView {
+    fn new(identifier: String, codes: &[RecoveryCode], next: String, recovered: bool) -> Self {
+        Self { identifier, codes: codes.iter().map(RecoveryCode::grouped).collect(), next, recovered }
+    }
 }
 
 /// The identifier and recovery codes, shown once: taken from the session.
@@ -104,7 +118,27 @@ async fn signed_up_page(
     let view: Option<SignedUpView> = session.remove(SIGNED_UP_KEY).await?;
     let Some(view) = view else { return Ok(see_other("/account")) };
     let frame = Frame { lang, csrf: &token, signed_in: auth.is_some(), path: "/account" };
-    Ok(html(StatusCode::OK, pages::signed_up(&frame, &view.identifier, &view.codes, &view.next)))
+    let shown = pages::ShownOnce { identifier: &view.identifier, recovery_codes: &view.codes, next: &view.next };
+    Ok(html(StatusCode::OK, pages::signed_up(&frame, &shown, view.recovered)))
+}
+
+/// `GET /recover/assisted?token=…`: the enrolment link handed over at a
+/// counter; a clear page when it is unknown, used or expired.
+async fn assisted_recover_page(
+    State(state): State<AppState>,
+    lang: Lang,
+    session: Session,
+    MaybeSignedIn(auth): MaybeSignedIn,
+    RawQuery(query): RawQuery,
+) -> Result<Response, PageError> {
+    let token = query_param(query.as_deref(), "token").unwrap_or_default();
+    if assisted_recovery::pending(&state.cache, &token).await?.is_none() {
+        return Err(PageError::new(StatusCode::GONE, "err.assisted_link", "/recover"));
+    }
+    let csrf = csrf::token(&session).await?;
+    let path = path_with("/recover/assisted", query.as_deref());
+    let frame = Frame { lang, csrf: &csrf, signed_in: auth.is_some(), path: &path };
+    Ok(html(StatusCode::OK, pages::assisted_recover(&frame, &token)))
 }
 
 async fn recover_page(lang: Lang, session: Session, MaybeSignedIn(auth): MaybeSignedIn) -> Result<Response, PageError> {
@@ -213,6 +247,7 @@ pub(crate) fn json_error(lang: Lang, error: PasskeyError) -> JsonError {
             field_error(lang, &[("identifier", key)])
         }
         E::InvalidRecoveryCode => field_error(lang, &[("code", "err.code_invalid")]),
+        E::LinkUnusable => plain(StatusCode::GONE, "link_unusable", "err.assisted_link"),
         E::RecoveryRefused => plain(StatusCode::FORBIDDEN, "recovery_refused", "err.recovery_refused"),
         E::TooManyAttempts { retry_after } => JsonError {
             retry_after: Some(retry_after),
@@ -272,10 +307,11 @@ async fn establish(state: &AppState, session: &Session, headers: &HeaderMap, log
     let event = AuditEvent::SignedIn { device, amr: login.amr.clone() };
     state.db.append_audit_event(&NewAuditEvent::new(&login.citizen_id, event, now)).await?;
     // The lower of what the identity and the authenticator prove.
-    let acr = match Identity::load(&state.db, &login.citizen_id).await? {
-        Some(identity) => session_acr(&identity, &login.amr).as_str(),
-        None => ACR_SELF_REGISTERED,
+    let level = match Identity::load(&state.db, &login.citizen_id).await? {
+        Some(identity) => session_acr(&identity, &login.amr),
+        None => Level::Eidas1,
     };
+    let acr = login.acr_at_most.map_or(level, |ceiling| level.min(ceiling)).as_str();
     AuthSession { citizen_id: login.citizen_id, auth_time: now, acr: acr.to_owned(), amr: login.amr, sid, expires_at }
         .establish(session)
         .await
@@ -301,12 +337,14 @@ async fn sign_up_finish(
         .map_err(|e| call.fail(e))?;
     let next = destination(call.body.get("next").and_then(Value::as_str));
     establish(&state, &session, &headers, done.login).await.map_err(|e| call.fail(e))?;
-    let view = SignedUpView {
-        identifier: done.identifier.to_string(),
-        codes: done.recovery_codes.iter().map(|c| c.grouped()).collect(),
-        next,
-    };
-    session.insert(SIGNED_UP_KEY, view).await.map_err(|e| JsonError::internal(call.lang, &e))?;
+    let view = SignedUpView::new(done.identifier.to_string(), &done.recovery_codes, next, false);
+    show_once(&session, call.lang, view).await
+}
+
+/// Keeps what the "shown once" page shows in the session and sends the
+/// browser there.
+async fn show_once(session: &Session, lang: Lang, view: SignedUpView) -> Result<Response, JsonError> {
+    session.insert(SIGNED_UP_KEY, view).await.map_err(|e| JsonError::internal(lang, &e))?;
     Ok(redirect_json("/signup/done"))
 }
 
@@ -346,6 +384,30 @@ async fn recover_finish(
         .map_err(|e| call.fail(e))?;
     establish(&state, &session, &headers, login).await.map_err(|e| call.fail(e))?;
     Ok(redirect_json("/account?notice=recovered"))
+}
+
+async fn assisted_recover_start(State(state): State<AppState>, call: Call) -> Result<Response, JsonError> {
+    let options = ceremony::start_assisted_recovery(&state, &call.binding, text(&call.body, "token"))
+        .await
+        .map_err(|e| call.fail(e))?;
+    Ok(options_json(options))
+}
+
+/// Signs the browser in (`eidas1`, no `mfa`) and shows the new recovery
+/// codes once, on the sign-up's "shown once" page.
+async fn assisted_recover_finish(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    call: Call,
+) -> Result<Response, JsonError> {
+    let device = device_summary(&headers);
+    let done = ceremony::finish_assisted_recovery(&state, &call.binding, &call.body["credential"], &device)
+        .await
+        .map_err(|e| call.fail(e))?;
+    establish(&state, &session, &headers, done.login).await.map_err(|e| call.fail(e))?;
+    let view = SignedUpView::new(done.identifier, &done.recovery_codes, "/account".into(), true);
+    show_once(&session, call.lang, view).await
 }
 
 /// The signed-in citizen for a JSON call, or 401 (JSON, unlike the pages'

@@ -85,15 +85,9 @@ impl Db {
         .await
         .map_err(classify)?;
         super::passkeys::insert_passkey(&mut tx, &citizen.id, passkey).await.map_err(classify)?;
-        for hash in recovery_code_hashes {
-            sqlx::query("INSERT INTO recovery_codes (code_hash, citizen_id, created_at) VALUES ($1, $2, $3)")
-                .bind(hash)
-                .bind(&citizen.id)
-                .bind(citizen.created_at)
-                .execute(&mut *tx)
-                .await
-                .map_err(classify)?;
-        }
+        insert_recovery_codes(&mut tx, &citizen.id, recovery_code_hashes, citizen.created_at)
+            .await
+            .map_err(classify)?;
         for event in events {
             super::audit::insert_event(&mut *tx, event).await.map_err(StoreError::from)?;
         }
@@ -175,29 +169,99 @@ impl Db {
         if used != 1 {
             return Ok(false);
         }
-        sqlx::query("DELETE FROM passkeys WHERE citizen_id = $1")
-            .bind(citizen_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::from)?;
-        super::passkeys::insert_passkey(&mut tx, citizen_id, passkey).await.map_err(|e| {
-            match unique_violation(&e) {
-                Some(_) => CreateCitizenError::CredentialTaken,
-                None => CreateCitizenError::Store(e.into()),
-            }
-        })?;
-        sqlx::query("UPDATE login_sessions SET revoked_at = $1 WHERE citizen_id = $2 AND revoked_at IS NULL")
-            .bind(now)
-            .bind(citizen_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::from)?;
+        replace_passkeys(&mut tx, citizen_id, passkey).await?;
+        end_logins(&mut tx, citizen_id, now).await?;
         for event in events {
             super::audit::insert_event(&mut *tx, event).await.map_err(StoreError::from)?;
         }
         tx.commit().await.map_err(StoreError::from)?;
         Ok(true)
     }
+
+    /// Assisted recovery (an agent checked the identity): replaces every
+    /// passkey of the citizen by the new one and every recovery code by a
+    /// fresh set, and ends every login, in one transaction. False (and
+    /// nothing written) when the account is gone.
+    pub async fn recover_citizen_assisted(
+        &self,
+        citizen_id: &str,
+        passkey: &NewPasskey,
+        recovery_code_hashes: &[String],
+        now: UnixTime,
+        events: &[NewAuditEvent],
+    ) -> Result<bool, CreateCitizenError> {
+        let mut tx = self.pool.begin().await.map_err(StoreError::from)?;
+        let live = sqlx::query("SELECT id FROM citizens WHERE id = $1 AND deleted_at IS NULL")
+            .bind(citizen_id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(StoreError::from)?;
+        if live.is_none() {
+            return Ok(false);
+        }
+        replace_passkeys(&mut tx, citizen_id, passkey).await?;
+        sqlx::query("DELETE FROM recovery_codes WHERE citizen_id = $1")
+            .bind(citizen_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::from)?;
+        insert_recovery_codes(&mut tx, citizen_id, recovery_code_hashes, now).await.map_err(StoreError::from)?;
+        end_logins(&mut tx, citizen_id, now).await?;
+        for event in events {
+            super::audit::insert_event(&mut *tx, event).await.map_err(StoreError::from)?;
+        }
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(true)
+    }
+}
+
+async fn insert_recovery_codes(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    citizen_id: &str,
+    hashes: &[String],
+    at: UnixTime,
+) -> Result<(), sqlx::Error> {
+    for hash in hashes {
+        sqlx::query("INSERT INTO recovery_codes (code_hash, citizen_id, created_at) VALUES ($1, $2, $3)")
+            .bind(hash)
+            .bind(citizen_id)
+            .bind(at)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Every passkey of the citizen out, the new one in.
+async fn replace_passkeys(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    citizen_id: &str,
+    passkey: &NewPasskey,
+) -> Result<(), CreateCitizenError> {
+    sqlx::query("DELETE FROM passkeys WHERE citizen_id = $1")
+        .bind(citizen_id)
+        .execute(&mut **tx)
+        .await
+        .map_err(StoreError::from)?;
+    super::passkeys::insert_passkey(tx, citizen_id, passkey).await.map_err(|e| match unique_violation(&e) {
+        Some(_) => CreateCitizenError::CredentialTaken,
+        None => CreateCitizenError::Store(e.into()),
+    })
+}
+
+/// Closes every login of the citizen in the store; the caller tells their
+/// services afterwards (`endings`).
+async fn end_logins(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    citizen_id: &str,
+    now: UnixTime,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE login_sessions SET revoked_at = $1 WHERE citizen_id = $2 AND revoked_at IS NULL")
+        .bind(now)
+        .bind(citizen_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
 #[cfg(feature = "test-support")]

@@ -27,7 +27,7 @@ async fn flow_with_logout_uri(app: &TestApp) -> Flow {
 }
 
 /// A service registered with a back-channel logout receiver.
-async fn listening_client(app: &TestApp, scope: &str) -> idp::clients::Registered {
+pub(crate) async fn listening_client(app: &TestApp, scope: &str) -> idp::clients::Registered {
     let mut new = NewClient {
         client_name: "Mairie".into(),
         redirect_uris: vec![REDIRECT.into()],

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod admin_api;
+mod assisted_recovery;
 mod binary;
 mod browser;
 mod cache;

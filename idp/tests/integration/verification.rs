@@ -12,14 +12,14 @@ async fn citizen(app: &TestApp) -> String {
     app.citizen().await
 }
 
-async fn agent(app: &TestApp) -> Agent {
+pub(crate) async fn agent(app: &TestApp) -> Agent {
     let organisation = app.organisation().await;
     let citizen_id = app.member(&organisation.organisation_id, Role::Agent).await;
     Agent { citizen_id, organisation }
 }
 
 /// `record_login` declares Camille Martin.
-fn check_of(citizen_id: &str, number: &str) -> CounterCheck {
+pub(crate) fn check_of(citizen_id: &str, number: &str) -> CounterCheck {
     CounterCheck {
         citizen_id: citizen_id.into(),
         document: Document {

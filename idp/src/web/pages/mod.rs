@@ -121,10 +121,20 @@ pub fn sign_up(frame: &Frame<'_>, next: &str) -> String {
     page(frame, "signup.title", body)
 }
 
-/// Shown once, right after sign-up.
-pub fn signed_up(frame: &Frame<'_>, identifier: &str, recovery_codes: &[String], next: &str) -> String {
+/// What the "shown once" page shows.
+pub struct ShownOnce<'a> {
+    pub identifier: &'a str,
+    pub recovery_codes: &'a [String],
+    pub next: &'a str,
+}
+
+/// Shown once, right after sign-up, or after an assisted recovery (then
+/// with the recovery's own title and first line).
+pub fn signed_up(frame: &Frame<'_>, shown: &ShownOnce<'_>, recovered: bool) -> String {
     let t = |k| frame.lang.t(k);
-    let codes: String = recovery_codes.iter().map(|c| format!(r#"<li class="code">{}</li>"#, esc(c))).collect();
+    let codes: String = shown.recovery_codes.iter().map(|c| format!(r#"<li class="code">{}</li>"#, esc(c))).collect();
+    let (title, welcome) =
+        if recovered { ("done.recovered_title", "done.recovered") } else { ("done.title", "done.welcome") };
     let body = format!(
         r#"<p>{welcome}</p>
 <h2 id="identifier-title">{identifier_title}</h2>
@@ -135,17 +145,38 @@ pub fn signed_up(frame: &Frame<'_>, identifier: &str, recovery_codes: &[String],
 <ul class="codes" id="recovery-codes">{codes}</ul>
 <p class="notice" role="note">{once}</p>
 <p><a href="{next}">{continue_label}</a></p>"#,
-        welcome = esc(t("done.welcome")),
+        welcome = esc(t(welcome)),
         identifier_title = esc(t("done.identifier_title")),
-        identifier = esc(identifier),
+        identifier = esc(shown.identifier),
         identifier_help = esc(t("done.identifier_help")),
         codes_title = esc(t("done.codes_title")),
         codes_help = esc(t("done.codes_help")),
         once = esc(t("done.shown_once")),
-        next = esc(next),
+        next = esc(shown.next),
         continue_label = esc(t("done.continue")),
     );
-    page(frame, "done.title", body)
+    page(frame, title, body)
+}
+
+/// The page of the enrolment link handed over at a counter: what will
+/// happen, and one button.
+pub fn assisted_recover(frame: &Frame<'_>, token: &str) -> String {
+    let t = |k| frame.lang.t(k);
+    let body = format!(
+        r#"<p>{intro}</p>
+<p>{level}</p>
+{status}
+<form id="assisted-recover-form" data-ceremony="assisted-recover" novalidate>
+<input type="hidden" name="token" value="{token}">
+<button type="submit">{button}</button>
+</form>"#,
+        intro = esc(t("assisted.intro")),
+        level = esc(t("assisted.level")),
+        status = status_region(frame.lang),
+        token = esc(token),
+        button = esc(t("recover.button")),
+    );
+    page(frame, "assisted.title", body)
 }
 
 pub fn recover(frame: &Frame<'_>) -> String {

@@ -34,6 +34,7 @@ pub fn activity_key(event: Option<&AuditEvent>) -> &'static str {
         E::ClaimsReleased { .. } => "activity.claims_released",
         E::IdentityUpdated { .. } => "activity.identity_updated",
         E::IdentityVerified { .. } => "activity.identity_verified",
+        E::RecoveryAssisted { .. } => "activity.recovery_assisted",
     }
 }
 

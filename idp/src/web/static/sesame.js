@@ -177,6 +177,12 @@
       create: true,
       body: (form) => ({ identifier: value(form, "identifier"), code: value(form, "code") }),
     },
+    "assisted-recover": {
+      start: "/recover/assisted/start",
+      finish: "/recover/assisted/finish",
+      create: true,
+      body: (form) => ({ token: value(form, "token") }),
+    },
   };
 
   let conditional = null; // AbortController of a pending autofill request
