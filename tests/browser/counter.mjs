@@ -107,6 +107,11 @@ try {
   await agent.getByRole("heading", { name: "Identité vérifiée", level: 1 }).waitFor();
   await audit(agent, "identity verified");
 
+  step("the assisted recovery form");
+  await agent.goto(`${issuer}/guichet/recovery`);
+  await agent.getByRole("heading", { name: "Récupération assistée d’un compte", level: 1 }).waitFor();
+  await audit(agent, "assisted recovery (agent)");
+
   step("in English too");
   await agent.goto(`${issuer}/guichet?ui_locales=en`);
   await agent.getByRole("heading", { name: "Counter: identity check", level: 1 }).waitFor();

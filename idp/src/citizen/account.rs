@@ -170,13 +170,10 @@ async fn counter_code(
 ) -> Result<Response, PageError> {
     let shown = counter::issue(&state.cache, &auth.citizen_id, state.clock.now()).await?;
     let link = format!("{}/guichet?code={}", state.config.issuer, shown.code);
-    let qr = qrcode::QrCode::new(link.as_bytes()).map_err(|e| PageError::internal(&e.to_string()))?;
-    let svg = qr.render::<qrcode::render::svg::Color<'_>>().min_dimensions(200, 200).build();
-    // The renderer writes a whole document; the page wants the element only.
-    let svg = svg.find("<svg").map_or("", |start| &svg[start..]);
+    let svg = pages::counter::qr_svg(&link).ok_or_else(|| PageError::internal(&"the link does not fit a QR code"))?;
     let token = csrf::token(&session).await?;
     let frame = Frame { lang, csrf: &token, signed_in: true, path: "/account" };
-    Ok(html(StatusCode::OK, pages::counter::counter_code(&frame, &shown.code, shown.expires_at, svg)))
+    Ok(html(StatusCode::OK, pages::counter::counter_code(&frame, &shown.code, shown.expires_at, &svg)))
 }
 
 /// `POST /account/services/revoke`: takes a service's consent back.

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
 use crate::app::AppState;
+use crate::citizen::assisted_recovery::{self, AssistedRecoveryError as E, RecoveryCheck};
 use crate::citizen::cog::Cog;
 use crate::citizen::identity::{Identity, Level, identity_level};
 use crate::citizen::mrz::{self, MrzError, Sex};
@@ -41,6 +42,7 @@ pub fn router() -> Router<AppState> {
         .route("/guichet/case", get(show_case))
         .route("/guichet/case/verify", post(verify))
         .route("/guichet/case/close", post(close))
+        .route("/guichet/recovery", get(recovery_page).post(recovery))
 }
 
 /// Session key of the record this browser has open.
@@ -114,10 +116,7 @@ async fn open(
     };
     let typed = form.field("code").unwrap_or_default();
     let token = frame_token(&session).await?;
-    let key = format!("counter:agent:{}", crate::keys::sha256_b64(auth.citizen_id.as_bytes()));
-    let hit = state.cache.count_hit(&key, state.config.rate_limits.window).await?;
-    if hit.count > CODES_PER_WINDOW {
-        state.metrics.count_rate_limited("counter", "agent");
+    if too_many_attempts(&state, &auth.citizen_id).await? {
         let too_many = StatusCode::TOO_MANY_REQUESTS;
         return Ok(render_desk(lang, &token, &organisations, &typed, Some("err.counter_too_many"), too_many));
     }
@@ -129,6 +128,18 @@ async fn open(
         OpenCase { citizen_id, organisation_id: organisation.organisation_id.clone(), opened_at: state.clock.now() };
     session.insert(CASE_KEY, case).await?;
     Ok(see_other("/guichet/case"))
+}
+
+/// Codes and recovery checks one agent tries, counted together in the
+/// shared windows: guessing codes or identifiers is slow from any replica.
+async fn too_many_attempts(state: &AppState, agent_id: &str) -> Result<bool, PageError> {
+    let key = format!("counter:agent:{}", crate::keys::sha256_b64(agent_id.as_bytes()));
+    let hit = state.cache.count_hit(&key, state.config.rate_limits.window).await?;
+    let refused = hit.count > CODES_PER_WINDOW;
+    if refused {
+        state.metrics.count_rate_limited("counter", "agent");
+    }
+    Ok(refused)
 }
 
 /// The record this browser has open, if still valid, for an agent who is
@@ -244,6 +255,39 @@ fn apply_mrz(form: &mut CaseForm, zone: &mrz::Mrz) {
     };
 }
 
+/// Reads the zone, when one was typed, into the form; the field and
+/// message key of the problem otherwise.
+fn read_zone(form: &mut CaseForm, now: i64) -> Result<(), (&'static str, &'static str)> {
+    if form.mrz.trim().is_empty() {
+        return Ok(());
+    }
+    let today = time::OffsetDateTime::from_unix_timestamp(now).map(|t| t.date()).unwrap_or(time::Date::MIN);
+    let zone = mrz::parse(&form.mrz, today).map_err(|e| ("mrz", mrz_key(&e)))?;
+    apply_mrz(form, &zone);
+    Ok(())
+}
+
+/// The document as the form describes it; `None` for a type the page never offers.
+fn document_of(form: &CaseForm) -> Option<Document> {
+    Some(Document {
+        kind: DocumentType::parse(&form.document_type)?,
+        number: form.document_number.clone(),
+        issuer: form.document_issuer.clone(),
+        expires_on: form.document_expires.clone(),
+    })
+}
+
+fn identity_of(form: &CaseForm) -> DocumentIdentity {
+    DocumentIdentity {
+        given_name: form.given_name.clone(),
+        family_name: form.family_name.clone(),
+        birthdate: form.birthdate.clone(),
+        gender: form.gender.clone(),
+        birthcountry: form.birthcountry.clone(),
+        birthplace: Some(form.birthplace.clone()).filter(|p| !p.is_empty()),
+    }
+}
+
 fn mrz_key(error: &MrzError) -> &'static str {
     match error {
         MrzError::CheckDigit { .. } => "mrz.check_digit",
@@ -282,36 +326,21 @@ async fn verify(
     let (case, agent) = current_case(&state, &session, &auth.citizen_id).await?;
     let mut form = form_of(&posted);
     let now = state.clock.now();
-    if !form.mrz.trim().is_empty() {
-        let today = time::OffsetDateTime::from_unix_timestamp(now).map(|t| t.date()).unwrap_or(time::Date::MIN);
-        match mrz::parse(&form.mrz, today) {
-            Ok(zone) => apply_mrz(&mut form, &zone),
-            Err(e) => {
-                let refusal = Refusal::Problems(vec![("mrz", mrz_key(&e))]);
-                return render_case(&state, &session, lang, &case, &form, refusal, StatusCode::BAD_REQUEST).await;
-            }
-        }
+    let bad = StatusCode::BAD_REQUEST;
+    if let Err(problem) = read_zone(&mut form, now) {
+        let refusal = Refusal::Problems(vec![problem]);
+        return render_case(&state, &session, lang, &case, &form, refusal, bad).await;
     }
+    let Some(document) = document_of(&form) else {
+        let refusal = Refusal::Problems(vec![("document_type", "problem.document_type")]);
+        return render_case(&state, &session, lang, &case, &form, refusal, bad).await;
+    };
     let check = CounterCheck {
         citizen_id: case.citizen_id.clone(),
-        document: Document {
-            // An unknown type is refused like a bad number: the select offers three.
-            kind: DocumentType::parse(&form.document_type).unwrap_or(DocumentType::Idcard),
-            number: form.document_number.clone(),
-            issuer: form.document_issuer.clone(),
-            expires_on: form.document_expires.clone(),
-        },
-        identity: DocumentIdentity {
-            given_name: form.given_name.clone(),
-            family_name: form.family_name.clone(),
-            birthdate: form.birthdate.clone(),
-            gender: form.gender.clone(),
-            birthcountry: form.birthcountry.clone(),
-            birthplace: Some(form.birthplace.clone()).filter(|p| !p.is_empty()),
-        },
+        document,
+        identity: identity_of(&form),
         correct_names: posted.field("correct_names").as_deref() == Some("yes"),
     };
-    let bad = StatusCode::BAD_REQUEST;
     match verify_at_counter(&state.db, &state.keys, &Cog, &agent, &check, now).await {
         Ok(_) => {
             session.remove::<OpenCase>(CASE_KEY).await?;
@@ -343,4 +372,90 @@ async fn verify(
 async fn close(session: Session, SignedIn(_): SignedIn, _form: CsrfForm) -> Result<Response, PageError> {
     session.remove::<OpenCase>(CASE_KEY).await?;
     Ok(see_other("/guichet"))
+}
+
+async fn recovery_page(
+    State(state): State<AppState>,
+    session: Session,
+    lang: Lang,
+    SignedIn(auth): SignedIn,
+) -> Result<Response, PageError> {
+    let organisations = agent_organisations(&state, &auth.citizen_id).await?;
+    let form = CaseForm {
+        document_type: "idcard".into(),
+        document_issuer: "FRA".into(),
+        birthcountry: crate::citizen::identity::INSEE_FRANCE.into(),
+        ..CaseForm::default()
+    };
+    let token = frame_token(&session).await?;
+    Ok(render_recovery(lang, &token, &organisations, "", &form, &[], None, StatusCode::OK))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn render_recovery(
+    lang: Lang,
+    token: &str,
+    organisations: &[Organisation],
+    identifier: &str,
+    form: &CaseForm,
+    problems: &[(&'static str, &'static str)],
+    alert: Option<&'static str>,
+    status: StatusCode,
+) -> Response {
+    let frame = Frame { lang, csrf: token, signed_in: true, path: "/guichet/recovery" };
+    let list: Vec<(String, String)> =
+        organisations.iter().map(|o| (o.organisation_id.clone(), o.name.clone())).collect();
+    let problems: Vec<(&'static str, &str)> = problems.iter().map(|(field, key)| (*field, lang.t(key))).collect();
+    html(status, pages::recovery(&frame, &list, identifier, form, &problems, alert.map(|key| lang.t(key))))
+}
+
+/// Assisted recovery: the document checked against the verified identity
+/// on record, then a single-use link (and its QR code) for a new passkey.
+async fn recovery(
+    State(state): State<AppState>,
+    session: Session,
+    lang: Lang,
+    SignedIn(auth): SignedIn,
+    posted: CsrfForm,
+) -> Result<Response, PageError> {
+    let organisations = agent_organisations(&state, &auth.citizen_id).await?;
+    let wanted = posted.field("organisation").unwrap_or_default();
+    let organisation = organisations.iter().find(|o| o.organisation_id == wanted).cloned().ok_or_else(not_an_agent)?;
+    let identifier = posted.field("identifier").unwrap_or_default().trim().to_owned();
+    let mut form = form_of(&posted);
+    let token = frame_token(&session).await?;
+    let bad = StatusCode::BAD_REQUEST;
+    let again = |form: &CaseForm, problems: &[(&'static str, &'static str)], alert, status| {
+        render_recovery(lang, &token, &organisations, &identifier, form, problems, alert, status)
+    };
+    if too_many_attempts(&state, &auth.citizen_id).await? {
+        return Ok(again(&form, &[], Some("err.counter_too_many"), StatusCode::TOO_MANY_REQUESTS));
+    }
+    let now = state.clock.now();
+    if let Err(problem) = read_zone(&mut form, now) {
+        return Ok(again(&form, &[problem], None, bad));
+    }
+    let Some(document) = document_of(&form) else {
+        return Ok(again(&form, &[("document_type", "problem.document_type")], None, bad));
+    };
+    let check = RecoveryCheck { identifier: identifier.clone(), document, identity: identity_of(&form) };
+    let agent = Agent { citizen_id: auth.citizen_id.clone(), organisation };
+    match assisted_recovery::start(&state.db, &state.keys, &state.cache, &Cog, &agent, &check, now).await {
+        Ok(enrolment) => {
+            let link = enrolment.link(&state.config.issuer);
+            let svg = pages::qr_svg(&link).ok_or_else(|| PageError::internal(&"the link does not fit a QR code"))?;
+            let frame = Frame { lang, csrf: &token, signed_in: true, path: "/guichet/recovery" };
+            Ok(html(StatusCode::OK, pages::enrolment(&frame, &link, enrolment.expires_at, &svg)))
+        }
+        Err(E::InvalidIdentifier(_)) => Ok(again(&form, &[("identifier", "problem.identifier")], None, bad)),
+        Err(E::Invalid(problems)) => {
+            let list: Vec<_> = problems.iter().map(|p| (p.field(), problem_key(*p))).collect();
+            Ok(again(&form, &list, None, bad))
+        }
+        Err(E::UnknownCitizen) => Ok(again(&form, &[], Some("desk_recovery.unknown"), bad)),
+        Err(E::NeverVerified) => Ok(again(&form, &[], Some("desk_recovery.never_verified"), StatusCode::CONFLICT)),
+        Err(E::IdentityMismatch) => Ok(again(&form, &[], Some("desk_recovery.mismatch"), StatusCode::CONFLICT)),
+        Err(E::DocumentTaken) => Ok(again(&form, &[], Some("case.document_taken"), StatusCode::CONFLICT)),
+        Err(other) => Err(other.into()),
+    }
 }

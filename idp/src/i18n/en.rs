@@ -391,4 +391,22 @@ pub const MESSAGES: &[(&str, &str)] = &[
         "Your identity has not been verified yet. Go to your town hall's counter with an identity document to reach the substantial level.",
     ),
     ("account.verification_recovery", "document checked to restore access to your account"),
+    ("desk_recovery.title", "Assisted account recovery"),
+    (
+        "desk_recovery.intro",
+        "For a citizen who lost every passkey and recovery code, whose identity was verified before: check their identity document against the verified identity, then hand them a link to create a new passkey.",
+    ),
+    ("desk_recovery.submit", "Check the document and create the link"),
+    ("desk_recovery.link_title", "Link for a new passkey"),
+    (
+        "desk_recovery.link_intro",
+        "Give this link to the citizen, or let them scan the QR code: they create a new passkey there. The link works once, for 15 minutes; their old passkeys and sessions will be revoked.",
+    ),
+    ("desk_recovery.qr", "QR code of the link for a new passkey"),
+    ("desk_recovery.unknown", "No account has this citizen identifier."),
+    ("desk_recovery.never_verified", "This account's identity was never verified: assisted recovery is not possible."),
+    ("desk_recovery.mismatch", "The document does not match this account's verified identity."),
+    ("desk_recovery.link", "A citizen can no longer sign in? Assisted recovery"),
+    ("problem.identifier", "Invalid citizen identifier: 17 characters, for example XXXX-XXXX-XXXX-XXXX-C."),
+    ("problem.document_type", "Choose a document type from the list."),
 ];

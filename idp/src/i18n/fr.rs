@@ -415,4 +415,25 @@ pub const MESSAGES: &[(&str, &str)] = &[
         "Votre identité n’a pas encore été vérifiée. Présentez-vous au guichet de votre mairie avec une pièce d’identité pour atteindre le niveau substantiel.",
     ),
     ("account.verification_recovery", "pièce contrôlée pour rétablir l’accès à votre compte"),
+    ("desk_recovery.title", "Récupération assistée d’un compte"),
+    (
+        "desk_recovery.intro",
+        "Pour un citoyen qui a perdu toutes ses clés d’accès et ses codes de secours, et dont l’identité a déjà été vérifiée : contrôlez sa pièce d’identité face à l’identité vérifiée, puis remettez-lui un lien pour créer une nouvelle clé d’accès.",
+    ),
+    ("desk_recovery.submit", "Contrôler la pièce et créer le lien"),
+    ("desk_recovery.link_title", "Lien pour une nouvelle clé d’accès"),
+    (
+        "desk_recovery.link_intro",
+        "Remettez ce lien au citoyen, ou faites-lui scanner le QR code : il y crée une nouvelle clé d’accès. Le lien ne sert qu’une fois pendant 15 minutes ; ses anciennes clés et sessions seront révoquées.",
+    ),
+    ("desk_recovery.qr", "QR code du lien pour une nouvelle clé d’accès"),
+    ("desk_recovery.unknown", "Aucun compte n’a cet identifiant citoyen."),
+    (
+        "desk_recovery.never_verified",
+        "L’identité de ce compte n’a jamais été vérifiée : la récupération assistée est impossible.",
+    ),
+    ("desk_recovery.mismatch", "La pièce ne correspond pas à l’identité vérifiée de ce compte."),
+    ("desk_recovery.link", "Un citoyen ne peut plus se connecter ? Récupération assistée"),
+    ("problem.identifier", "Identifiant citoyen invalide : 17 caractères, par exemple XXXX-XXXX-XXXX-XXXX-C."),
+    ("problem.document_type", "Choisissez un type de pièce dans la liste."),
 ];

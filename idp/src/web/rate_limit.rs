@@ -157,6 +157,8 @@ fn basic_user(headers: &HeaderMap) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    use base64::Engine as _;
+
     use super::*;
 
     fn headers(xff: &str) -> HeaderMap {

@@ -295,3 +295,85 @@ async fn an_organisation_admin_invites_an_agent_and_takes_the_role_back_in_the_c
     let (_, page) = admin.get("/console/members").await;
     assert!(page.contains("Organisation members") && page.contains("Invite someone"), "{page}");
 }
+
+#[tokio::test]
+async fn the_agent_hands_over_an_enrolment_link_for_an_assisted_recovery() {
+    use idp::citizen::cog::Cog;
+    use idp::citizen::verification::*;
+    let app = TestApp::spawn().await;
+    let mut agent = agent_browser(&app).await;
+    let mut citizen = Browser::new(&app);
+    let shown = citizen.sign_up("Jean", "Martin", None).await;
+    let organisation = app.organisation().await;
+    let fields = |identifier: &str| -> Vec<(&'static str, String)> {
+        vec![
+            ("organisation", organisation.organisation_id.clone()),
+            ("identifier", identifier.to_owned()),
+            ("document_type", "passport".into()),
+            ("document_number", "18AB12345".into()),
+            ("document_issuer", "FRA".into()),
+            ("document_expires", "2031-06-30".into()),
+            ("given_name", "JEAN".into()),
+            ("family_name", "MARTIN".into()),
+            ("birthdate", "1985-01-01".into()),
+            ("gender", "male".into()),
+            ("birthcountry", "99100".into()),
+            ("birthplace", "31555".into()),
+        ]
+    };
+    let (status, page) = agent.get("/guichet/recovery").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+
+    // Never verified: refused, by name.
+    let form = fields(&shown.identifier);
+    let refs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let response = agent.post_form("/guichet/recovery", &refs).await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    assert!(response.text().await.unwrap().contains("jamais été vérifiée"));
+
+    // Verified at a counter, then recovered with the same document.
+    let citizen_id = app.state.db.citizen_by_identifier(&shown.identifier.replace('-', "")).await.unwrap().unwrap().id;
+    let check = CounterCheck {
+        citizen_id: citizen_id.clone(),
+        document: Document {
+            kind: DocumentType::Passport,
+            number: "18AB12345".into(),
+            issuer: "FRA".into(),
+            expires_on: "2031-06-30".into(),
+        },
+        identity: DocumentIdentity {
+            given_name: "JEAN".into(),
+            family_name: "MARTIN".into(),
+            birthdate: "1985-01-01".into(),
+            gender: "male".into(),
+            birthcountry: "99100".into(),
+            birthplace: Some("31555".into()),
+        },
+        correct_names: false,
+    };
+    let agent_id = members::members(&app.state.db, &organisation.organisation_id).await.unwrap()[0].citizen_id.clone();
+    let who = Agent { citizen_id: agent_id, organisation: organisation.clone() };
+    verify_at_counter(&app.state.db, &app.state.keys, &Cog, &who, &check, app.clock.now()).await.unwrap();
+    let response = agent.post_form("/guichet/recovery", &refs).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("<svg"), "a QR code: {page}");
+    let link = element_text(&page, r#"id="enrolment-link""#).expect("the link");
+    assert!(link.starts_with(&format!("{}/recover/assisted?token=", app.issuer)), "{link}");
+    let mut lost = Browser::new(&app);
+    let (status, _) = lost.get(link.strip_prefix(&app.issuer).unwrap()).await;
+    assert_eq!(status, StatusCode::OK, "the citizen's page opens");
+
+    // A mismatch and an unknown identifier are named too.
+    let mut other = fields(&shown.identifier);
+    other[8] = ("birthdate", "1985-01-02".into());
+    other[3] = ("document_number", "18AB99999".into());
+    let refs: Vec<(&str, &str)> = other.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let response = agent.post_form("/guichet/recovery", &refs).await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    assert!(response.text().await.unwrap().contains("ne correspond pas"));
+    let unknown = fields("0000-0000-0000-0000-0");
+    let refs: Vec<(&str, &str)> = unknown.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let response = agent.post_form("/guichet/recovery", &refs).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+}

@@ -6,6 +6,13 @@ use std::fmt::Write as _;
 use super::{Frame, page};
 use crate::web::html::{self, Field, esc, field, when};
 
+/// A QR code of `data` as an SVG element (no document wrapper), for pages.
+pub fn qr_svg(data: &str) -> Option<String> {
+    let code = qrcode::QrCode::new(data.as_bytes()).ok()?;
+    let svg = code.render::<qrcode::render::svg::Color<'_>>().min_dimensions(200, 200).build();
+    svg.find("<svg").map(|start| svg[start..].to_owned())
+}
+
 /// The citizen's code, shown once, with a QR code of the agent's link.
 pub fn counter_code(frame: &Frame<'_>, code: &str, expires_at: i64, qr_svg: &str) -> String {
     let t = |k| frame.lang.t(k);
@@ -71,11 +78,13 @@ pub fn desk(frame: &Frame<'_>, organisations: &[(String, String)], code: &str, e
 <form method="post" action="/guichet/open" novalidate><input type="hidden" name="csrf" value="{csrf}">
 <div class="field"><label for="organisation">{org_label}</label><select id="organisation" name="organisation">{options}</select></div>
 {code_field}
-<button type="submit">{open}</button></form>"#,
+<button type="submit">{open}</button></form>
+<p><a href="/guichet/recovery">{recovery}</a></p>"#,
         intro = esc(t("desk.intro")),
         csrf = esc(frame.csrf),
         org_label = esc(t("desk.organisation")),
         open = esc(t("desk.open")),
+        recovery = esc(t("desk_recovery.link")),
     );
     page(frame, "desk.title", body)
 }
@@ -116,21 +125,6 @@ pub struct CaseView<'a> {
 
 pub fn case(frame: &Frame<'_>, view: &CaseView<'_>) -> String {
     let t = |k| frame.lang.t(k);
-    let f = view.form;
-    let problem = |id: &str| view.problems.iter().find(|(field, _)| *field == id).map(|(_, m)| *m);
-    let input = |id: &'static str, label_key: &'static str, value: &str, max: usize| {
-        field(&Field {
-            id,
-            label: t(label_key),
-            hint: None,
-            kind: "text",
-            autocomplete: "off",
-            required: true,
-            value,
-            max_length: max,
-            error: problem(id),
-        })
-    };
     let mut body = String::new();
     if !view.problems.is_empty() {
         body.push_str(&html::notice(t("case.problems"), true));
@@ -154,24 +148,6 @@ pub fn case(frame: &Frame<'_>, view: &CaseView<'_>) -> String {
         level_label = esc(t("case.level")),
         level = esc(t(view.level_key)),
     );
-    let mut options = String::new();
-    for (value, key) in
-        [("idcard", "doc.idcard"), ("passport", "doc.passport"), ("residence_permit", "doc.residence_permit")]
-    {
-        let selected = if f.document_type == value { " selected" } else { "" };
-        let _ = write!(options, r#"<option value="{value}"{selected}>{}</option>"#, esc(t(key)));
-    }
-    let mut genders = String::new();
-    for (value, key) in [("female", "gender.female"), ("male", "gender.male")] {
-        let checked = if f.gender == value { " checked" } else { "" };
-        let _ = write!(
-            genders,
-            r#"<label><input type="radio" name="gender" value="{value}"{checked}> {}</label> "#,
-            esc(t(key))
-        );
-    }
-    let gender_error = problem("gender")
-        .map_or_else(String::new, |m| format!(r#"<p class="field-error" id="gender-error">{}</p>"#, esc(m)));
     let mut names = String::new();
     if let Some(((declared_given, declared_family), (document_given, document_family))) = view.names_differ {
         let _ = write!(
@@ -193,11 +169,65 @@ pub fn case(frame: &Frame<'_>, view: &CaseView<'_>) -> String {
             confirm = esc(t("case.correct_names")),
         );
     }
-    let mrz_error = problem("mrz");
+    body.push_str(&document_form(frame, "/guichet/case/verify", "", &names, view.form, view.problems, "case.verify"));
     let _ = write!(
         body,
-        r#"<form method="post" action="/guichet/case/verify" novalidate><input type="hidden" name="csrf" value="{csrf}">
-<h2>{document}</h2>
+        r#"<form method="post" action="/guichet/case/close"><input type="hidden" name="csrf" value="{csrf}"><button type="submit" class="secondary">{close}</button></form>"#,
+        csrf = esc(frame.csrf),
+        close = esc(t("case.close")),
+    );
+    page(frame, "case.title", body)
+}
+
+/// The document and the identity it shows, as one form posted to `action`;
+/// `before` is markup placed before the document (fields of the page's own),
+/// `names` before the identity (the names comparison).
+fn document_form(
+    frame: &Frame<'_>,
+    action: &str,
+    before: &str,
+    names: &str,
+    f: &CaseForm,
+    problems: &[(&'static str, &str)],
+    submit_key: &'static str,
+) -> String {
+    let t = |k| frame.lang.t(k);
+    let problem = |id: &str| problems.iter().find(|(field, _)| *field == id).map(|(_, m)| *m);
+    let input = |id: &'static str, label_key: &'static str, value: &str, max: usize, required: bool| {
+        field(&Field {
+            id,
+            label: t(label_key),
+            hint: None,
+            kind: "text",
+            autocomplete: "off",
+            required,
+            value,
+            max_length: max,
+            error: problem(id),
+        })
+    };
+    let mut options = String::new();
+    for (value, key) in
+        [("idcard", "doc.idcard"), ("passport", "doc.passport"), ("residence_permit", "doc.residence_permit")]
+    {
+        let selected = if f.document_type == value { " selected" } else { "" };
+        let _ = write!(options, r#"<option value="{value}"{selected}>{}</option>"#, esc(t(key)));
+    }
+    let mut genders = String::new();
+    for (value, key) in [("female", "gender.female"), ("male", "gender.male")] {
+        let checked = if f.gender == value { " checked" } else { "" };
+        let _ = write!(
+            genders,
+            r#"<label><input type="radio" name="gender" value="{value}"{checked}> {}</label> "#,
+            esc(t(key))
+        );
+    }
+    let gender_error = problem("gender")
+        .map_or_else(String::new, |m| format!(r#"<p class="field-error" id="gender-error">{}</p>"#, esc(m)));
+    let mrz_error = problem("mrz");
+    format!(
+        r#"<form method="post" action="{action}" novalidate><input type="hidden" name="csrf" value="{csrf}">
+{before}<h2>{document}</h2>
 <div class="field"><label for="document_type">{type_label}</label><select id="document_type" name="document_type">{options}</select></div>
 <div class="field"><label for="mrz">{mrz_label}</label><p class="hint" id="mrz-hint">{mrz_hint}</p><textarea id="mrz" name="mrz" rows="3" cols="46" spellcheck="false" autocomplete="off" aria-describedby="mrz-hint mrz-error"{mrz_invalid}>{mrz}</textarea><p class="field-error" id="mrz-error"{mrz_hidden}>{mrz_error}</p></div>
 {number}{issuer}{expires}
@@ -205,8 +235,8 @@ pub fn case(frame: &Frame<'_>, view: &CaseView<'_>) -> String {
 {names}{given}{family}{birthdate}
 <fieldset aria-describedby="gender-error"><legend>{gender_label}</legend>{genders}{gender_error}</fieldset>
 {birthcountry}{birthplace}
-<button type="submit">{verify}</button></form>
-<form method="post" action="/guichet/case/close"><input type="hidden" name="csrf" value="{csrf}"><button type="submit" class="secondary">{close}</button></form>"#,
+<button type="submit">{submit}</button></form>"#,
+        action = esc(action),
         csrf = esc(frame.csrf),
         document = esc(t("case.document")),
         type_label = esc(t("case.document_type")),
@@ -216,30 +246,77 @@ pub fn case(frame: &Frame<'_>, view: &CaseView<'_>) -> String {
         mrz_invalid = if mrz_error.is_some() { r#" aria-invalid="true""# } else { "" },
         mrz_hidden = if mrz_error.is_some() { "" } else { " hidden" },
         mrz_error = esc(mrz_error.unwrap_or_default()),
-        number = input("document_number", "case.document_number", &f.document_number, 30),
-        issuer = input("document_issuer", "case.document_issuer", &f.document_issuer, 3),
-        expires = input("document_expires", "case.document_expires", &f.document_expires, 10),
+        number = input("document_number", "case.document_number", &f.document_number, 30, true),
+        issuer = input("document_issuer", "case.document_issuer", &f.document_issuer, 3, true),
+        expires = input("document_expires", "case.document_expires", &f.document_expires, 10, true),
         identity = esc(t("case.identity")),
-        given = input("given_name", "case.given_name", &f.given_name, 100),
-        family = input("family_name", "case.family_name", &f.family_name, 100),
-        birthdate = input("birthdate", "case.birthdate", &f.birthdate, 10),
+        given = input("given_name", "case.given_name", &f.given_name, 100, true),
+        family = input("family_name", "case.family_name", &f.family_name, 100, true),
+        birthdate = input("birthdate", "case.birthdate", &f.birthdate, 10, true),
         gender_label = esc(t("case.gender")),
-        birthcountry = input("birthcountry", "case.birthcountry", &f.birthcountry, 5),
-        birthplace = field(&Field {
-            id: "birthplace",
-            label: t("case.birthplace"),
+        birthcountry = input("birthcountry", "case.birthcountry", &f.birthcountry, 5, true),
+        birthplace = input("birthplace", "case.birthplace", &f.birthplace, 5, false),
+        submit = esc(t(submit_key)),
+    )
+}
+
+/// Assisted recovery, the agent's side: the citizen's identifier and the
+/// document, checked against the verified identity on record.
+pub fn recovery(
+    frame: &Frame<'_>,
+    organisations: &[(String, String)],
+    identifier: &str,
+    form: &CaseForm,
+    problems: &[(&'static str, &str)],
+    alert: Option<&str>,
+) -> String {
+    let t = |k| frame.lang.t(k);
+    let mut body = String::new();
+    if !problems.is_empty() {
+        body.push_str(&html::notice(t("case.problems"), true));
+    }
+    if let Some(alert) = alert {
+        body.push_str(&html::notice(alert, true));
+    }
+    let _ = write!(body, "<p>{}</p>", esc(t("desk_recovery.intro")));
+    let mut options = String::new();
+    for (id, name) in organisations {
+        let _ = write!(options, r#"<option value="{}">{}</option>"#, esc(id), esc(name));
+    }
+    let before = format!(
+        r#"<div class="field"><label for="organisation">{org_label}</label><select id="organisation" name="organisation">{options}</select></div>{identifier}"#,
+        org_label = esc(t("desk.organisation")),
+        identifier = field(&Field {
+            id: "identifier",
+            label: t("case.identifier"),
             hint: None,
             kind: "text",
             autocomplete: "off",
-            required: false,
-            value: &f.birthplace,
-            max_length: 5,
-            error: problem("birthplace"),
+            required: true,
+            value: identifier,
+            max_length: 40,
+            error: problems.iter().find(|(f, _)| *f == "identifier").map(|(_, m)| *m),
         }),
-        verify = esc(t("case.verify")),
-        close = esc(t("case.close")),
     );
-    page(frame, "case.title", body)
+    body.push_str(&document_form(frame, "/guichet/recovery", &before, "", form, problems, "desk_recovery.submit"));
+    page(frame, "desk_recovery.title", body)
+}
+
+/// The enrolment link to hand over, once, with its QR code.
+pub fn enrolment(frame: &Frame<'_>, link: &str, expires_at: i64, qr_svg: &str) -> String {
+    let t = |k| frame.lang.t(k);
+    let body = format!(
+        r#"<p>{intro}</p><p><code id="enrolment-link">{link}</code></p><p>{expires} {until}</p>
+<figure class="qr" role="img" aria-label="{qr_label}">{qr}</figure><p><a href="/guichet">{next}</a></p>"#,
+        intro = esc(t("desk_recovery.link_intro")),
+        link = esc(link),
+        expires = esc(t("counter_code.expires")),
+        until = esc(&when(expires_at)),
+        qr_label = esc(t("desk_recovery.qr")),
+        qr = qr_svg,
+        next = esc(t("verified.next")),
+    );
+    page(frame, "desk_recovery.link_title", body)
 }
 
 /// Done: the identity is recorded; on to the next citizen.
