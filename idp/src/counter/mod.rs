@@ -101,6 +101,19 @@ fn render_desk(
     html(status, pages::desk(&frame, &list, code, error.map(|key| lang.t(key))))
 }
 
+/// The organisation a form says the agent acts for, if they are its agent;
+/// with every organisation they are an agent of (to show the form again).
+async fn acting_for(
+    state: &AppState,
+    agent_id: &str,
+    form: &CsrfForm,
+) -> Result<(Vec<Organisation>, Organisation), PageError> {
+    let organisations = agent_organisations(state, agent_id).await?;
+    let wanted = form.field("organisation").unwrap_or_default();
+    let organisation = organisations.iter().find(|o| o.organisation_id == wanted).cloned().ok_or_else(not_an_agent)?;
+    Ok((organisations, organisation))
+}
+
 /// Takes the citizen's code (once) and opens their record for this agent.
 async fn open(
     State(state): State<AppState>,
@@ -109,11 +122,7 @@ async fn open(
     SignedIn(auth): SignedIn,
     form: CsrfForm,
 ) -> Result<Response, PageError> {
-    let organisations = agent_organisations(&state, &auth.citizen_id).await?;
-    let wanted = form.field("organisation").unwrap_or_default();
-    let Some(organisation) = organisations.iter().find(|o| o.organisation_id == wanted) else {
-        return Err(not_an_agent());
-    };
+    let (organisations, organisation) = acting_for(&state, &auth.citizen_id, &form).await?;
     let typed = form.field("code").unwrap_or_default();
     let token = frame_token(&session).await?;
     if too_many_attempts(&state, &auth.citizen_id).await? {
@@ -418,9 +427,7 @@ async fn recovery(
     SignedIn(auth): SignedIn,
     posted: CsrfForm,
 ) -> Result<Response, PageError> {
-    let organisations = agent_organisations(&state, &auth.citizen_id).await?;
-    let wanted = posted.field("organisation").unwrap_or_default();
-    let organisation = organisations.iter().find(|o| o.organisation_id == wanted).cloned().ok_or_else(not_an_agent)?;
+    let (organisations, organisation) = acting_for(&state, &auth.citizen_id, &posted).await?;
     let identifier = posted.field("identifier").unwrap_or_default().trim().to_owned();
     let mut form = form_of(&posted);
     let token = frame_token(&session).await?;

@@ -13,24 +13,52 @@ pub fn qr_svg(data: &str) -> Option<String> {
     svg.find("<svg").map(|start| svg[start..].to_owned())
 }
 
-/// The citizen's code, shown once, with a QR code of the agent's link.
-pub fn counter_code(frame: &Frame<'_>, code: &str, expires_at: i64, qr_svg: &str) -> String {
+/// Something handed over once (a code, a link) with its QR code and expiry.
+struct HandedOver<'a> {
+    title_key: &'static str,
+    intro_key: &'static str,
+    /// Markup of what is handed over.
+    shown: String,
+    expires_at: i64,
+    qr_label_key: &'static str,
+    qr_svg: &'a str,
+    back: (&'static str, &'static str),
+}
+
+fn handed_over(frame: &Frame<'_>, h: &HandedOver<'_>) -> String {
     let t = |k| frame.lang.t(k);
     let body = format!(
         r#"<p>{intro}</p>
-<p class="identifier" id="counter-code">{code}</p>
+{shown}
 <p>{expires} {until}</p>
 <figure class="qr" role="img" aria-label="{qr_label}">{qr}</figure>
-<p><a href="/account">{back}</a></p>"#,
-        intro = esc(t("counter_code.intro")),
-        code = esc(code),
+<p><a href="{back_href}">{back}</a></p>"#,
+        intro = esc(t(h.intro_key)),
+        shown = h.shown,
         expires = esc(t("counter_code.expires")),
-        until = esc(&when(expires_at)),
-        qr_label = esc(t("counter_code.qr")),
-        qr = qr_svg,
-        back = esc(t("counter_code.back")),
+        until = esc(&when(h.expires_at)),
+        qr_label = esc(t(h.qr_label_key)),
+        qr = h.qr_svg,
+        back_href = h.back.0,
+        back = esc(t(h.back.1)),
     );
-    page(frame, "counter_code.title", body)
+    page(frame, h.title_key, body)
+}
+
+/// The citizen's code, shown once, with a QR code of the agent's link.
+pub fn counter_code(frame: &Frame<'_>, code: &str, expires_at: i64, qr_svg: &str) -> String {
+    handed_over(
+        frame,
+        &HandedOver {
+            title_key: "counter_code.title",
+            intro_key: "counter_code.intro",
+            shown: format!(r#"<p class="identifier" id="counter-code">{}</p>"#, esc(code)),
+            expires_at,
+            qr_label_key: "counter_code.qr",
+            qr_svg,
+            back: ("/account", "counter_code.back"),
+        },
+    )
 }
 
 /// Join an organisation: what, for whom, and one button.
@@ -304,19 +332,18 @@ pub fn recovery(
 
 /// The enrolment link to hand over, once, with its QR code.
 pub fn enrolment(frame: &Frame<'_>, link: &str, expires_at: i64, qr_svg: &str) -> String {
-    let t = |k| frame.lang.t(k);
-    let body = format!(
-        r#"<p>{intro}</p><p><code id="enrolment-link">{link}</code></p><p>{expires} {until}</p>
-<figure class="qr" role="img" aria-label="{qr_label}">{qr}</figure><p><a href="/guichet">{next}</a></p>"#,
-        intro = esc(t("desk_recovery.link_intro")),
-        link = esc(link),
-        expires = esc(t("counter_code.expires")),
-        until = esc(&when(expires_at)),
-        qr_label = esc(t("desk_recovery.qr")),
-        qr = qr_svg,
-        next = esc(t("verified.next")),
-    );
-    page(frame, "desk_recovery.link_title", body)
+    handed_over(
+        frame,
+        &HandedOver {
+            title_key: "desk_recovery.link_title",
+            intro_key: "desk_recovery.link_intro",
+            shown: format!(r#"<p><code id="enrolment-link">{}</code></p>"#, esc(link)),
+            expires_at,
+            qr_label_key: "desk_recovery.qr",
+            qr_svg,
+            back: ("/guichet", "verified.next"),
+        },
+    )
 }
 
 /// Done: the identity is recorded; on to the next citizen.
