@@ -2,7 +2,8 @@
 // (invited by link) and a citizen, each in their own browser context with a
 // CDP virtual authenticator. The citizen shows a code for the counter; the
 // agent opens the record, types the document's machine-readable zone and
-// records the verified identity. Every page is audited with axe-core (WCAG
+// records the verified identity; then an assisted recovery, the agent's
+// link opened by the citizen in another browser. Every page is audited with axe-core (WCAG
 // 2.1 A/AA), in French and in English.
 //
 // usage: node counter.mjs <issuer-url> <invitation-link> <mrz> <birthplace>
@@ -112,16 +113,36 @@ try {
   await agent.getByRole("heading", { name: "Récupération assistée d’un compte", level: 1 }).waitFor();
   await audit(agent, "assisted recovery (agent)");
 
+  step("assisted recovery: the agent checks the document, the citizen enrols a new passkey");
+  const identifier = (await (async () => {
+    await citizen.goto(`${issuer}/account`);
+    return citizen.locator("#citizen-identifier").textContent();
+  })()).trim();
+  await agent.getByLabel("Identifiant citoyen").fill(identifier);
+  await agent.getByLabel("Bande de lecture automatique (MRZ), facultatif").fill(mrz);
+  await agent.getByLabel("Commune de naissance (code INSEE, pour une naissance en France)").fill(birthplace);
+  await agent.getByRole("button", { name: "Contrôler la pièce et créer le lien" }).click();
+  await agent.getByRole("heading", { name: "Lien pour une nouvelle clé d’accès", level: 1 }).waitFor();
+  await audit(agent, "enrolment link");
+  const enrolment = (await agent.locator("#enrolment-link").textContent()).trim();
+  const lost = await person(browser, "fr-FR");
+  await lost.goto(enrolment);
+  await lost.getByRole("heading", { name: "Récupérer mon compte après le guichet", level: 1 }).waitFor();
+  await audit(lost, "assisted recovery (citizen)");
+  await lost.getByRole("button", { name: /clé d’accès/ }).click();
+  await lost.getByRole("heading", { name: "Votre compte est récupéré", level: 1 }).waitFor();
+  await audit(lost, "account recovered, new codes");
+
   step("in English too");
   await agent.goto(`${issuer}/guichet?ui_locales=en`);
   await agent.getByRole("heading", { name: "Counter: identity check", level: 1 }).waitFor();
   await audit(agent, "counter desk (en)");
-  await citizen.goto(`${issuer}/account?ui_locales=en`);
-  await citizen.getByRole("heading", { name: "My account", level: 1 }).waitFor();
-  await audit(citizen, "account (en)");
-  await citizen.getByRole("button", { name: "Show my account at the counter" }).click();
-  await citizen.getByRole("heading", { name: "Your code for the counter", level: 1 }).waitFor();
-  await audit(citizen, "counter code (en)");
+  await lost.goto(`${issuer}/account?ui_locales=en`);
+  await lost.getByRole("heading", { name: "My account", level: 1 }).waitFor();
+  await audit(lost, "account (en)");
+  await lost.getByRole("button", { name: "Show my account at the counter" }).click();
+  await lost.getByRole("heading", { name: "Your code for the counter", level: 1 }).waitFor();
+  await audit(lost, "counter code (en)");
 
   console.log(JSON.stringify({ ok: true, code }));
 } catch (error) {

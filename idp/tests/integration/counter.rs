@@ -377,3 +377,17 @@ async fn the_agent_hands_over_an_enrolment_link_for_an_assisted_recovery() {
     let response = agent.post_form("/guichet/recovery", &refs).await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn an_agent_guessing_codes_is_slowed_down() {
+    let app = TestApp::spawn().await;
+    let mut agent = agent_browser(&app).await;
+    let mut statuses = Vec::new();
+    for _ in 0..21 {
+        statuses.push(open_case(&mut agent, &app, "0000-0000").await.status());
+    }
+    assert!(statuses[..20].iter().all(|s| *s == StatusCode::BAD_REQUEST), "{statuses:?}");
+    assert_eq!(statuses[20], StatusCode::TOO_MANY_REQUESTS);
+    let response = open_case(&mut agent, &app, "0000-0000").await;
+    assert!(response.text().await.unwrap().contains("Trop de codes essayés"));
+}

@@ -208,3 +208,30 @@ async fn services_receive_eidas2_and_verified_claims_with_their_evidence() {
     assert_eq!(discovery["trust_frameworks_supported"], serde_json::json!(["eidas"]));
     assert_eq!(discovery["documents_methods_supported"], serde_json::json!(["pipp"]));
 }
+
+/// Two agents recording the same citizen at once: both checks are kept,
+/// the identity is whole (every attribute from one of them), nothing mixed
+/// half-way.
+#[tokio::test]
+async fn two_agents_verifying_one_citizen_at_once_leave_a_whole_identity() {
+    let app = TestApp::spawn().await;
+    let (first, second) = (agent(&app).await, agent(&app).await);
+    let who = citizen(&app).await;
+    let db = &app.state.db;
+    let keys = &app.state.keys;
+    let now = app.clock.now();
+    let one = check_of(&who, "X4RTBPFW4");
+    let mut other = check_of(&who, "X4RTBPFW4");
+    other.identity.birthdate = "1990-05-17".into();
+    let (a, b) = tokio::join!(
+        verify_at_counter(db, keys, &Cog, &first, &one, now),
+        verify_at_counter(db, keys, &Cog, &second, &other, now),
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let identity = Identity::load(db, &who).await.unwrap().unwrap();
+    assert_eq!(identity_level(&identity), Level::Eidas2);
+    let by: std::collections::BTreeSet<_> = identity.attributes.iter().filter_map(|x| x.verified_by.clone()).collect();
+    assert_eq!(by.len(), 1, "every attribute from the same verification: {by:?}");
+    assert!(by.contains(&a.verification_id) || by.contains(&b.verification_id));
+    assert_eq!(db.verifications_of(&who).await.unwrap().len(), 2);
+}
