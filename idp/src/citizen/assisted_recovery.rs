@@ -10,7 +10,7 @@ use crate::audit::AuditEvent;
 use crate::cache::{Cache, CacheError};
 use crate::clients::admin::AdminAction;
 use crate::clock::UnixTime;
-use crate::endings::{self, LoginEnd};
+use crate::endings;
 use crate::keys::{Keyring, sha256_b64};
 use crate::outage::{Dependency, Failure};
 use crate::random::NoRandomness;
@@ -219,12 +219,7 @@ pub async fn finish(
         Err(CreateCitizenError::IdentifierTaken) => return Err(AssistedRecoveryError::UnknownCitizen),
         Err(CreateCitizenError::Store(e)) => return Err(e.into()),
     }
-    // Recovery is done; the services of the logins it ended hear of it.
-    for sid in ended {
-        if let Err(e) = endings::login_ended(state, citizen_id, &sid, LoginEnd::Recovery).await {
-            tracing::warn!(error = %e, "could not end a login after assisted recovery");
-        }
-    }
+    endings::logins_ended_by_recovery(state, citizen_id, &ended).await;
     Ok(codes)
 }
 

@@ -89,6 +89,18 @@ pub async fn login_ended(
     Ok(audience.frontchannel_urls(&state.config.issuer, sid))
 }
 
+/// A recovery (by code or at a counter) replaced the passkeys and closed
+/// every login in its own transaction; now each login's services are told
+/// and its grants die. The recovery stands whatever happens here: a
+/// failure is logged, not returned.
+pub async fn logins_ended_by_recovery(state: &AppState, citizen_id: &str, sids: &[String]) {
+    for sid in sids {
+        if let Err(e) = login_ended(state, citizen_id, sid, LoginEnd::Recovery).await {
+            tracing::warn!(error = %e, "could not end a login after a recovery");
+        }
+    }
+}
+
 /// "Sign out my other sessions": each other live login of the citizen
 /// ends as in [`login_ended`], expired ones are closed, and the citizen's
 /// history says how many. Returns that count.

@@ -21,7 +21,7 @@ use crate::citizen::assisted_recovery::{self, Link};
 use crate::citizen::identity::Level;
 use crate::citizen::recovery::{CODES_PER_CITIZEN, RecoveryCode};
 use crate::citizen::{CitizenIdentifier, Profile};
-use crate::endings::{self, LoginEnd};
+use crate::endings;
 use crate::store::{CitizenRecord, CreateCitizenError, NewAuditEvent, NewPasskey, PasskeyUse};
 
 /// What was started, and by which browser session.
@@ -396,12 +396,7 @@ pub async fn finish_recovery(
     if !state.db.recover_citizen(&citizen_id, &code_hash, &stored, now, &events).await? {
         return Err(PasskeyError::RecoveryRefused);
     }
-    // Recovery is done; the services of the logins it ended hear of it.
-    for sid in ended {
-        if let Err(e) = endings::login_ended(state, &citizen_id, &sid, LoginEnd::Recovery).await {
-            tracing::warn!(error = %e, "could not end a login after recovery");
-        }
-    }
+    endings::logins_ended_by_recovery(state, &citizen_id, &ended).await;
     Ok(Login { citizen_id, amr: amr(stored.backup_eligible, true), acr_at_most: None })
 }
 
