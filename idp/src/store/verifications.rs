@@ -103,11 +103,16 @@ impl Db {
     pub async fn record_verification(&self, v: &NewVerification<'_>) -> Result<Recorded, StoreError> {
         let r = v.record;
         let mut tx = self.pool.begin().await?;
-        let live = sqlx::query("SELECT id FROM citizens WHERE id = $1 AND deleted_at IS NULL")
+        // A write first: it takes SQLite's write lock (a read first would
+        // make two concurrent verifications fail to upgrade, "database is
+        // locked") and locks the citizen's row on PostgreSQL, so two
+        // verifications of one citizen run one after the other.
+        let live = sqlx::query("UPDATE citizens SET id = id WHERE id = $1 AND deleted_at IS NULL")
             .bind(&r.citizen_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if live.is_none() {
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if live == 0 {
             tx.rollback().await?;
             return Ok(Recorded::NoCitizen);
         }
