@@ -8,6 +8,8 @@ use std::sync::Arc;
 use idp::clients::NewClient;
 use idp::testing::TestApp;
 use idp::testing::browser::Browser;
+use openidconnect::core::{CoreClient, CoreProviderMetadata};
+use openidconnect::{ClientId, ClientSecret, EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl, RedirectUrl};
 use relying_party_example::{Rp, Settings};
 
 /// A running relying-party example.
@@ -90,4 +92,33 @@ pub async fn log_in(browser: &mut Browser, app: &TestApp, service: &Service) -> 
     }
     assert_eq!(at, format!("{}/", service.base), "{page}");
     page
+}
+
+/// A client of the `openidconnect` crate, configured from discovery.
+pub type OidcClient =
+    CoreClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointMaybeSet, EndpointMaybeSet>;
+
+/// The relying party's side for the `openidconnect` crate: its HTTP client
+/// (no redirects followed, as the crate requires; `localhost` → the test
+/// provider) and a client for `registered`, configured from discovery.
+pub async fn oidc_client(
+    app: &TestApp,
+    registered: &idp::clients::Registered,
+    redirect: &str,
+) -> (OidcClient, reqwest::Client) {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .resolve("localhost", app.addr)
+        .build()
+        .unwrap();
+    let metadata = CoreProviderMetadata::discover_async(IssuerUrl::new(app.issuer.clone()).unwrap(), &http)
+        .await
+        .expect("discovery");
+    let client = CoreClient::from_provider_metadata(
+        metadata,
+        ClientId::new(registered.client.client_id.clone()),
+        Some(ClientSecret::new(registered.client_secret.clone().unwrap())),
+    )
+    .set_redirect_uri(RedirectUrl::new(redirect.into()).unwrap());
+    (client, http)
 }

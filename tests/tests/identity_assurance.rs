@@ -4,18 +4,15 @@
 //! citizen's identity at a counter and the citizen signed in again.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use idp::citizen::cog::Cog;
 use idp::citizen::verification::{Agent, CounterCheck, Document, DocumentIdentity, DocumentType, verify_at_counter};
 use idp::clients::NewClient;
 use idp::clients::members::Role;
 use idp::testing::TestApp;
 use idp::testing::browser::Browser;
-use openidconnect::core::{
-    CoreAuthenticationFlow, CoreClient, CoreGenderClaim, CoreJwsSigningAlgorithm, CoreProviderMetadata,
-};
+use openidconnect::core::{CoreAuthenticationFlow, CoreGenderClaim, CoreJwsSigningAlgorithm};
 use openidconnect::{
-    AdditionalClaims, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse as _,
-    PkceCodeChallenge, RedirectUrl, Scope, TokenResponse as _, UserInfoClaims,
+    AdditionalClaims, AuthorizationCode, CsrfToken, Nonce, OAuth2TokenResponse as _, PkceCodeChallenge, Scope,
+    TokenResponse as _, UserInfoClaims,
 };
 use serde::{Deserialize, Serialize};
 
@@ -66,7 +63,7 @@ async fn a_service_receives_eidas2_and_verified_claims_through_the_openidconnect
         correct_names: false,
     };
     let agent = Agent { citizen_id: agent_id, organisation: organisation.clone() };
-    verify_at_counter(&app.state.db, &app.state.keys, &Cog, &agent, &check, app.clock.now()).await.unwrap();
+    verify_at_counter(&app.state.db, &app.state.keys, &agent, &check, app.clock.now()).await.unwrap();
     app.clock.advance(60);
     browser.sign_out().await;
     browser.sign_in().await;
@@ -76,20 +73,7 @@ async fn a_service_receives_eidas2_and_verified_claims_through_the_openidconnect
         .await
         .unwrap();
 
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .resolve("localhost", app.addr)
-        .build()
-        .unwrap();
-    let metadata = CoreProviderMetadata::discover_async(IssuerUrl::new(app.issuer.clone()).unwrap(), &http)
-        .await
-        .expect("discovery");
-    let client = CoreClient::from_provider_metadata(
-        metadata,
-        ClientId::new(registered.client.client_id.clone()),
-        Some(ClientSecret::new(registered.client_secret.clone().unwrap())),
-    )
-    .set_redirect_uri(RedirectUrl::new(REDIRECT.into()).unwrap());
+    let (client, http) = sesame_e2e::oidc_client(&app, &registered, REDIRECT).await;
     let claims = serde_json::json!({
         "id_token": {"acr": {"essential": true, "value": "eidas2"}},
         "userinfo": {"verified_claims": {"verification": {"trust_framework": {"value": "eidas"}},

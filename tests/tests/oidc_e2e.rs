@@ -7,10 +7,10 @@
 use idp::clients::NewClient;
 use idp::testing::TestApp;
 use idp::testing::browser::Browser;
-use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreJwsSigningAlgorithm, CoreProviderMetadata};
+use openidconnect::core::{CoreAuthenticationFlow, CoreJwsSigningAlgorithm};
 use openidconnect::{
-    AccessTokenHash, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse as _,
-    PkceCodeChallenge, RedirectUrl, RefreshToken, Scope, TokenResponse as _,
+    AccessTokenHash, AuthorizationCode, CsrfToken, Nonce, OAuth2TokenResponse as _, PkceCodeChallenge, RefreshToken,
+    Scope, TokenResponse as _,
 };
 
 const REDIRECT: &str = "http://127.0.0.1:9/callback";
@@ -27,21 +27,7 @@ async fn openidconnect_crate_completes_the_code_flow_with_a_passkey_login() {
         })
         .await;
 
-    // The relying party's HTTP client: no redirects followed (as the crate requires).
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .resolve("localhost", app.addr)
-        .build()
-        .unwrap();
-    let metadata = CoreProviderMetadata::discover_async(IssuerUrl::new(app.issuer.clone()).unwrap(), &http)
-        .await
-        .expect("discovery");
-    let client = CoreClient::from_provider_metadata(
-        metadata,
-        ClientId::new(registered.client.client_id.clone()),
-        Some(ClientSecret::new(registered.client_secret.clone().unwrap())),
-    )
-    .set_redirect_uri(RedirectUrl::new(REDIRECT.into()).unwrap());
+    let (client, http) = sesame_e2e::oidc_client(&app, &registered, REDIRECT).await;
 
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let (authorize_url, csrf_state, nonce) = client

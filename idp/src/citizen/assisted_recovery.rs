@@ -20,9 +20,7 @@ use crate::store::{
 
 use super::identity::{Identity, Level, identity_level};
 use super::recovery::{CODES_PER_CITIZEN, RecoveryCode};
-use super::verification::{
-    self, Agent, CounterCheck, Document, DocumentIdentity, Geography, Problem, date_of, same_name,
-};
+use super::verification::{self, Agent, CounterCheck, Document, DocumentIdentity, Problem, date_of, same_name};
 use super::{CitizenIdentifier, IdentifierError};
 
 /// How long an enrolment link may be used.
@@ -121,7 +119,6 @@ pub async fn start(
     db: &Db,
     keys: &Keyring,
     cache: &Cache,
-    geography: &dyn Geography,
     agent: &Agent,
     check: &RecoveryCheck,
     now: UnixTime,
@@ -138,7 +135,7 @@ pub async fn start(
         identity: check.identity.clone(),
         correct_names: false,
     };
-    verification::check(&form, geography, &date_of(now)).map_err(AssistedRecoveryError::Invalid)?;
+    verification::check(&form, &date_of(now)).map_err(AssistedRecoveryError::Invalid)?;
     if !shows_identity(&identity, &check.identity) {
         return Err(AssistedRecoveryError::IdentityMismatch);
     }

@@ -46,8 +46,8 @@ pub fn canonical(typed: &str) -> Option<String> {
 
 #[derive(Debug, thiserror::Error)]
 pub enum CounterCodeError {
-    #[error("no secure randomness")]
-    NoRandomness,
+    #[error(transparent)]
+    NoRandomness(#[from] crate::random::NoRandomness),
     #[error(transparent)]
     Cache(#[from] CacheError),
 }
@@ -55,7 +55,7 @@ pub enum CounterCodeError {
 impl crate::outage::Failure for CounterCodeError {
     fn unavailable(&self) -> Option<crate::outage::Dependency> {
         match self {
-            Self::NoRandomness => None,
+            Self::NoRandomness(_) => None,
             Self::Cache(e) => e.unavailable(),
         }
     }
@@ -63,7 +63,7 @@ impl crate::outage::Failure for CounterCodeError {
 
 /// A fresh code for the citizen; an earlier one stays valid until it expires.
 pub async fn issue(cache: &Cache, citizen_id: &str, now: UnixTime) -> Result<CounterCode, CounterCodeError> {
-    let bytes = crate::random::bytes::<LEN>().map_err(|_| CounterCodeError::NoRandomness)?;
+    let bytes = crate::random::bytes::<LEN>()?;
     let canonical: String = bytes.iter().map(|b| char::from(ALPHABET[usize::from(b % 32)])).collect();
     cache.put(&key(&canonical), citizen_id.as_bytes(), COUNTER_CODE_TTL).await?;
     Ok(CounterCode { code: format!("{}-{}", &canonical[..4], &canonical[4..]), expires_at: now + COUNTER_CODE_TTL })

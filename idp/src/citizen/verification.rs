@@ -159,12 +159,6 @@ pub struct Verified {
     pub attributes: Vec<&'static str>,
 }
 
-/// Where the official lists are read (the COG for communes and countries).
-pub trait Geography: Sync {
-    fn is_country(&self, code: &str) -> bool;
-    fn is_commune(&self, code: &str) -> bool;
-}
-
 /// Today's date (UTC) as `YYYY-MM-DD`, from the injected clock.
 pub fn date_of(now: UnixTime) -> String {
     let date = time::OffsetDateTime::from_unix_timestamp(now).map(|t| t.date()).unwrap_or(time::Date::MIN);
@@ -218,7 +212,10 @@ fn fold(value: &str) -> String {
 }
 
 /// Checks every field at once (the page shows every problem together).
-pub fn check(form: &CounterCheck, geography: &dyn Geography, today: &str) -> Result<(), Vec<Problem>> {
+/// Countries and communes are read from the official geographic code
+/// (`citizen::cog`); any code it ever had is a birthplace, since one is born
+/// in the commune of that day even if it has since merged.
+pub fn check(form: &CounterCheck, today: &str) -> Result<(), Vec<Problem>> {
     let mut problems = Vec::new();
     let d = &form.document;
     let number: String = d.number.chars().filter(|c| !c.is_whitespace()).collect();
@@ -250,12 +247,12 @@ pub fn check(form: &CounterCheck, geography: &dyn Geography, today: &str) -> Res
         problems.push(Problem::Gender);
     }
     let place = i.birthplace.as_deref().filter(|p| !p.is_empty());
-    if !geography.is_country(&i.birthcountry) {
+    if super::cog::country(&i.birthcountry).is_none() {
         problems.push(Problem::BirthCountry);
     } else {
         match (i.birthcountry == INSEE_FRANCE, place) {
             (true, None) => problems.push(Problem::BirthplaceMissing),
-            (true, Some(code)) if !geography.is_commune(code) => problems.push(Problem::BirthplaceUnknown),
+            (true, Some(code)) if super::cog::commune(code).is_none() => problems.push(Problem::BirthplaceUnknown),
             (false, Some(_)) => problems.push(Problem::BirthplaceAbroad),
             _ => {}
         }
@@ -269,12 +266,11 @@ pub fn check(form: &CounterCheck, geography: &dyn Geography, today: &str) -> Res
 pub async fn verify_at_counter(
     db: &Db,
     keys: &Keyring,
-    geography: &dyn Geography,
     agent: &Agent,
     form: &CounterCheck,
     now: UnixTime,
 ) -> Result<Verified, VerifyError> {
-    check(form, geography, &date_of(now)).map_err(VerifyError::Invalid)?;
+    check(form, &date_of(now)).map_err(VerifyError::Invalid)?;
     let citizen = db.citizen_by_id(&form.citizen_id).await?.ok_or(VerifyError::UnknownCitizen)?;
     let i = &form.identity;
     let (given_name, family_name) = (clean_name(&i.given_name), clean_name(&i.family_name));
@@ -393,16 +389,6 @@ pub(super) fn log_entry(
 mod tests {
     use super::*;
 
-    struct Known;
-    impl Geography for Known {
-        fn is_country(&self, code: &str) -> bool {
-            ["99100", "99134"].contains(&code)
-        }
-        fn is_commune(&self, code: &str) -> bool {
-            code == "75056"
-        }
-    }
-
     fn form() -> CounterCheck {
         CounterCheck {
             citizen_id: "c".into(),
@@ -426,11 +412,11 @@ mod tests {
 
     #[test]
     fn a_complete_form_passes() {
-        assert_eq!(check(&form(), &Known, "2026-12-03"), Ok(()));
+        assert_eq!(check(&form(), "2026-12-03"), Ok(()));
         let mut abroad = form();
         abroad.identity.birthcountry = "99134".into();
         abroad.identity.birthplace = None;
-        assert_eq!(check(&abroad, &Known, "2026-12-03"), Ok(()), "no commune abroad");
+        assert_eq!(check(&abroad, "2026-12-03"), Ok(()), "no commune abroad");
     }
 
     #[test]
@@ -439,7 +425,7 @@ mod tests {
         let with = |change: fn(&mut CounterCheck)| {
             let mut f = form();
             change(&mut f);
-            check(&f, &Known, today).err().unwrap_or_default()
+            check(&f, today).err().unwrap_or_default()
         };
         assert_eq!(with(|f| f.document.expires_on = "2026-12-02".into()), [Problem::DocumentExpired]);
         assert_eq!(with(|f| f.document.expires_on = "2026-12-00".into()), [Problem::DocumentExpiry]);
@@ -457,7 +443,7 @@ mod tests {
         assert_eq!(with(|f| f.identity.family_name = " ".into()), [Problem::FamilyName]);
         let mut abroad_with_commune = form();
         abroad_with_commune.identity.birthcountry = "99134".into();
-        assert_eq!(check(&abroad_with_commune, &Known, today), Err(vec![Problem::BirthplaceAbroad]));
+        assert_eq!(check(&abroad_with_commune, today), Err(vec![Problem::BirthplaceAbroad]));
         // Partial birth dates are fine; several problems come together.
         assert_eq!(with(|f| f.identity.birthdate = "1990-00-00".into()), []);
         let many = with(|f| {

@@ -128,7 +128,7 @@ pub struct Organisation {
 }
 
 impl Organisation {
-    fn from_record(r: OrganisationRecord) -> Result<Self, StoreError> {
+    pub(crate) fn from_record(r: OrganisationRecord) -> Result<Self, StoreError> {
         Ok(Self {
             contacts: serde_json::from_str(&r.contacts)
                 .map_err(|_| StoreError::Corrupt(format!("organisation {}: contacts", r.organisation_id)))?,

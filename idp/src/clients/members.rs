@@ -246,23 +246,11 @@ pub async fn organisations_where(
     citizen_id: &str,
     role: Role,
 ) -> Result<Vec<super::Organisation>, StoreError> {
-    let mut organisations = Vec::new();
-    for membership in memberships(db, citizen_id).await? {
-        if membership.roles.contains(&role)
-            && let Some(organisation) = super::admin::find_organisation(db, &membership.organisation_id).await?
-        {
-            organisations.push(organisation);
-        }
-    }
-    Ok(organisations)
-}
-
-/// Whether the citizen holds `role` in the organisation.
-pub async fn holds(db: &Db, citizen_id: &str, organisation_id: &str, role: Role) -> Result<bool, StoreError> {
-    Ok(memberships(db, citizen_id)
+    db.organisations_of_member(citizen_id, role.as_str())
         .await?
-        .iter()
-        .any(|m| m.organisation_id == organisation_id && m.roles.contains(&role)))
+        .into_iter()
+        .map(super::Organisation::from_record)
+        .collect()
 }
 
 fn group(rows: Vec<MemberRecord>) -> Result<Vec<Member>, StoreError> {

@@ -19,7 +19,6 @@ use tower_sessions::Session;
 
 use crate::app::AppState;
 use crate::citizen::assisted_recovery::{self, AssistedRecoveryError as E, RecoveryCheck};
-use crate::citizen::cog::Cog;
 use crate::citizen::identity::{Identity, Level, identity_level};
 use crate::citizen::mrz::{self, MrzError, Sex};
 use crate::citizen::verification::{
@@ -70,10 +69,6 @@ async fn agent_organisations(state: &AppState, citizen_id: &str) -> Result<Vec<O
     if organisations.is_empty() { Err(not_an_agent()) } else { Ok(organisations) }
 }
 
-async fn frame_token(session: &Session) -> Result<String, PageError> {
-    Ok(csrf::token(session).await?)
-}
-
 async fn desk(
     State(state): State<AppState>,
     session: Session,
@@ -82,7 +77,7 @@ async fn desk(
     RawQuery(query): RawQuery,
 ) -> Result<Response, PageError> {
     let organisations = agent_organisations(&state, &auth.citizen_id).await?;
-    let token = frame_token(&session).await?;
+    let token = csrf::token(&session).await?;
     let code = query_param(query.as_deref(), "code").unwrap_or_default();
     Ok(render_desk(lang, &token, &organisations, &code, None, StatusCode::OK))
 }
@@ -96,9 +91,7 @@ fn render_desk(
     status: StatusCode,
 ) -> Response {
     let frame = Frame { lang, csrf: token, signed_in: true, path: "/guichet" };
-    let list: Vec<(String, String)> =
-        organisations.iter().map(|o| (o.organisation_id.clone(), o.name.clone())).collect();
-    html(status, pages::desk(&frame, &list, code, error.map(|key| lang.t(key))))
+    html(status, pages::desk(&frame, organisations, code, error.map(|key| lang.t(key))))
 }
 
 /// The organisation a form says the agent acts for, if they are its agent;
@@ -124,7 +117,7 @@ async fn open(
 ) -> Result<Response, PageError> {
     let (organisations, organisation) = acting_for(&state, &auth.citizen_id, &form).await?;
     let typed = form.field("code").unwrap_or_default();
-    let token = frame_token(&session).await?;
+    let token = csrf::token(&session).await?;
     if too_many_attempts(&state, &auth.citizen_id).await? {
         let too_many = StatusCode::TOO_MANY_REQUESTS;
         return Ok(render_desk(lang, &token, &organisations, &typed, Some("err.counter_too_many"), too_many));
@@ -198,7 +191,7 @@ async fn render_case(
 ) -> Result<Response, PageError> {
     let no_case = || PageError::new(StatusCode::BAD_REQUEST, "err.no_case", "/guichet");
     let identity = Identity::load(&state.db, &case.citizen_id).await?.ok_or_else(no_case)?;
-    let token = frame_token(session).await?;
+    let token = csrf::token(session).await?;
     let identifier = CitizenIdentifier::parse(&identity.citizen.identifier)
         .map_or_else(|_| identity.citizen.identifier.clone(), |i| i.to_string());
     let problems: Vec<(&'static str, &str)> = match &refusal {
@@ -350,10 +343,10 @@ async fn verify(
         identity: identity_of(&form),
         correct_names: posted.field("correct_names").as_deref() == Some("yes"),
     };
-    match verify_at_counter(&state.db, &state.keys, &Cog, &agent, &check, now).await {
+    match verify_at_counter(&state.db, &state.keys, &agent, &check, now).await {
         Ok(_) => {
             session.remove::<OpenCase>(CASE_KEY).await?;
-            let token = frame_token(&session).await?;
+            let token = csrf::token(&session).await?;
             let frame = Frame { lang, csrf: &token, signed_in: true, path: "/guichet" };
             Ok(html(StatusCode::OK, pages::verified(&frame)))
         }
@@ -396,7 +389,7 @@ async fn recovery_page(
         birthcountry: crate::citizen::identity::INSEE_FRANCE.into(),
         ..CaseForm::default()
     };
-    let token = frame_token(&session).await?;
+    let token = csrf::token(&session).await?;
     Ok(render_recovery(lang, &token, &organisations, "", &form, &[], None, StatusCode::OK))
 }
 
@@ -412,10 +405,8 @@ fn render_recovery(
     status: StatusCode,
 ) -> Response {
     let frame = Frame { lang, csrf: token, signed_in: true, path: "/guichet/recovery" };
-    let list: Vec<(String, String)> =
-        organisations.iter().map(|o| (o.organisation_id.clone(), o.name.clone())).collect();
     let problems: Vec<(&'static str, &str)> = problems.iter().map(|(field, key)| (*field, lang.t(key))).collect();
-    html(status, pages::recovery(&frame, &list, identifier, form, &problems, alert.map(|key| lang.t(key))))
+    html(status, pages::recovery(&frame, organisations, identifier, form, &problems, alert.map(|key| lang.t(key))))
 }
 
 /// Assisted recovery: the document checked against the verified identity
@@ -430,7 +421,7 @@ async fn recovery(
     let (organisations, organisation) = acting_for(&state, &auth.citizen_id, &posted).await?;
     let identifier = posted.field("identifier").unwrap_or_default().trim().to_owned();
     let mut form = form_of(&posted);
-    let token = frame_token(&session).await?;
+    let token = csrf::token(&session).await?;
     let bad = StatusCode::BAD_REQUEST;
     let again = |form: &CaseForm, problems: &[(&'static str, &'static str)], alert, status| {
         render_recovery(lang, &token, &organisations, &identifier, form, problems, alert, status)
@@ -447,7 +438,7 @@ async fn recovery(
     };
     let check = RecoveryCheck { identifier: identifier.clone(), document, identity: identity_of(&form) };
     let agent = Agent { citizen_id: auth.citizen_id.clone(), organisation };
-    match assisted_recovery::start(&state.db, &state.keys, &state.cache, &Cog, &agent, &check, now).await {
+    match assisted_recovery::start(&state.db, &state.keys, &state.cache, &agent, &check, now).await {
         Ok(enrolment) => {
             let link = enrolment.link(&state.config.issuer);
             let svg = pages::qr_svg(&link).ok_or_else(|| PageError::internal(&"the link does not fit a QR code"))?;

@@ -4,7 +4,7 @@
 use sqlx::Row as _;
 
 use super::registry::insert_event;
-use super::{Db, EventRecord, StoreError};
+use super::{Db, EventRecord, OrganisationRecord, StoreError};
 use crate::clock::UnixTime;
 
 /// One role a citizen holds in an organisation, with who they are.
@@ -103,6 +103,25 @@ impl Db {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(member_from_row).collect()
+    }
+
+    /// The organisations in which the citizen holds `role`, by name (one query:
+    /// every counter and console page reads it).
+    pub async fn organisations_of_member(
+        &self,
+        citizen_id: &str,
+        role: &str,
+    ) -> Result<Vec<OrganisationRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT o.organisation_id, o.name, o.kind, o.official_code, o.contacts, o.created_at \
+             FROM organisations o JOIN organisation_members m ON m.organisation_id = o.organisation_id \
+             WHERE m.citizen_id = $1 AND m.role = $2 ORDER BY o.name, o.organisation_id",
+        )
+        .bind(citizen_id)
+        .bind(role)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(super::registry::organisation_from_row).collect()
     }
 
     /// Removes roles of a member (every role when `role` is `None`), with

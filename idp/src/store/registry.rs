@@ -78,7 +78,7 @@ pub(super) async fn insert_event(tx: &mut sqlx::Transaction<'_, sqlx::Any>, e: &
     Ok(())
 }
 
-fn organisation_from_row(r: &sqlx::any::AnyRow) -> Result<OrganisationRecord, StoreError> {
+pub(super) fn organisation_from_row(r: &sqlx::any::AnyRow) -> Result<OrganisationRecord, StoreError> {
     Ok(OrganisationRecord {
         organisation_id: r.try_get("organisation_id")?,
         name: r.try_get("name")?,

@@ -93,12 +93,6 @@ impl Db {
         rows.iter().map(from_row).collect()
     }
 
-    /// The account a document verified first, if any.
-    pub async fn document_owner(&self, document_hash: &str) -> Result<Option<String>, StoreError> {
-        let mut conn = self.pool.acquire().await?;
-        document_owner(&mut conn, document_hash).await
-    }
-
     /// Records a verification (see the module comment), or nothing.
     pub async fn record_verification(&self, v: &NewVerification<'_>) -> Result<Recorded, StoreError> {
         let r = v.record;

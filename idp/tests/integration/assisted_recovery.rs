@@ -6,7 +6,6 @@
 
 use idp::citizen::CitizenIdentifier;
 use idp::citizen::assisted_recovery::{self, AssistedRecoveryError, Enrolment, RecoveryCheck};
-use idp::citizen::cog::Cog;
 use idp::citizen::verification::{Agent, Problem, verify_at_counter};
 use idp::testing::TestApp;
 use idp::testing::browser::{Browser, SignedUp};
@@ -33,12 +32,12 @@ async fn signed_up(app: &TestApp, browser: &mut Browser) -> (SignedUp, String) {
 
 async fn verify_identity(app: &TestApp, agent: &Agent, citizen_id: &str, number: &str) {
     let check = check_of(citizen_id, number);
-    verify_at_counter(&app.state.db, &app.state.keys, &Cog, agent, &check, app.clock.now()).await.unwrap();
+    verify_at_counter(&app.state.db, &app.state.keys, agent, &check, app.clock.now()).await.unwrap();
 }
 
 async fn start(app: &TestApp, agent: &Agent, check: &RecoveryCheck) -> Result<Enrolment, AssistedRecoveryError> {
     let state = &app.state;
-    assisted_recovery::start(&state.db, &state.keys, &state.cache, &Cog, agent, check, app.clock.now()).await
+    assisted_recovery::start(&state.db, &state.keys, &state.cache, agent, check, app.clock.now()).await
 }
 
 /// The browser opens the link and registers a new passkey; the finish's answer.

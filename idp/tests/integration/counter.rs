@@ -116,7 +116,7 @@ async fn an_agent_verifies_a_citizen_who_then_signs_in_to_a_service_at_eidas2() 
     citizen.sign_out().await;
     citizen.sign_in().await;
     let account = citizen.account().await;
-    assert!(account.contains("substantiel"), "{account}");
+    assert!(account.contains("substantiel (identité vérifiée)"), "the level, not just the word: {account}");
     assert!(account.contains("ELODIE MARIE"), "the corrected names: {account}");
     let organisation = app.organisation().await.name;
     let checks = account.split(r#"id="verifications-title""#).nth(1).expect("the checks are listed");
@@ -298,7 +298,6 @@ async fn an_organisation_admin_invites_an_agent_and_takes_the_role_back_in_the_c
 
 #[tokio::test]
 async fn the_agent_hands_over_an_enrolment_link_for_an_assisted_recovery() {
-    use idp::citizen::cog::Cog;
     use idp::citizen::verification::*;
     let app = TestApp::spawn().await;
     let mut agent = agent_browser(&app).await;
@@ -353,7 +352,7 @@ async fn the_agent_hands_over_an_enrolment_link_for_an_assisted_recovery() {
     };
     let agent_id = members::members(&app.state.db, &organisation.organisation_id).await.unwrap()[0].citizen_id.clone();
     let who = Agent { citizen_id: agent_id, organisation: organisation.clone() };
-    verify_at_counter(&app.state.db, &app.state.keys, &Cog, &who, &check, app.clock.now()).await.unwrap();
+    verify_at_counter(&app.state.db, &app.state.keys, &who, &check, app.clock.now()).await.unwrap();
     let response = agent.post_form("/guichet/recovery", &refs).await;
     assert_eq!(response.status(), StatusCode::OK);
     let page = response.text().await.unwrap();

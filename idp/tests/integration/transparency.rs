@@ -86,7 +86,7 @@ async fn seed_counter_verification_and_membership(app: &TestApp, citizen_id: &st
         correct_names: false,
     };
     let agent = Agent { citizen_id: citizen_id.into(), organisation };
-    verify_at_counter(db, &app.state.keys, &idp::citizen::cog::Cog, &agent, &check, app.clock.now()).await.unwrap();
+    verify_at_counter(db, &app.state.keys, &agent, &check, app.clock.now()).await.unwrap();
 }
 
 #[tokio::test]

@@ -2,7 +2,6 @@
 //! verification writes (all or nothing), one document per account, names
 //! never silently overwritten, the level it gives.
 
-use idp::citizen::cog::Cog;
 use idp::citizen::identity::{Identity, Level, identity_level};
 use idp::citizen::verification::*;
 use idp::clients::members::Role;
@@ -49,9 +48,8 @@ async fn a_counter_verification_raises_the_identity_to_eidas2_and_is_on_record()
     let load = || async { Identity::load(db, &who).await.unwrap().unwrap() };
     assert_eq!(identity_level(&load().await), Level::Eidas1);
 
-    let verified = verify_at_counter(db, &app.state.keys, &Cog, &agent, &check_of(&who, "X4RTBPFW4"), app.clock.now())
-        .await
-        .unwrap();
+    let verified =
+        verify_at_counter(db, &app.state.keys, &agent, &check_of(&who, "X4RTBPFW4"), app.clock.now()).await.unwrap();
     assert_eq!(verified.attributes, ["given_name", "family_name", "birthdate", "gender", "birthcountry", "birthplace"]);
     let identity = load().await;
     assert_eq!(identity_level(&identity), Level::Eidas2);
@@ -81,14 +79,14 @@ async fn one_document_verifies_one_account_and_a_refusal_writes_nothing() {
     let db = &app.state.db;
     let keys = &app.state.keys;
     let now = app.clock.now();
-    verify_at_counter(db, keys, &Cog, &agent, &check_of(&first, "X4RTBPFW4"), now).await.unwrap();
+    verify_at_counter(db, keys, &agent, &check_of(&first, "X4RTBPFW4"), now).await.unwrap();
     // The same document, typed with spaces and in lower case, for another account.
-    let taken = verify_at_counter(db, keys, &Cog, &agent, &check_of(&second, "x4rt bpfw4"), now).await;
+    let taken = verify_at_counter(db, keys, &agent, &check_of(&second, "x4rt bpfw4"), now).await;
     assert!(matches!(taken, Err(VerifyError::DocumentTaken)), "{taken:?}");
     assert!(db.verifications_of(&second).await.unwrap().is_empty());
     assert!(db.attributes_of(&second).await.unwrap().is_empty(), "nothing half-written");
     // The first account may be verified again with it (a renewal of the check).
-    verify_at_counter(db, keys, &Cog, &agent, &check_of(&first, "X4RTBPFW4"), now + 60).await.unwrap();
+    verify_at_counter(db, keys, &agent, &check_of(&first, "X4RTBPFW4"), now + 60).await.unwrap();
     assert_eq!(db.verifications_of(&first).await.unwrap().len(), 2);
 }
 
@@ -101,7 +99,7 @@ async fn different_names_are_shown_and_corrected_only_when_confirmed() {
     let mut check = check_of(&who, "18AB12345");
     check.identity.given_name = "Camille Marie".into();
     check.identity.family_name = "Martin-Durand".into();
-    let refused = verify_at_counter(db, &app.state.keys, &Cog, &agent, &check, app.clock.now()).await;
+    let refused = verify_at_counter(db, &app.state.keys, &agent, &check, app.clock.now()).await;
     match refused {
         Err(VerifyError::NamesDiffer { declared, document }) => {
             assert_eq!(declared, ("Camille".to_owned(), "Martin".to_owned()));
@@ -120,7 +118,7 @@ async fn different_names_are_shown_and_corrected_only_when_confirmed() {
         .await;
     let sub_before = app.state.keys.pairwise_subject(&client.client.sector, &who);
     check.correct_names = true;
-    verify_at_counter(db, &app.state.keys, &Cog, &agent, &check, app.clock.now()).await.unwrap();
+    verify_at_counter(db, &app.state.keys, &agent, &check, app.clock.now()).await.unwrap();
     let identity = Identity::load(db, &who).await.unwrap().unwrap();
     assert_eq!(
         (identity.citizen.given_name.as_str(), identity.citizen.family_name.as_str()),
@@ -142,7 +140,7 @@ async fn an_invalid_form_writes_nothing() {
     let mut check = check_of(&who, "X4RTBPFW4");
     check.document.expires_on = "2001-01-01".into();
     check.identity.birthplace = Some("99999".into());
-    let refused = verify_at_counter(&app.state.db, &app.state.keys, &Cog, &agent, &check, app.clock.now()).await;
+    let refused = verify_at_counter(&app.state.db, &app.state.keys, &agent, &check, app.clock.now()).await;
     match refused {
         Err(VerifyError::Invalid(problems)) => {
             assert_eq!(problems, [Problem::DocumentExpired, Problem::BirthplaceUnknown]);
@@ -163,7 +161,7 @@ async fn services_receive_eidas2_and_verified_claims_with_their_evidence() {
     let client = confidential(&app).await;
     let mut flow = Flow::for_client(&app, client).await;
     let db = &app.state.db;
-    verify_at_counter(db, &app.state.keys, &Cog, &agent, &check_of(&flow.citizen_id, "X4RTBPFW4"), app.clock.now())
+    verify_at_counter(db, &app.state.keys, &agent, &check_of(&flow.citizen_id, "X4RTBPFW4"), app.clock.now())
         .await
         .unwrap();
     // Signing in again now proves eidas2 (identity verified, user-verifying passkey).
@@ -224,8 +222,8 @@ async fn two_agents_verifying_one_citizen_at_once_leave_a_whole_identity() {
     let mut other = check_of(&who, "X4RTBPFW4");
     other.identity.birthdate = "1990-05-17".into();
     let (a, b) = tokio::join!(
-        verify_at_counter(db, keys, &Cog, &first, &one, now),
-        verify_at_counter(db, keys, &Cog, &second, &other, now),
+        verify_at_counter(db, keys, &first, &one, now),
+        verify_at_counter(db, keys, &second, &other, now),
     );
     let (a, b) = (a.unwrap(), b.unwrap());
     let identity = Identity::load(db, &who).await.unwrap().unwrap();

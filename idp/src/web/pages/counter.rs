@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 
 use super::{Frame, page};
+use crate::clients::Organisation;
 use crate::web::html::{self, Field, esc, field, when};
 
 /// A QR code of `data` as an SVG element (no document wrapper), for pages.
@@ -83,13 +84,21 @@ pub fn invitation(frame: &Frame<'_>, organisation: &str, role_key: &'static str,
     page(frame, "invitation.title", body)
 }
 
-/// The agent's desk: for which organisation, and the citizen's code.
-pub fn desk(frame: &Frame<'_>, organisations: &[(String, String)], code: &str, error: Option<&str>) -> String {
-    let t = |k| frame.lang.t(k);
+/// Which of their organisations the agent acts for.
+fn organisation_select(frame: &Frame<'_>, organisations: &[Organisation]) -> String {
     let mut options = String::new();
-    for (id, name) in organisations {
-        let _ = write!(options, r#"<option value="{}">{}</option>"#, esc(id), esc(name));
+    for o in organisations {
+        let _ = write!(options, r#"<option value="{}">{}</option>"#, esc(&o.organisation_id), esc(&o.name));
     }
+    format!(
+        r#"<div class="field"><label for="organisation">{}</label><select id="organisation" name="organisation">{options}</select></div>"#,
+        esc(frame.lang.t("desk.organisation"))
+    )
+}
+
+/// The agent's desk: for which organisation, and the citizen's code.
+pub fn desk(frame: &Frame<'_>, organisations: &[Organisation], code: &str, error: Option<&str>) -> String {
+    let t = |k| frame.lang.t(k);
     let code_field = field(&Field {
         id: "code",
         label: t("desk.code"),
@@ -104,13 +113,13 @@ pub fn desk(frame: &Frame<'_>, organisations: &[(String, String)], code: &str, e
     let body = format!(
         r#"<p>{intro}</p>
 <form method="post" action="/guichet/open" novalidate><input type="hidden" name="csrf" value="{csrf}">
-<div class="field"><label for="organisation">{org_label}</label><select id="organisation" name="organisation">{options}</select></div>
+{select}
 {code_field}
 <button type="submit">{open}</button></form>
 <p><a href="/guichet/recovery">{recovery}</a></p>"#,
         intro = esc(t("desk.intro")),
         csrf = esc(frame.csrf),
-        org_label = esc(t("desk.organisation")),
+        select = organisation_select(frame, organisations),
         open = esc(t("desk.open")),
         recovery = esc(t("desk_recovery.link")),
     );
@@ -292,7 +301,7 @@ fn document_form(
 /// document, checked against the verified identity on record.
 pub fn recovery(
     frame: &Frame<'_>,
-    organisations: &[(String, String)],
+    organisations: &[Organisation],
     identifier: &str,
     form: &CaseForm,
     problems: &[(&'static str, &str)],
@@ -307,13 +316,9 @@ pub fn recovery(
         body.push_str(&html::notice(alert, true));
     }
     let _ = write!(body, "<p>{}</p>", esc(t("desk_recovery.intro")));
-    let mut options = String::new();
-    for (id, name) in organisations {
-        let _ = write!(options, r#"<option value="{}">{}</option>"#, esc(id), esc(name));
-    }
     let before = format!(
-        r#"<div class="field"><label for="organisation">{org_label}</label><select id="organisation" name="organisation">{options}</select></div>{identifier}"#,
-        org_label = esc(t("desk.organisation")),
+        r#"{select}{identifier}"#,
+        select = organisation_select(frame, organisations),
         identifier = field(&Field {
             id: "identifier",
             label: t("case.identifier"),
