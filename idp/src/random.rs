@@ -23,8 +23,9 @@ pub fn token<const N: usize>() -> Result<String, NoRandomness> {
     Ok(URL_SAFE_NO_PAD.encode(bytes::<N>()?))
 }
 
-/// An opaque identifier that proves nothing (grant, family, event ids,
-/// `jti`): a random UUID as 32 hex digits.
+/// An opaque identifier that proves nothing (client ids, grant, family and
+/// event ids, `jti`): a random UUID as 32 hex digits, which a command line
+/// never mistakes for an option (a base64url one may begin with `-`).
 pub fn id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }

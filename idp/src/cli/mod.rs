@@ -121,12 +121,14 @@ pub enum ClientCommand {
     },
     /// Show one service's registration.
     Show {
+        #[arg(allow_hyphen_values = true)]
         client_id: String,
         #[arg(long)]
         json: bool,
     },
     /// Change some of a service's metadata or entitlements; the rest stays.
     Update {
+        #[arg(allow_hyphen_values = true)]
         client_id: String,
         /// Move it to another organisation (id or official code).
         #[arg(long)]
@@ -141,9 +143,13 @@ pub enum ClientCommand {
         skip_consent: Option<bool>,
     },
     /// Delete a service with its consents, grants and refresh tokens.
-    Delete { client_id: String },
+    Delete {
+        #[arg(allow_hyphen_values = true)]
+        client_id: String,
+    },
     /// Issue a new secret; the current one stays valid for the overlap.
     RotateSecret {
+        #[arg(allow_hyphen_values = true)]
         client_id: String,
         /// How long the current secret stays valid, e.g. 0s, 1h (default: the client's overlap).
         #[arg(long, value_parser = parse_duration)]
@@ -507,4 +513,25 @@ async fn client(db: &Db, fetcher: &Fetcher, command: ClientCommand, actor: &Acto
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Client {
+        #[command(subcommand)]
+        command: super::ClientCommand,
+    }
+
+    /// Client ids registered before they were hex could begin with `-`.
+    #[test]
+    fn a_client_id_beginning_with_a_hyphen_is_an_argument_not_an_option() {
+        for command in ["show", "update", "delete", "rotate-secret"] {
+            let parsed = Client::try_parse_from(["client", command, "-Jx_1"]);
+            let parsed = parsed.unwrap_or_else(|e| panic!("{command}: {e}"));
+            assert!(format!("{parsed:?}").contains("client_id: \"-Jx_1\""), "{parsed:?}");
+        }
+    }
 }

@@ -393,7 +393,7 @@ pub async fn register(
     documents::check_references(&new, None, fetcher).await?;
     let organisation = admin::organisation_for(db, &new.organisation_id).await?;
     let auth_method = valid.auth_method;
-    let mut record = record_of(&new, valid, organisation.organisation_id.clone(), random::token::<16>()?, now);
+    let mut record = record_of(&new, valid, organisation.organisation_id.clone(), random::id(), now);
     let client_secret = if auth_method.uses_secret() { Some(random::token::<32>()?) } else { None };
     let registration_access_token = random::token::<32>()?;
     record.client_secret_hash = client_secret.as_deref().map(|s| sha256_b64(s.as_bytes()));
