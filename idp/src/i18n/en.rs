@@ -60,7 +60,10 @@ pub const MESSAGES: &[(&str, &str)] = &[
         "This recovery sign-in is at level eidas1; your next ordinary sign-in returns to the level of your verified identity.",
     ),
     ("done.recovered_title", "Your account is recovered"),
-    ("done.recovered", "Your new passkey is saved. Your old passkeys and recovery codes no longer work."),
+    (
+        "done.recovered",
+        "Your new passkey is saved. Your old passkeys and recovery codes no longer work. Until you next sign in with a passkey, services asking for a substantial assurance level will ask you to sign in again.",
+    ),
     ("account.title", "My account"),
     ("account.identity", "My identity"),
     ("account.email", "Email address"),
@@ -94,7 +97,10 @@ pub const MESSAGES: &[(&str, &str)] = &[
     ("notice.name_required", "Give the passkey a name (at most 60 characters)."),
     ("notice.passkey_not_found", "This passkey does not exist (any more)."),
     ("notice.sessions_ended", "Your other sessions were ended."),
-    ("notice.recovered", "Your new passkey is saved; the old ones were revoked."),
+    (
+        "notice.recovered",
+        "Your new passkey is saved; the old ones were revoked. Until you next sign in with a passkey, services asking for a substantial assurance level will ask you to sign in again.",
+    ),
     ("error.title", "Something went wrong"),
     ("error.back", "Go back"),
     ("err.csrf", "This page has expired. Reload it and try again."),

@@ -65,7 +65,7 @@ pub const MESSAGES: &[(&str, &str)] = &[
     ("done.recovered_title", "Votre compte est récupéré"),
     (
         "done.recovered",
-        "Votre nouvelle clé d’accès est enregistrée. Vos anciennes clés d’accès et vos anciens codes de secours ne fonctionnent plus.",
+        "Votre nouvelle clé d’accès est enregistrée. Vos anciennes clés d’accès et vos anciens codes de secours ne fonctionnent plus. Jusqu’à votre prochaine connexion avec une clé d’accès, les services qui demandent un niveau de garantie substantiel vous demanderont de vous reconnecter.",
     ),
     ("account.title", "Mon compte"),
     ("account.identity", "Mon identité"),
@@ -100,7 +100,10 @@ pub const MESSAGES: &[(&str, &str)] = &[
     ("notice.name_required", "Donnez un nom à la clé d’accès (60 caractères au plus)."),
     ("notice.passkey_not_found", "Cette clé d’accès n’existe pas ou plus."),
     ("notice.sessions_ended", "Vos autres sessions ont été fermées."),
-    ("notice.recovered", "Votre nouvelle clé d’accès est enregistrée ; les anciennes ont été révoquées."),
+    (
+        "notice.recovered",
+        "Votre nouvelle clé d’accès est enregistrée ; les anciennes ont été révoquées. Jusqu’à votre prochaine connexion avec une clé d’accès, les services qui demandent un niveau de garantie substantiel vous demanderont de vous reconnecter.",
+    ),
     ("error.title", "Une erreur est survenue"),
     ("error.back", "Revenir à la page précédente"),
     ("err.csrf", "Cette page a expiré. Rechargez-la et recommencez."),

@@ -376,7 +376,8 @@ async fn limit_recovery_attempts(state: &AppState, identifier: &CitizenIdentifie
 }
 
 /// Uses the code (once), replaces the citizen's passkeys by the new one and
-/// ends their other logins, in one transaction.
+/// ends their other logins, in one transaction. The login is capped
+/// ([`recovery_login`]).
 pub async fn finish_recovery(
     state: &AppState,
     binding: &str,
@@ -397,7 +398,16 @@ pub async fn finish_recovery(
         return Err(PasskeyError::RecoveryRefused);
     }
     endings::logins_ended_by_recovery(state, &citizen_id, &ended).await;
-    Ok(Login { citizen_id, amr: amr(stored.backup_eligible, true), acr_at_most: None })
+    Ok(recovery_login(citizen_id, &stored))
+}
+
+/// The login a recovery opens: one recovery code (or a counter's link) and a
+/// passkey enrolled seconds earlier prove less than an ordinary sign-in, so
+/// it is `eidas1` without `mfa` (RFC 8176) until the next ordinary passkey
+/// sign-in computes `acr` and `amr` as always.
+fn recovery_login(citizen_id: String, stored: &NewPasskey) -> Login {
+    let amr = amr(stored.backup_eligible, true).into_iter().filter(|m| m != "mfa").collect();
+    Login { citizen_id, amr, acr_at_most: Some(Level::Eidas1) }
 }
 
 // --- assisted recovery (the enrolment link from a counter) --------------------
@@ -428,7 +438,5 @@ pub async fn finish_assisted_recovery(
     let stored = new_passkey(&passkey, device, state.clock.now())?;
     let events = vec![AuditEvent::PasskeysRevoked { reason: "assisted_recovery".into() }, passkey_added(&stored)];
     let recovery_codes = assisted_recovery::finish(state, &link, &stored, events).await?;
-    let amr = amr(stored.backup_eligible, true).into_iter().filter(|m| m != "mfa").collect();
-    let login = Login { citizen_id: link.citizen_id, amr, acr_at_most: Some(Level::Eidas1) };
-    Ok(AssistedRecovered { login, identifier, recovery_codes })
+    Ok(AssistedRecovered { login: recovery_login(link.citizen_id, &stored), identifier, recovery_codes })
 }

@@ -1,14 +1,14 @@
 //! Rate limits on the endpoints worth abusing: ceremony starts (sign-in,
 //! sign-up, adding a passkey), recovery (code guessing), dynamic registration,
 //! and `/token` (client secret guessing, code grinding). Counted per source
-//! address and, on `/token`, per client, in fixed windows shared by every
-//! replica through `Cache::count_hit`. Over the limit: `429` with
+//! address before anything else and, on `/token`, per client once the client
+//! authenticated, in fixed windows shared by every replica through
+//! `Cache::count_hit`. Over the limit: `429` with
 //! `Retry-After`. A cache failure lets the request through (and is logged):
 //! the handler behind will meet the same outage and answer it properly.
 
 use std::net::{IpAddr, SocketAddr};
 
-use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
@@ -17,9 +17,6 @@ use axum::response::{IntoResponse, Response};
 use crate::app::AppState;
 use crate::config::IpNet;
 
-/// Largest `/token` body read to find `client_id` (the body limit of the app).
-const TOKEN_BODY_LIMIT: usize = 64 * 1024;
-
 /// Which budget a request spends, if any.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Limited {
@@ -27,7 +24,7 @@ pub enum Limited {
     Ceremony,
     /// Dynamic client registration (RFC 7591): per source address.
     Registration,
-    /// The token endpoint: per client and per source address.
+    /// The token endpoint: per source address, then per authenticated client.
     Token,
 }
 
@@ -56,6 +53,9 @@ impl Limited {
 }
 
 /// The middleware: one layer over the router, acting only on [`Limited`] routes.
+/// It spends the source address's budget; `/token` spends the client's only
+/// after the client authenticated ([`spend`], from the token endpoint), since
+/// a `client_id` is public and anyone could otherwise lock a service out.
 pub async fn limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let Some(group) = Limited::of(request.method(), request.uri().path()) else {
         return next.run(request).await;
@@ -68,42 +68,85 @@ pub async fn limit(State(state): State<AppState>, request: Request, next: Next) 
         .get::<ConnectInfo<SocketAddr>>()
         .map_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), |info| info.0.ip());
     let address = source_address(peer, request.headers(), &limits.trusted_proxies);
-    let (request, client) = if group == Limited::Token { with_client_id(request).await } else { (request, None) };
-
+    // A service's back end calls `/token` from one address: it gets the client's budget.
     let per_address = if group == Limited::Token { limits.per_client } else { limits.per_address };
-    let mut checks = vec![("address", format!("{}:a:{address}", group.name()), per_address)];
-    if let Some(client) = client {
-        checks.push(("client", format!("{}:c:{client}", group.name()), limits.per_client));
-    }
-    for (scope, key, limit) in checks {
-        if limit == 0 {
-            continue;
-        }
-        // A cache outage here is not the request's: it goes on unlimited.
-        match crate::outage::unwitnessed(state.cache.count_hit(&key, limits.window)).await {
-            Ok(hit) if hit.count > u64::from(limit) => {
-                state.metrics.count_rate_limited(group.name(), scope);
-                let retry_after = (hit.resets_at - state.clock.now()).max(1);
-                tracing::info!(group = group.name(), scope, retry_after, "rate limited");
-                return too_many_requests(retry_after);
-            }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, group = group.name(), "rate limit not checked"),
-        }
+    if let Err(refused) = spend(&state, group, Scope::Address, &address.to_string(), per_address).await {
+        return refused.into_response();
     }
     next.run(request).await
 }
 
-fn too_many_requests(retry_after: i64) -> Response {
-    let body = serde_json::json!({
-        "error": "too_many_requests",
-        "error_description": "too many requests from this client or address; retry later",
-    });
-    let mut response = (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+/// Whose budget a request spends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// The source address ([`source_address`]).
+    Address,
+    /// An authenticated client.
+    Client,
+}
+
+impl Scope {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Address => "address",
+            Self::Client => "client",
+        }
+    }
+
+    fn key_letter(self) -> char {
+        match self {
+            Self::Address => 'a',
+            Self::Client => 'c',
+        }
+    }
+}
+
+/// A spent budget: `429` with `Retry-After` (seconds to the window's end).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooManyRequests {
+    pub retry_after: i64,
+}
+
+/// Spends one request of `value`'s budget in this window (`limit` 0: none).
+/// A cache outage here is not the request's: it goes on unlimited.
+pub async fn spend(
+    state: &AppState,
+    group: Limited,
+    scope: Scope,
+    value: &str,
+    limit: u32,
+) -> Result<(), TooManyRequests> {
+    if limit == 0 {
+        return Ok(());
+    }
+    let key = format!("{}:{}:{value}", group.name(), scope.key_letter());
+    match crate::outage::unwitnessed(state.cache.count_hit(&key, state.config.rate_limits.window)).await {
+        Ok(hit) if hit.count > u64::from(limit) => {
+            state.metrics.count_rate_limited(group.name(), scope.name());
+            let retry_after = (hit.resets_at - state.clock.now()).max(1);
+            tracing::info!(group = group.name(), scope = scope.name(), retry_after, "rate limited");
+            Err(TooManyRequests { retry_after })
+        }
+        Ok(_) => Ok(()),
+        Err(e) => {
+            tracing::warn!(error = %e, group = group.name(), "rate limit not checked");
+            Ok(())
+        }
+    }
+}
+
+impl IntoResponse for TooManyRequests {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({
+            "error": "too_many_requests",
+            "error_description": "too many requests from this client or address; retry later",
+        });
+        let mut response = (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(self.retry_after));
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        response
+    }
 }
 
 /// The address the request came from: the peer, unless the peer is a trusted
@@ -132,33 +175,8 @@ pub fn source_address(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> I
     source
 }
 
-/// Reads the client id a `/token` request claims (Basic user name or the form's
-/// `client_id`), handing back an equivalent request. Unauthenticated on
-/// purpose: the budget is spent whether or not the credentials are right.
-async fn with_client_id(request: Request) -> (Request, Option<String>) {
-    if let Some(id) = basic_user(request.headers()) {
-        return (request, Some(id));
-    }
-    let (parts, body) = request.into_parts();
-    let bytes = match axum::body::to_bytes(body, TOKEN_BODY_LIMIT).await {
-        Ok(bytes) => bytes,
-        // Too large or broken: the handler will refuse an empty body.
-        Err(_) => return (Request::from_parts(parts, Body::empty()), None),
-    };
-    let client = super::extract::form_field(&bytes, "client_id");
-    (Request::from_parts(parts, Body::from(bytes)), client.filter(|c| !c.is_empty() && c.len() <= 256))
-}
-
-/// The client id of a Basic header, decoded as the token endpoint does.
-fn basic_user(headers: &HeaderMap) -> Option<String> {
-    let (user, _) = crate::oidc::client_auth::basic_credentials(headers).ok()??;
-    (!user.is_empty() && user.len() <= 256).then_some(user)
-}
-
 #[cfg(test)]
 mod tests {
-    use base64::Engine as _;
-
     use super::*;
 
     fn headers(xff: &str) -> HeaderMap {
@@ -191,13 +209,5 @@ mod tests {
         assert_eq!(Limited::of(&Method::POST, "/register"), Some(Limited::Registration));
         assert_eq!(Limited::of(&Method::GET, "/signin"), None);
         assert_eq!(Limited::of(&Method::POST, "/signin/finish"), None);
-    }
-
-    #[test]
-    fn basic_user_is_form_decoded() {
-        let mut h = HeaderMap::new();
-        let value = base64::engine::general_purpose::STANDARD.encode("my%20client:secret");
-        h.insert(header::AUTHORIZATION, HeaderValue::from_str(&format!("Basic {value}")).unwrap());
-        assert_eq!(basic_user(&h).as_deref(), Some("my client"));
     }
 }

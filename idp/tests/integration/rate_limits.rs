@@ -42,33 +42,61 @@ async fn ceremony_starts_are_limited_per_address_until_the_window_ends() {
     );
 }
 
+/// A `/token` request from `address` with these client credentials.
+async fn token_request(app: &TestApp, address: &str, client_id: &str, secret: &str) -> reqwest::Response {
+    app.client
+        .post(app.url("/token"))
+        .header("x-forwarded-for", address)
+        .basic_auth(client_id, Some(secret))
+        .form(&[("grant_type", "authorization_code"), ("code", "x"), ("code_verifier", "y")])
+        .send()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
-async fn token_requests_are_limited_per_client_across_addresses() {
+async fn token_requests_are_limited_per_authenticated_client_across_addresses() {
     let app = TestApp::spawn_with(|env| {
         env.insert("SESAME_RATE_LIMIT_PER_CLIENT".into(), "2".into());
         env.insert("SESAME_TRUSTED_PROXIES".into(), "127.0.0.1".into());
     })
     .await;
-    let form = [("grant_type", "authorization_code"), ("client_id", "service-a"), ("code", "x")];
+    let service = crate::oidc_support::confidential(&app).await;
+    let (id, secret) = (service.client.client_id.as_str(), service.client_secret.as_deref().unwrap());
     for address in ["198.51.100.1", "198.51.100.2"] {
-        assert_ne!(post(&app, "/token", address, &form).await.status(), 429);
+        let response = token_request(&app, address, id, secret).await;
+        assert_eq!(response.status(), 400, "authenticated, the code refused");
     }
     // A third address, same client: the client's budget is spent.
-    let response = post(&app, "/token", "198.51.100.3", &form).await;
+    let response = token_request(&app, "198.51.100.3", id, secret).await;
     assert_eq!(response.status(), 429);
     assert!(response.headers().contains_key("retry-after"));
-    // Another client (Basic authentication), another address: its own budget.
-    let response = app
-        .client
-        .post(app.url("/token"))
-        .header("x-forwarded-for", "198.51.100.4")
-        .basic_auth("service-b", Some("wrong"))
-        .form(&[("grant_type", "authorization_code"), ("code", "x")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 401, "reaches the handler, which reads the body intact");
     assert!(metrics(&app).await.contains(r#"sesame_rate_limited_requests_total{group="token",scope="client"} 1"#));
+}
+
+/// Anyone can read a `client_id` in an authorization URL: requests with it
+/// and a wrong secret spend their own address's budget, never the client's.
+#[tokio::test]
+async fn bad_secrets_under_a_public_client_id_cannot_lock_the_client_out() {
+    let app = TestApp::spawn_with(|env| {
+        env.insert("SESAME_RATE_LIMIT_PER_CLIENT".into(), "3".into());
+        env.insert("SESAME_TRUSTED_PROXIES".into(), "127.0.0.1".into());
+    })
+    .await;
+    let service = crate::oidc_support::confidential(&app).await;
+    let (id, secret) = (service.client.client_id.as_str(), service.client_secret.as_deref().unwrap());
+    for (n, attacker) in ["203.0.113.1", "203.0.113.2", "203.0.113.3"].iter().enumerate() {
+        for _ in 0..3 {
+            assert_eq!(token_request(&app, attacker, id, "guessed").await.status(), 401, "attacker {n}");
+        }
+        assert_eq!(token_request(&app, attacker, id, "guessed").await.status(), 429, "its address is spent");
+    }
+    for _ in 0..3 {
+        assert_eq!(token_request(&app, "198.51.100.10", id, secret).await.status(), 400, "the service goes on");
+    }
+    let scrape = metrics(&app).await;
+    assert!(scrape.contains(r#"sesame_rate_limited_requests_total{group="token",scope="address"} 3"#), "{scrape}");
+    assert!(!scrape.contains(r#"group="token",scope="client""#), "{scrape}");
 }
 
 #[tokio::test]

@@ -112,3 +112,59 @@ async fn mistyped_identifier_or_code_is_explained_on_the_field() {
         .await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
 }
+
+/// A login opened by a recovery code is `eidas1` without `mfa`, even for a
+/// verified identity: a service asking for an essential `eidas2` sends the
+/// citizen to sign in again, and the page after the recovery says so.
+#[tokio::test]
+async fn a_recovery_login_is_capped_until_the_next_ordinary_sign_in() {
+    use crate::oidc_support::{Flow, confidential, pkce, query_of, verified};
+    let app = TestApp::spawn().await;
+    let mut owner = Browser::new(&app);
+    let signed_up = owner.sign_up("Camille", "Martin", None).await;
+    let identifier = CitizenIdentifier::parse(&signed_up.identifier).unwrap();
+    let citizen_id = app.state.db.citizen_by_identifier(identifier.as_str()).await.unwrap().unwrap().id;
+    let agent = crate::verification::agent(&app).await;
+    let check = crate::verification::check_of(&citizen_id, "X4RTBPFW4");
+    idp::citizen::verification::verify_at_counter(&app.state.db, &app.state.keys, &agent, &check, app.clock.now())
+        .await
+        .unwrap();
+    let client = confidential(&app).await;
+    app.state.db.save_consent(&citizen_id, &client.client.client_id, "openid profile", app.clock.now()).await.unwrap();
+    let (verifier, challenge) = pkce();
+    let flow = Flow { client, cookie: String::new(), citizen_id, verifier, challenge };
+    let essential = r#"{"id_token":{"acr":{"essential":true,"value":"eidas2"}}}"#;
+    let authorize = |extra: &[(&str, &str)]| {
+        let query = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(flow.params(extra)).finish();
+        format!("/authorize?{query}")
+    };
+
+    app.clock.advance(60);
+    let mut device = Browser::new(&app);
+    device.get("/recover").await;
+    let options = device
+        .start("/recover/start", &json!({"identifier": signed_up.identifier, "code": signed_up.recovery_codes[0]}))
+        .await;
+    let credential = device.create(&options);
+    assert_eq!(device.post_json("/recover/finish", &json!({"credential": credential})).await.status(), StatusCode::OK);
+    let (_, page) = device.get("/account?notice=recovered").await;
+    assert!(page.contains("vous demanderont de vous reconnecter"), "the page says so: {page}");
+
+    // Right after the recovery: eidas2 essential is not satisfied (step-up).
+    let location = device.get_location(&authorize(&[("claims", essential)])).await.unwrap();
+    assert!(location.starts_with("/signin?"), "sent to sign in again, no code: {location}");
+    // A voluntary request gets a code stating what was proven.
+    let location = device.get_location(&authorize(&[])).await.unwrap();
+    let code = query_of(&location).remove("code").unwrap_or_else(|| panic!("no code: {location}"));
+    let (status, tokens) = flow.redeem(&app, &code).await;
+    assert_eq!(status, 200, "{tokens}");
+    let claims = verified(&app, tokens["id_token"].as_str().unwrap());
+    assert_eq!(claims["acr"], "eidas1", "{claims}");
+    assert!(!claims["amr"].as_array().unwrap().iter().any(|m| m == "mfa"), "{claims}");
+
+    // The next ordinary sign-in proves eidas2 again.
+    app.clock.advance(60);
+    assert_eq!(device.sign_in().await, "/account");
+    let location = device.get_location(&authorize(&[("claims", essential)])).await.unwrap();
+    assert!(query_of(&location).contains_key("code"), "{location}");
+}
