@@ -17,6 +17,7 @@ Usage: k8s_check.py KUBERNETES_VALIDATE_BINARY
 """
 
 import copy
+import ipaddress
 import pathlib
 import re
 import shutil
@@ -31,6 +32,17 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 OVERLAYS = ["dev", "prod"]
 WORKLOADS = {"Deployment", "StatefulSet", "DaemonSet", "Job"}
 PRESTOP_MARGIN = 5  # seconds of slack beyond preStop + SESAME_SHUTDOWN_GRACE
+# What the provider never calls at a registrant's URL (idp/src/clients/outbound.rs)
+# unless SESAME_OUTBOUND_ALLOW names it: the NetworkPolicy's HTTPS egress must agree.
+REFUSED_RANGES = [
+    ipaddress.ip_network(n)
+    for n in (
+        "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
+        "192.168.0.0/16", "::/127", "fc00::/7", "fe80::/10", "64:ff9b::a00:0/104", "64:ff9b::6440:0/106",
+        "64:ff9b::7f00:0/104", "64:ff9b::a9fe:0/112", "64:ff9b::ac10:0/108", "64:ff9b::c0a8:0/112",
+        "64:ff9b:1::/48",
+    )
+]
 
 
 def render(k8s_dir: pathlib.Path, overlay: str) -> str:
@@ -65,6 +77,53 @@ def seconds(duration: str) -> int:
     if not match:
         raise ValueError(f"not a duration: {duration!r}")
     return int(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+
+
+def subtract(nets: list, others: list) -> list:
+    """The parts of `nets` outside every network of `others`."""
+    for other in others:
+        rest = []
+        for net in nets:
+            if net.version != other.version or not net.overlaps(other):
+                rest.append(net)
+            elif not net.subnet_of(other):
+                rest.extend(net.address_exclude(other))
+        nets = rest
+    return nets
+
+
+def https_egress_problems(policy: dict, allowed: list) -> list:
+    """The HTTPS egress reaches no refused range the allow-list does not open,
+    and every allowed range."""
+    problems = []
+    blocks = []
+    for rule in policy["spec"].get("egress", []):
+        ports = rule.get("ports")
+        if ports and not any(p.get("port") == 443 for p in ports):
+            continue
+        peers = rule.get("to")
+        if not peers:
+            problems.append("egress to port 443 must name ipBlocks (`to`), not every destination")
+            continue
+        for peer in peers:
+            if "ipBlock" not in peer:
+                problems.append("egress to port 443 may name only ipBlocks (a pod selector reaches internal addresses)")
+                continue
+            cidr = ipaddress.ip_network(peer["ipBlock"]["cidr"])
+            excepted = [ipaddress.ip_network(e) for e in peer["ipBlock"].get("except", [])]
+            blocks.append((cidr, excepted))
+    for refused in REFUSED_RANGES:
+        for cidr, excepted in blocks:
+            closed = subtract([refused], excepted + allowed)
+            if any(n.version == cidr.version and n.overlaps(cidr) for n in closed):
+                problems.append(f"egress to port 443 reaches {refused}, which the provider refuses")
+    for net in allowed:
+        if not any(
+            net.version == cidr.version and net.subnet_of(cidr) and not any(net.overlaps(e) for e in excepted)
+            for cidr, excepted in blocks
+        ):
+            problems.append(f"SESAME_OUTBOUND_ALLOW opens {net}, but no egress ipBlock on port 443 reaches it")
+    return problems
 
 
 def policy_problems(docs: list, overlay: str) -> list:
@@ -169,9 +228,11 @@ def policy_problems(docs: list, overlay: str) -> list:
     for kind in ("Service", "PodDisruptionBudget", "HorizontalPodAutoscaler", "NetworkPolicy", "ServiceAccount"):
         if kind not in by_kind:
             problems.append(f"{overlay}: a {kind} is required")
+    allowed = [ipaddress.ip_network(n.strip()) for n in config.get("SESAME_OUTBOUND_ALLOW", "").split(",") if n.strip()]
     for policy in by_kind.get("NetworkPolicy", []):
         if sorted(policy["spec"].get("policyTypes", [])) != ["Egress", "Ingress"]:
             problems.append(where(policy, ": must restrict both Ingress and Egress"))
+        problems += [where(policy, f": {p}") for p in https_egress_problems(policy, allowed)]
     if overlay != "dev":
         if "Ingress" not in by_kind or not all(i["spec"].get("tls") for i in by_kind["Ingress"]):
             problems.append(f"{overlay}: an Ingress with TLS is required")
@@ -230,6 +291,30 @@ def main() -> None:
                             c.get("securityContext", {}).pop("runAsNonRoot", None)
                 if not any("runAsNonRoot" in p for p in policy_problems(broken, overlay)):
                     problems.append("self-test: the policy check accepted a Deployment without runAsNonRoot")
+                broken = copy.deepcopy(docs)
+                for doc in broken:
+                    if doc["kind"] == "NetworkPolicy":
+                        for rule in doc["spec"]["egress"]:
+                            for peer in rule.get("to", []):
+                                excepted = peer.get("ipBlock", {}).get("except", [])
+                                if "10.0.0.0/8" in excepted:
+                                    excepted.remove("10.0.0.0/8")
+                if not any("reaches 10.0.0.0/8" in p for p in policy_problems(broken, overlay)):
+                    problems.append("self-test: the policy check accepted HTTPS egress to 10.0.0.0/8")
+                # An allowed range needs its egress rule, and then passes.
+                broken = copy.deepcopy(docs)
+                for doc in broken:
+                    if doc["kind"] == "ConfigMap" and doc["metadata"]["name"].startswith("sesame-config"):
+                        doc["data"]["SESAME_OUTBOUND_ALLOW"] = "172.16.5.0/24"
+                if not any("opens 172.16.5.0/24" in p for p in policy_problems(broken, overlay)):
+                    problems.append("self-test: the policy check accepted SESAME_OUTBOUND_ALLOW without egress")
+                for doc in broken:
+                    if doc["kind"] == "NetworkPolicy":
+                        doc["spec"]["egress"].append(
+                            {"to": [{"ipBlock": {"cidr": "172.16.5.0/24"}}], "ports": [{"port": 443, "protocol": "TCP"}]}
+                        )
+                if any("172.16" in p for p in policy_problems(broken, overlay)):
+                    problems.append("self-test: the policy check refused an allowed range's egress rule")
                 broken = copy.deepcopy(docs)
                 for doc in broken:
                     if doc["kind"] == "Deployment":

@@ -40,7 +40,7 @@ pub struct AppState {
 impl AppState {
     pub fn new(config: Config, clock: SharedClock, db: Db, cache: Cache, keys: Arc<Keyring>) -> Self {
         let discovery = oidc::discovery::render(&config).into();
-        let fetcher = Fetcher::new(config.issuer_is_loopback());
+        let fetcher = Fetcher::new(crate::clients::outbound::OutboundPolicy::of(&config));
         Self { config: Arc::new(config), clock, db, cache, keys, metrics: Metrics::new(), fetcher, discovery }
     }
 }

@@ -45,6 +45,11 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "Recovery-code attempts against one citizen per window, from every address together; 0 = off",
     ),
     ("TRUSTED_PROXIES", "10.0.0.0/8,fd00::/8", "Peers (CIDRs) whose X-Forwarded-For names the source address"),
+    (
+        "OUTBOUND_ALLOW",
+        "10.20.0.0/16",
+        "Internal ranges (CIDRs) the provider may call at URLs clients registered (jwks_uri, sector documents, logout)",
+    ),
 ];
 
 /// Where the master key comes from.
@@ -113,6 +118,9 @@ pub struct Config {
     /// Seconds a request waits for a database connection or a Redis answer.
     pub dependency_timeout: i64,
     pub rate_limits: RateLimits,
+    /// Refused ranges (private, loopback, link-local) that URLs clients
+    /// registered may reach all the same (`clients::outbound`).
+    pub outbound_allow: Vec<IpNet>,
 }
 
 /// Shared rate limits (`web::rate_limit`): counts per fixed window.
@@ -152,6 +160,26 @@ impl IpNet {
             }
         };
         Ok(Self { addr, prefix })
+    }
+
+    /// A range written as its network: no host bits set (`10.20.0.0/16`,
+    /// not `10.20.1.1/16`, which is likely a typo).
+    pub fn parse_network(value: &str) -> Result<Self, String> {
+        let net = Self::parse(value)?;
+        let lowest = match net.addr {
+            IpAddr::V4(v4) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(net.prefix)).unwrap_or(0);
+                IpAddr::V4((u32::from(v4) & mask).into())
+            }
+            IpAddr::V6(v6) => {
+                let mask = u128::MAX.checked_shl(128 - u32::from(net.prefix)).unwrap_or(0);
+                IpAddr::V6((u128::from(v6) & mask).into())
+            }
+        };
+        if lowest != net.addr {
+            return Err(format!("{value:?} has host bits set; write the network ({lowest}/{})", net.prefix));
+        }
+        Ok(net)
     }
 
     pub fn contains(&self, ip: IpAddr) -> bool {
@@ -267,6 +295,13 @@ impl Config {
         let trusted_proxies = p.parse("TRUSTED_PROXIES", "", |v| {
             v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(IpNet::parse).collect::<Result<Vec<_>, _>>()
         });
+        let outbound_allow = p.parse("OUTBOUND_ALLOW", "", |v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(IpNet::parse_network)
+                .collect::<Result<Vec<_>, _>>()
+        });
         let rate_limits = match (rate_window, per_address, per_client, recovery_per_citizen, trusted_proxies) {
             (Some(window), Some(per_address), Some(per_client), Some(recovery_per_citizen), Some(trusted_proxies)) => {
                 Some(RateLimits { window, per_address, per_client, recovery_per_citizen, trusted_proxies })
@@ -306,6 +341,7 @@ impl Config {
             logout_delivery_interval,
             dependency_timeout,
             rate_limits,
+            outbound_allow,
         );
         match settings {
             (
@@ -318,6 +354,7 @@ impl Config {
                 Some(logout_delivery_interval),
                 Some(dependency_timeout),
                 Some(rate_limits),
+                Some(outbound_allow),
             ) if problems.is_empty() => Ok(Config {
                 issuer,
                 bind,
@@ -334,6 +371,7 @@ impl Config {
                 logout_delivery_interval,
                 dependency_timeout,
                 rate_limits,
+                outbound_allow,
             }),
             _ => Err(ConfigError { problems }),
         }
@@ -715,6 +753,18 @@ mod tests {
             err.mentions("SESAME_RATE_LIMIT_RECOVERY_PER_CITIZEN") && err.mentions("SESAME_DEPENDENCY_TIMEOUT"),
             "{err}"
         );
+    }
+    #[test]
+    fn outbound_allow_list_is_validated() {
+        assert!(Config::from_env(&env(&[])).unwrap().outbound_allow.is_empty(), "nothing internal by default");
+        let config = Config::from_env(&env(&[("SESAME_OUTBOUND_ALLOW", "10.20.0.0/16, fd12::/16,192.0.2.7")])).unwrap();
+        let nets = &config.outbound_allow;
+        assert_eq!(nets.len(), 3);
+        assert!(nets[0].contains("10.20.9.9".parse().unwrap()) && !nets[0].contains("10.21.0.1".parse().unwrap()));
+        for bad in ["10.20.1.1/16", "10.0.0.0/33", "intranet", "fd12::1/16"] {
+            let err = Config::from_env(&env(&[("SESAME_OUTBOUND_ALLOW", bad)])).unwrap_err();
+            assert!(err.mentions("SESAME_OUTBOUND_ALLOW"), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -200,6 +200,6 @@ async fn run(command: Command) -> Result<(), StartError> {
 async fn registry(config: &Config, command: RegistryCommand, clock: SharedClock) -> Result<(), StartError> {
     let db = server::connect_database(config).await?;
     server::require_migrated(&db).await?;
-    let fetcher = idp::clients::Fetcher::new(config.issuer_is_loopback());
+    let fetcher = idp::clients::Fetcher::new(idp::clients::outbound::OutboundPolicy::of(config));
     idp::cli::run(&db, &fetcher, &config.issuer, command, clock.as_ref()).await
 }

@@ -43,7 +43,7 @@ async fn one_passkey_login_serves_two_services_with_different_subjects() {
 
     // The canteen hears of it through back-channel logout (delivered by the outbox).
     assert_eq!(canteen.rp.open_sessions().len(), 1);
-    let http = idp::oidc::logout::backchannel::http_client(true).unwrap();
+    let http = idp::oidc::logout::backchannel::http_client(&app.state.config).unwrap();
     let delivered = idp::oidc::logout::backchannel::deliver_due(&app.state, &http, "e2e").await.unwrap();
     assert_eq!(delivered, 2, "one logout token per service of the login");
     assert!(canteen.rp.open_sessions().is_empty(), "the second service's session ended");
@@ -103,7 +103,7 @@ async fn a_receiver_that_fails_twice_ends_its_session_once_after_retries() {
     let response = browser.client.post(format!("{}/logout", library.base)).send().await.unwrap();
     follow(&browser, response.headers()["location"].to_str().unwrap().to_owned()).await;
 
-    let http = http_client(true).unwrap();
+    let http = http_client(&app.state.config).unwrap();
     deliver_due(&app.state, &http, "r").await.unwrap();
     assert_eq!(canteen.rp.open_sessions().len(), 1, "first attempt failed");
     app.clock.advance(backoff(1));

@@ -17,7 +17,7 @@ async fn single_sign_on_and_logout_in_headless_chromium() {
 
     // The second service hears of the logout through the back channel.
     assert_eq!(canteen.rp.open_sessions().len(), 1);
-    let http = idp::oidc::logout::backchannel::http_client(true).unwrap();
+    let http = idp::oidc::logout::backchannel::http_client(&app.state.config).unwrap();
     idp::oidc::logout::backchannel::deliver_due(&app.state, &http, "browser-e2e").await.unwrap();
     assert!(canteen.rp.open_sessions().is_empty(), "the second service's session ended");
     assert!(library.rp.open_sessions().is_empty());

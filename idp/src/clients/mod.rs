@@ -7,6 +7,7 @@ pub mod documents;
 pub mod fetch;
 pub mod members;
 pub mod metadata;
+pub mod outbound;
 mod validate;
 
 use serde::Serialize;

@@ -160,7 +160,7 @@ async fn back_channel_logout_is_retried_with_backoff_and_delivered_once() {
     let flow = Flow::new(&app).await;
     let (uri, hits, tokens) = receiver(2).await;
     queue_one(&app, &flow, &uri).await;
-    let http = backchannel::http_client(true).unwrap();
+    let http = backchannel::http_client(&app.state.config).unwrap();
 
     assert_eq!(deliver_due(&app.state, &http, "replica-a").await.unwrap(), 1);
     assert_eq!(deliver_due(&app.state, &http, "replica-a").await.unwrap(), 0, "not due before its backoff");
@@ -205,7 +205,7 @@ async fn an_unreachable_receiver_is_given_up_after_the_last_attempt() {
     // A port nobody listens on.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     queue_one(&app, &flow, &format!("http://127.0.0.1:{port}/bc")).await;
-    let http = backchannel::http_client(true).unwrap();
+    let http = backchannel::http_client(&app.state.config).unwrap();
     for attempt in 1..=MAX_ATTEMPTS {
         assert_eq!(deliver_due(&app.state, &http, "r").await.unwrap(), 1, "attempt {attempt}");
         app.clock.advance(backoff(attempt));
@@ -235,7 +235,12 @@ async fn a_queued_logout_survives_a_provider_restart() {
     })
     .await;
     second.clock.set(first.clock.now());
-    assert_eq!(deliver_due(&second.state, &backchannel::http_client(true).unwrap(), "after-restart").await.unwrap(), 1);
+    assert_eq!(
+        deliver_due(&second.state, &backchannel::http_client(&second.state.config).unwrap(), "after-restart")
+            .await
+            .unwrap(),
+        1
+    );
     assert_eq!(hits.load(Ordering::SeqCst), 1);
 }
 

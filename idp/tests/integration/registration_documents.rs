@@ -133,6 +133,39 @@ async fn a_sector_document_groups_hosts_and_clients_into_one_sector() {
     assert_eq!(server.hits("/portail.json"), 1, "logins never fetch the document");
 }
 
+/// A provider in production (issuer off loopback) calls no internal
+/// address at a URL a registrant chose, unless the operator's allow-list
+/// (`SESAME_OUTBOUND_ALLOW`) names it. The document server is on loopback,
+/// one of the refused ranges; the allow-list opens exactly that address.
+#[tokio::test]
+async fn internal_addresses_are_fetched_only_when_the_operator_allows_them() {
+    let server = DocumentServer::start().await;
+    server.publish("/portail.json", 200, json!([A, B]));
+    let production = |allow: &'static str| {
+        move |env: &mut std::collections::BTreeMap<String, String>| {
+            env.insert("SESAME_ISSUER".into(), "https://sesame.example.fr".into());
+            if !allow.is_empty() {
+                env.insert("SESAME_OUTBOUND_ALLOW".into(), allow.into());
+            }
+        }
+    };
+    let body = registration(&[A, B], &server.url("/portail.json"));
+
+    let strict = TestApp::spawn_with(production("")).await;
+    let (status, answer) = post_register(&strict, Some(&iat(&strict).await), &body).await;
+    assert_eq!((status, answer["error"].as_str()), (400, Some("invalid_client_metadata")), "{answer}");
+    assert!(answer["error_description"].as_str().unwrap().contains("does not call"), "{answer}");
+    let other_network = TestApp::spawn_with(production("10.0.0.0/8")).await;
+    let (status, answer) = post_register(&other_network, Some(&iat(&other_network).await), &body).await;
+    assert_eq!(status, 400, "an allow-list opens only what it names: {answer}");
+    assert_eq!(server.hits("/portail.json"), 0, "never called");
+
+    let allowed = TestApp::spawn_with(production("127.0.0.1/32")).await;
+    let (status, answer) = post_register(&allowed, Some(&iat(&allowed).await), &body).await;
+    assert_eq!(status, 201, "{answer}");
+    assert_eq!(server.hits("/portail.json"), 1);
+}
+
 #[tokio::test]
 async fn every_refusal_names_the_document_and_the_reason() {
     let app = TestApp::spawn().await;
@@ -168,7 +201,7 @@ async fn every_refusal_names_the_document_and_the_reason() {
     let cases: Vec<(Value, String)> = vec![
         (
             registration(&[A, B], &unreachable),
-            format!("sector_identifier_uri {unreachable:?} is unreachable (connection refused)"),
+            format!("sector_identifier_uri {unreachable:?} could not be fetched (no answer from that address)"),
         ),
         (sector("/absent.json"), format!("sector_identifier_uri {:?} answered HTTP 404", server.url("/absent.json"))),
         (sector("/broken.json"), "answered HTTP 500".into()),
@@ -192,7 +225,7 @@ async fn every_refusal_names_the_document_and_the_reason() {
         ),
         (private_key_jwt(json!({"jwks_uri": server.url("/empty-jwks.json")})), "holds no key".into()),
         (private_key_jwt(json!({"jwks_uri": server.url("/sector-not-jwks.json")})), "answered HTTP 404".into()),
-        (private_key_jwt(json!({"jwks_uri": closed_port_url("/jwks.json")})), "connection refused".into()),
+        (private_key_jwt(json!({"jwks_uri": closed_port_url("/jwks.json")})), "could not be fetched".into()),
         (
             private_key_jwt(json!({"jwks_uri": "http://keys.example.fr/jwks.json"})),
             "jwks_uri \"http://keys.example.fr/jwks.json\" must use https".into(),
@@ -207,7 +240,7 @@ async fn every_refusal_names_the_document_and_the_reason() {
         assert_eq!((status, answer["error"].as_str()), (400, Some("invalid_client_metadata")), "{body}: {answer}");
         let description = answer["error_description"].as_str().unwrap();
         assert!(description.contains(&words), "{description:?} lacks {words:?}");
-        for leaked in ["page privée", "stack trace", "c2VjcmV0"] {
+        for leaked in ["page privée", "stack trace", "c2VjcmV0", "refused", "TLS", "timed out"] {
             assert!(!description.contains(leaked), "the fetched body is echoed: {description}");
         }
     }

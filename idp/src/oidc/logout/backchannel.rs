@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::app::AppState;
 use crate::clients::admin::{Actor, AdminAction};
-use crate::clients::fetch::names_forbidden_address;
+use crate::clients::outbound::OutboundPolicy;
 use crate::config::LOGOUT_TOKEN_TTL;
 use crate::oidc::error::OAuthError;
 use crate::random;
@@ -28,10 +28,10 @@ pub fn backoff(attempts: i64) -> i64 {
 }
 
 /// The HTTP client deliveries use: the one for every URL a client
-/// registered (`clients::fetch::outbound_client`: no redirects, short
-/// timeouts, never the provider's own machine unless it runs on loopback).
-pub fn http_client(allow_loopback: bool) -> Result<reqwest::Client, OAuthError> {
-    crate::clients::fetch::outbound_client(allow_loopback).map_err(OAuthError::server)
+/// registered (`clients::outbound`: no redirects, short timeouts, never the
+/// provider's machine or internal networks unless the operator allows them).
+pub fn http_client(config: &crate::config::Config) -> Result<reqwest::Client, OAuthError> {
+    OutboundPolicy::of(config).client().map_err(OAuthError::server)
 }
 
 /// One pass: claim what is due, POST each token, record the outcome.
@@ -40,6 +40,7 @@ pub async fn deliver_due(state: &AppState, http: &reqwest::Client, owner: &str) 
     let now = state.clock.now();
     let lease_until = now + LEASE;
     let claimed = state.db.claim_logout_deliveries(owner, now, lease_until, BATCH).await?;
+    let policy = OutboundPolicy::of(&state.config);
     for delivery in &claimed {
         if state.clock.now() >= lease_until {
             // Our lease is over: another replica may hold these now.
@@ -48,8 +49,7 @@ pub async fn deliver_due(state: &AppState, http: &reqwest::Client, owner: &str) 
         // Signed afresh for each attempt (same jti): a retry after the first
         // token's two minutes is still valid, and never signed by a retired key.
         let token = resign(state, &delivery.logout_token)?;
-        let allow_loopback = state.config.issuer_is_loopback();
-        let target = url::Url::parse(&delivery.uri).ok().filter(|u| !names_forbidden_address(u, allow_loopback));
+        let target = url::Url::parse(&delivery.uri).ok().filter(|u| !policy.refuses_literal(u));
         let outcome = match target {
             Some(target) => Some(
                 http.post(target)
@@ -70,9 +70,12 @@ pub async fn deliver_due(state: &AppState, http: &reqwest::Client, owner: &str) 
             failed => {
                 let error = match failed {
                     Some(Ok(response)) => format!("HTTP {}", response.status().as_u16()),
-                    Some(Err(e)) if e.is_timeout() => "timed out".to_owned(),
-                    Some(Err(_)) => "unreachable".to_owned(),
-                    None => "refused: a loopback or link-local address".to_owned(),
+                    // The organisation reads this: one word, the cause only in our log.
+                    Some(Err(e)) => {
+                        tracing::info!(client_id = %delivery.client_id, error = %e, "back-channel logout not sent");
+                        "unreachable".to_owned()
+                    }
+                    None => "refused: an address the provider does not call".to_owned(),
                 };
                 let attempts = delivery.attempts + 1;
                 let next = (attempts < MAX_ATTEMPTS).then(|| now + backoff(attempts));
@@ -140,7 +143,7 @@ fn resign(state: &AppState, stored: &str) -> Result<String, OAuthError> {
 /// Delivers forever, every `SESAME_LOGOUT_DELIVERY_INTERVAL` (one task per replica).
 pub async fn run(state: AppState) {
     let owner = format!("replica-{}", random::id());
-    let http = match http_client(state.config.issuer_is_loopback()) {
+    let http = match http_client(&state.config) {
         Ok(http) => http,
         Err(e) => {
             tracing::error!(error = %e.description, "no HTTP client: this replica delivers no back-channel logout");
