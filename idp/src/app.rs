@@ -51,6 +51,40 @@ pub const SESSION_COOKIE: &str = "__Host-sesame";
 /// Largest request body we read (forms, JSON registrations).
 const BODY_LIMIT: usize = 64 * 1024;
 
+/// The layers every request passes first, on both listeners: request id,
+/// trace span, 30 s timeout, body limit.
+fn edge<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
+    router.layer(
+        ServiceBuilder::new()
+            .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+            .layer(
+                TraceLayer::new_for_http()
+                    .make_span_with(telemetry::request_span)
+                    .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO)),
+            )
+            .layer(PropagateRequestIdLayer::x_request_id())
+            .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
+            .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT)),
+    )
+}
+
+/// The operators' listener (`SESAME_OPS_BIND`, loopback by default): metrics,
+/// readiness with its detail, and the admin API. Never routed by the Ingress.
+pub fn ops_router(state: AppState) -> Router {
+    let router = Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .nest(admin::PREFIX, admin::router())
+        .fallback(|| async { axum::http::StatusCode::NOT_FOUND })
+        .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), web::outage::answer))
+        .layer(axum::middleware::from_fn_with_state(state.config.is_https(), web::security_headers))
+        .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), telemetry::track_requests));
+    edge(router).with_state(state)
+}
+
+/// The public listener (`SESAME_BIND`): everything citizens, services and
+/// probes reach; operator surfaces are on [`ops_router`].
 pub fn router(state: AppState) -> Router {
     let sessions = SessionManagerLayer::new(state.cache.sessions())
         .with_name(SESSION_COOKIE)
@@ -60,18 +94,7 @@ pub fn router(state: AppState) -> Router {
         .with_path("/")
         .with_expiry(Expiry::OnInactivity(time::Duration::seconds(state.config.lifetimes.session_idle)));
 
-    let edge = ServiceBuilder::new()
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(telemetry::request_span)
-                .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO)),
-        )
-        .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
-        .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT));
-
-    Router::new()
+    let router = Router::new()
         .route(paths::DISCOVERY, get(oidc::discovery::openid_configuration))
         .route(paths::JWKS, get(oidc::discovery::jwks))
         .route(paths::AUTHORIZE, get(oidc::authorize::authorize).post(oidc::authorize::authorize))
@@ -89,11 +112,9 @@ pub fn router(state: AppState) -> Router {
             paths::REGISTRATION,
             get(oidc::register::read).put(oidc::register::update).delete(oidc::register::delete),
         )
-        .nest(admin::PREFIX, admin::router())
         .route(web::developers::PATH, get(web::developers::developers))
         .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
+        .route("/readyz", get(ops::readyz_bare))
         .route("/csp-report", post(web::csp_report))
         .route("/static/{file}", get(web::assets::serve))
         .merge(passkey::routes::router())
@@ -107,7 +128,6 @@ pub fn router(state: AppState) -> Router {
         .layer(sessions)
         .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), web::outage::answer))
         .layer(axum::middleware::from_fn_with_state(state.config.is_https(), web::security_headers))
-        .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), telemetry::track_requests))
-        .layer(edge)
-        .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), telemetry::track_requests));
+    edge(router).with_state(state)
 }

@@ -14,6 +14,7 @@ use base64::Engine as _;
 pub const SETTINGS: &[(&str, &str, &str)] = &[
     ("ISSUER", "https://sesame.example.fr", "Public base URL; every URL the provider emits derives from it"),
     ("BIND", "0.0.0.0:8080", "Address and port to listen on"),
+    ("OPS_BIND", "127.0.0.1:9090", "Operators' listener: /metrics, detailed /readyz, /admin/api (never public)"),
     ("DATA_DIR", "/var/lib/sesame", "Directory for the embedded SQLite database and local master key"),
     ("DATABASE_URL", "postgres://sesame@db/sesame", "sqlite:// or postgres:// URL"),
     ("REDIS_URL", "redis://redis:6379", "Redis for shared short-lived state (optional)"),
@@ -104,6 +105,8 @@ pub struct Config {
     /// Without trailing slash.
     pub issuer: String,
     pub bind: SocketAddr,
+    /// The operators' listener (`/metrics`, detailed `/readyz`, `/admin/api`).
+    pub ops_bind: SocketAddr,
     pub data_dir: PathBuf,
     pub database_url: String,
     pub redis_url: Option<String>,
@@ -241,6 +244,9 @@ impl Config {
         let issuer = p.issuer();
         let bind = p
             .parse("BIND", "127.0.0.1:8080", |v| v.parse::<SocketAddr>().map_err(|_| "not an address:port".to_owned()));
+        let ops_bind = p.parse("OPS_BIND", "127.0.0.1:9090", |v| {
+            v.parse::<SocketAddr>().map_err(|_| "not an address:port".to_owned())
+        });
         let data_dir = raw.get("DATA_DIR").map(PathBuf::from).unwrap_or_else(|| default_data_dir(env));
         let database_url = p.parse("DATABASE_URL", "", |v| {
             if v.is_empty()
@@ -309,9 +315,12 @@ impl Config {
             _ => None,
         };
 
-        let (Some(issuer), Some(bind)) = (issuer, bind) else {
+        let (Some(issuer), Some(bind), Some(ops_bind)) = (issuer, bind, ops_bind) else {
             return Err(ConfigError { problems });
         };
+        if ops_bind.port() != 0 && ops_bind.port() == bind.port() {
+            p.problem("OPS_BIND", "must use another port than SESAME_BIND: operator surfaces are never public");
+        }
         let on_loopback = host_is_loopback(&issuer) && bind.ip().is_loopback();
         if issuer.starts_with("http://") && !host_is_loopback(&issuer) {
             p.problem("ISSUER", "must use https:// unless the issuer host is loopback (localhost)");
@@ -358,6 +367,7 @@ impl Config {
             ) if problems.is_empty() => Ok(Config {
                 issuer,
                 bind,
+                ops_bind,
                 data_dir,
                 database_url,
                 redis_url,

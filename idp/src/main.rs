@@ -117,18 +117,20 @@ async fn run(command: Command) -> Result<(), StartError> {
             let started = std::time::Instant::now();
             let bind = config.bind;
             let issuer = config.issuer.clone();
-            let listener = server::bind(bind).await?;
-            let (state, listener) = server::prepare_while_probed(config, clock, &GenerateRsa, listener).await?;
+            let listeners = server::Listeners::bind(&config).await?;
+            let ops_address = listeners.ops.local_addr().map_err(|e| StartError::Bind(config.ops_bind, e))?;
+            let (state, listeners) = server::prepare_while_probed(config, clock, &GenerateRsa, listeners).await?;
             let shutdown = server::shutdown_signal();
             tracing::info!(
                 %issuer,
                 address = %bind,
+                ops_address = %ops_address,
                 database = state.config.database_kind(),
                 cache = state.cache.backend_name(),
                 startup_ms = started.elapsed().as_millis() as u64,
                 "Sésame is ready: {issuer}/.well-known/openid-configuration"
             );
-            server::serve(listener, state, shutdown).await.map_err(|e| StartError::Bind(bind, e))?;
+            server::serve(listeners, state, shutdown).await.map_err(|e| StartError::Bind(bind, e))?;
             tracing::info!("stopped cleanly");
             Ok(())
         }

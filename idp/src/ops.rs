@@ -1,5 +1,8 @@
 //! Probes and metrics for operators: `/healthz` (the process answers),
 //! `/readyz` (it can serve: database, migrations, Redis), `/metrics`.
+//! The public listener answers `/healthz` and a bare `/readyz` (ready or
+//! not, no detail: error texts of the database or Redis are not for the
+//! public); the operators' listener the detail and the metrics.
 
 use std::time::Duration;
 
@@ -25,6 +28,24 @@ struct Readiness {
 /// Each check has a short deadline so a dead dependency fails the probe
 /// instead of hanging it.
 pub async fn readyz(State(state): State<AppState>) -> Response {
+    let readiness = readiness(&state).await;
+    let status = if readiness.ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, [(header::CACHE_CONTROL, "no-store")], axum::Json(readiness)).into_response()
+}
+
+/// The public `/readyz`: the same checks, answered as `{"ready": …}` only.
+pub async fn readyz_bare(State(state): State<AppState>) -> Response {
+    let ready = readiness(&state).await.ready;
+    bare_readiness(ready)
+}
+
+/// `{"ready": …}` with 200 or 503: all the public learns of readiness.
+pub fn bare_readiness(ready: bool) -> Response {
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, [(header::CACHE_CONTROL, "no-store")], axum::Json(serde_json::json!({ "ready": ready }))).into_response()
+}
+
+async fn readiness(state: &AppState) -> Readiness {
     // Checked together, so the answer comes within one deadline (under the
     // probe's 3 s timeout) even with every dependency away.
     let deadline = Duration::from_secs(2);
@@ -53,9 +74,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     if !ready {
         tracing::warn!(%database, %migrations, %cache, "not ready");
     }
-    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    let body = Readiness { ready, database, migrations, cache };
-    (status, [(header::CACHE_CONTROL, "no-store")], axum::Json(body)).into_response()
+    Readiness { ready, database, migrations, cache }
 }
 
 pub async fn metrics(State(state): State<AppState>) -> Response {

@@ -103,25 +103,30 @@ pub async fn prepare_while_probed(
     config: Config,
     clock: SharedClock,
     rsa: &dyn RsaKeySource,
-    listener: TcpListener,
-) -> Result<(AppState, TcpListener), StartError> {
-    let addr = listener.local_addr().map_err(|e| StartError::Bind(config.bind, e))?;
+    listeners: Listeners,
+) -> Result<(AppState, Listeners), StartError> {
     let first = match prepare(config.clone(), clock.clone(), rsa).await {
-        Ok(state) => return Ok((state, listener)),
+        Ok(state) => return Ok((state, listeners)),
         Err(e) if e.is_transient() => e.to_string(),
         Err(e) => return Err(e),
     };
     tracing::warn!(cause = %first, "not ready yet: answering probes and trying again every second");
     let cause = Arc::new(std::sync::Mutex::new(first));
-    let std_listener = listener.into_std().map_err(|e| StartError::Bind(addr, e))?;
-    let probe_listener =
-        std_listener.try_clone().and_then(TcpListener::from_std).map_err(|e| StartError::Bind(addr, e))?;
-    let listener = TcpListener::from_std(std_listener).map_err(|e| StartError::Bind(addr, e))?;
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let probes = axum::serve(probe_listener, starting_router(Arc::clone(&cause))).with_graceful_shutdown(async move {
-        let _ = stop_rx.await;
-    });
-    let probes = tokio::spawn(async move { probes.await });
+    let (public, public_probe) = twin(listeners.public)?;
+    let (ops, ops_probe) = twin(listeners.ops)?;
+    let listeners = Listeners { public, ops };
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let serve_probes = |listener: TcpListener, router: axum::Router| {
+        let mut stop = stop_rx.clone();
+        let server = axum::serve(listener, router).with_graceful_shutdown(async move {
+            let _ = stop.wait_for(|stop| *stop).await;
+        });
+        tokio::spawn(async move { server.await })
+    };
+    let probes = [
+        serve_probes(public_probe, starting_router(None)),
+        serve_probes(ops_probe, starting_router(Some(Arc::clone(&cause)))),
+    ];
     let mut attempts = 0u32;
     let state = loop {
         tokio::time::sleep(START_RETRY).await;
@@ -139,21 +144,55 @@ pub async fn prepare_while_probed(
             Err(e) => return Err(e),
         }
     };
-    let _ = stop_tx.send(());
-    if let Ok(Err(e)) = probes.await {
-        tracing::warn!(error = %e, "the start-up probe server stopped with an error");
+    let _ = stop_tx.send(true);
+    for probe in probes {
+        if let Ok(Err(e)) = probe.await {
+            tracing::warn!(error = %e, "the start-up probe server stopped with an error");
+        }
     }
-    Ok((state, listener))
+    Ok((state, listeners))
 }
 
-/// What answers while the provider cannot serve yet.
-fn starting_router(cause: Arc<std::sync::Mutex<String>>) -> axum::Router {
+/// The two listeners: public (`SESAME_BIND`) and operators' (`SESAME_OPS_BIND`).
+#[derive(Debug)]
+pub struct Listeners {
+    pub public: TcpListener,
+    pub ops: TcpListener,
+}
+
+impl Listeners {
+    /// Binds both configured addresses (port 0 picks a free one).
+    pub async fn bind(config: &Config) -> Result<Self, StartError> {
+        Ok(Self { public: bind(config.bind).await?, ops: bind(config.ops_bind).await? })
+    }
+}
+
+/// Two handles on one listening socket: the start-up probes answer on one
+/// while the other waits for the provider.
+fn twin(listener: TcpListener) -> Result<(TcpListener, TcpListener), StartError> {
+    let addr = listener.local_addr().map_err(|e| StartError::Bind(([0, 0, 0, 0], 0).into(), e))?;
+    let std_listener = listener.into_std().map_err(|e| StartError::Bind(addr, e))?;
+    let copy = std_listener.try_clone().and_then(TcpListener::from_std).map_err(|e| StartError::Bind(addr, e))?;
+    let listener = TcpListener::from_std(std_listener).map_err(|e| StartError::Bind(addr, e))?;
+    Ok((listener, copy))
+}
+
+/// What answers while the provider cannot serve yet: the cause only on the
+/// operators' listener (`Some`); the public learns "not ready" and no more.
+fn starting_router(cause: Option<Arc<std::sync::Mutex<String>>>) -> axum::Router {
     use axum::http::{StatusCode, header};
     use axum::response::IntoResponse;
     let readyz = move || {
-        let cause = cause.lock().map(|c| c.clone()).unwrap_or_default();
-        let body = serde_json::json!({"ready": false, "starting": cause});
-        async move { (StatusCode::SERVICE_UNAVAILABLE, [(header::CACHE_CONTROL, "no-store")], axum::Json(body)) }
+        let response = match &cause {
+            None => crate::ops::bare_readiness(false),
+            Some(cause) => {
+                let cause = cause.lock().map(|c| c.clone()).unwrap_or_default();
+                let body = serde_json::json!({"ready": false, "starting": cause});
+                (StatusCode::SERVICE_UNAVAILABLE, [(header::CACHE_CONTROL, "no-store")], axum::Json(body))
+                    .into_response()
+            }
+        };
+        async move { response }
     };
     axum::Router::new()
         .route("/healthz", axum::routing::get(crate::ops::healthz))
@@ -178,16 +217,19 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
 /// Serves until `shutdown` resolves, then stops accepting, lets in-flight
 /// requests finish for up to the configured grace, and returns.
 pub async fn serve(
-    listener: TcpListener,
+    listeners: Listeners,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let grace = Duration::from_secs(u64::try_from(state.config.shutdown_grace).unwrap_or(25));
     let maintenance = tokio::spawn(maintain(state.clone()));
     let logout_deliveries = tokio::spawn(crate::oidc::logout::backchannel::run(state.clone()));
+    // The operators' listener lives as long as the public one.
+    let ops = axum::serve(listeners.ops, app::ops_router(state.clone()).into_make_service());
+    let ops = tokio::spawn(async move { ops.await });
     let (drain_tx, drain_rx) = tokio::sync::oneshot::channel::<()>();
     let router = app::router(state);
-    let server = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+    let server = axum::serve(listeners.public, router.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(async move {
             shutdown.await;
             tracing::info!("shutting down: no new connections, finishing in-flight requests");
@@ -209,6 +251,7 @@ pub async fn serve(
     };
     maintenance.abort();
     logout_deliveries.abort();
+    ops.abort();
     result
 }
 

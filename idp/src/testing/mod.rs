@@ -108,6 +108,8 @@ pub fn test_env(db: &TestDatabase, data_dir: &std::path::Path, port: u16) -> BTr
     let mut env = BTreeMap::new();
     env.insert("SESAME_ISSUER".into(), format!("http://localhost:{port}"));
     env.insert("SESAME_BIND".into(), format!("127.0.0.1:{port}"));
+    // Every test server picks a free port for its operators' listener.
+    env.insert("SESAME_OPS_BIND".into(), "127.0.0.1:0".into());
     env.insert("SESAME_DATA_DIR".into(), data_dir.display().to_string());
     env.insert("SESAME_DATABASE_URL".into(), db.url.clone());
     env.insert("SESAME_MASTER_KEY".into(), base64::engine::general_purpose::STANDARD.encode(random_bytes::<32>()));
@@ -127,6 +129,8 @@ pub fn random_bytes<const N: usize>() -> [u8; N] {
 /// A running provider.
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// The operators' listener (`/metrics`, detailed `/readyz`, `/admin/api`).
+    pub ops_addr: SocketAddr,
     /// `http://localhost:PORT`, the issuer.
     pub issuer: String,
     pub client: reqwest::Client,
@@ -148,6 +152,8 @@ impl TestApp {
     pub async fn spawn_with(adjust: impl FnOnce(&mut BTreeMap<String, String>)) -> Self {
         let listener = server::bind("127.0.0.1:0".parse().expect("address")).await.expect("bind");
         let addr = listener.local_addr().expect("local address");
+        let ops = server::bind("127.0.0.1:0".parse().expect("address")).await.expect("bind");
+        let ops_addr = ops.local_addr().expect("local address");
         let db = TestDatabase::create().await;
         let data_dir = tempfile::tempdir().expect("temporary directory");
         let mut env = test_env(&db, data_dir.path(), addr.port());
@@ -157,7 +163,8 @@ impl TestApp {
         let shared: SharedClock = clock.clone();
         let state = server::prepare(config, shared, &FixtureRsa::default()).await.expect("provider starts");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(server::serve(listener, state.clone(), async move {
+        let listeners = server::Listeners { public: listener, ops };
+        let server = tokio::spawn(server::serve(listeners, state.clone(), async move {
             let _ = rx.await;
         }));
         let client = reqwest::Client::builder()
@@ -167,6 +174,7 @@ impl TestApp {
             .expect("HTTP client");
         Self {
             addr,
+            ops_addr,
             issuer: format!("http://localhost:{}", addr.port()),
             client,
             clock,
@@ -185,6 +193,15 @@ impl TestApp {
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client.get(self.url(path)).send().await.expect("request sent")
+    }
+
+    /// A URL on the operators' listener (`/metrics`, `/readyz`, `/admin/api…`).
+    pub fn ops_url(&self, path: &str) -> String {
+        format!("http://{}{}", self.ops_addr, path)
+    }
+
+    pub async fn ops_get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.ops_url(path)).send().await.expect("request sent")
     }
 
     /// Writes a signed-in browser session straight into the session store

@@ -95,14 +95,19 @@ async fn get(port: u16, path: &str) -> (u16, Option<String>, String) {
 async fn an_unreachable_database_keeps_the_process_up_and_not_ready_with_the_cause() {
     let mut env = environment().await.env;
     env.insert("SESAME_DATABASE_URL".into(), "postgres://nobody@127.0.0.1:1/none".into());
+    let ops_port = free_port();
+    env.insert("SESAME_OPS_BIND".into(), format!("127.0.0.1:{ops_port}"));
     let port = port_of(&env);
     let (_child, _lines) = serve_until(&env, "not ready yet").await;
     assert_eq!(get(port, "/healthz").await.0, 200, "alive: no crash loop");
-    let (status, _, body) = get(port, "/readyz").await;
+    let (status, _, body) = get(ops_port, "/readyz").await;
     assert_eq!(status, 503);
     let readiness: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(readiness["ready"], false);
     assert!(readiness["starting"].as_str().unwrap().starts_with("cannot reach the database"), "{body}");
+    // The public listener says "not ready" and nothing of the cause.
+    let (status, _, body) = get(port, "/readyz").await;
+    assert_eq!((status, body.as_str()), (503, r#"{"ready":false}"#));
     let (status, retry, _) = get(port, "/.well-known/openid-configuration").await;
     assert_eq!((status, retry.as_deref()), (503, Some("5")));
 }
@@ -113,9 +118,11 @@ async fn an_unreachable_database_keeps_the_process_up_and_not_ready_with_the_cau
 async fn a_schema_behind_waits_for_idp_migrate_then_serves() {
     let mut env = environment().await;
     env.env.insert("SESAME_AUTO_MIGRATE".into(), "false".into());
+    let ops_port = free_port();
+    env.env.insert("SESAME_OPS_BIND".into(), format!("127.0.0.1:{ops_port}"));
     let port = port_of(&env.env);
     let (mut child, mut lines) = serve_until(&env.env, "not ready yet").await;
-    let (status, _, body) = get(port, "/readyz").await;
+    let (status, _, body) = get(ops_port, "/readyz").await;
     assert_eq!(status, 503);
     assert!(body.contains("migration(s) behind: run `idp migrate`"), "{body}");
 

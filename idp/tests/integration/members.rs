@@ -8,7 +8,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 async fn call(app: &TestApp, method: Method, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
-    let mut request = app.client.request(method, app.url(&format!("/admin/api{path}"))).bearer_auth(token);
+    let mut request = app.client.request(method, app.ops_url(&format!("/admin/api{path}"))).bearer_auth(token);
     if let Some(body) = body {
         request = request.json(&body);
     }

@@ -6,11 +6,29 @@ use idp::testing::TestApp;
 async fn healthz_and_readyz_answer_when_all_is_well() {
     let app = TestApp::spawn().await;
     assert_eq!(app.get("/healthz").await.status(), 200);
-    let ready = app.get("/readyz").await;
+    let ready = app.ops_get("/readyz").await;
     assert_eq!(ready.status(), 200);
     let body: serde_json::Value = ready.json().await.unwrap();
     assert_eq!(body["ready"], true);
     assert_eq!(body["migrations"], "ok");
+    let public = app.get("/readyz").await;
+    assert_eq!(public.status(), 200);
+    assert_eq!(public.json::<serde_json::Value>().await.unwrap(), serde_json::json!({"ready": true}));
+    assert_eq!(app.ops_get("/healthz").await.status(), 200);
+}
+
+/// Operator surfaces live on the operators' listener only: the public one
+/// (the Ingress's backend) answers 404 for them and tells no detail.
+#[tokio::test]
+async fn operator_surfaces_are_not_on_the_public_listener() {
+    let app = TestApp::spawn().await;
+    for path in ["/metrics", "/admin/api/organisations", "/admin/api/openapi.json"] {
+        assert_eq!(app.get(path).await.status(), 404, "{path} on the public listener");
+    }
+    assert_eq!(app.ops_get("/metrics").await.status(), 200);
+    assert_eq!(app.ops_get("/admin/api/openapi.json").await.status(), 200);
+    assert_eq!(app.ops_get("/admin/api/organisations").await.status(), 401, "the admin API, behind its tokens");
+    assert_eq!(app.ops_get("/signin").await.status(), 404, "and no citizen page on the operators' one");
 }
 
 #[tokio::test]
@@ -18,11 +36,15 @@ async fn readyz_turns_not_ready_when_the_database_goes_away() {
     let app = TestApp::spawn().await;
     assert_eq!(app.get("/readyz").await.status(), 200);
     app.state.db.close().await;
-    let response = app.get("/readyz").await;
+    let response = app.ops_get("/readyz").await;
     assert_eq!(response.status(), 503);
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["ready"], false);
     assert!(body["database"].as_str().unwrap().starts_with("unavailable"), "{body}");
+    // The public learns "not ready", never the database's error text.
+    let public = app.get("/readyz").await;
+    assert_eq!(public.status(), 503);
+    assert_eq!(public.json::<serde_json::Value>().await.unwrap(), serde_json::json!({"ready": false}));
     // The process itself is still alive: liveness must not restart it.
     assert_eq!(app.get("/healthz").await.status(), 200);
 }
@@ -32,7 +54,7 @@ async fn metrics_count_requests_by_route_and_status() {
     let app = TestApp::spawn().await;
     app.get("/jwks").await;
     app.get("/no/such/page/42").await;
-    let response = app.get("/metrics").await;
+    let response = app.ops_get("/metrics").await;
     assert_eq!(response.status(), 200);
     let text = response.text().await.unwrap();
     assert!(text.contains(r#"sesame_http_requests_total{method="GET",route="/jwks",status="200"} 1"#), "{text}");

@@ -225,7 +225,7 @@ async fn redeem(app: &TestApp, flow: &Flow, code: &str) -> reqwest::Response {
 }
 
 async fn metrics(app: &TestApp) -> String {
-    app.get("/metrics").await.text().await.unwrap()
+    app.ops_get("/metrics").await.text().await.unwrap()
 }
 
 /// A provider reaching one engine (`setting`: its URL variable) through
@@ -255,10 +255,13 @@ impl Scene {
 
     /// `/readyz` while `part` is away: 503, naming it.
     async fn not_ready_naming(&self, part: &str) {
-        let ready = timed(self.app.client.get(self.app.url("/readyz"))).await;
+        let ready = timed(self.app.client.get(self.app.ops_url("/readyz"))).await;
         assert_eq!(ready.status(), 503);
         let body: serde_json::Value = ready.json().await.unwrap();
         assert!(body[part].as_str().unwrap().starts_with("unavailable"), "{body}");
+        let public = timed(self.app.client.get(self.app.url("/readyz"))).await;
+        assert_eq!(public.status(), 503);
+        assert_eq!(public.json::<serde_json::Value>().await.unwrap(), serde_json::json!({"ready": false}), "no detail");
     }
 
     /// The engine is back: ready again by itself, the load saw only clean

@@ -9,7 +9,7 @@ async fn post(app: &TestApp, path: &str, forwarded_for: &str, form: &[(&str, &st
 }
 
 async fn metrics(app: &TestApp) -> String {
-    app.get("/metrics").await.text().await.unwrap()
+    app.ops_get("/metrics").await.text().await.unwrap()
 }
 
 #[tokio::test]

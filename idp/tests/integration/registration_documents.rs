@@ -250,7 +250,8 @@ async fn every_refusal_names_the_document_and_the_reason() {
     let admin = app.admin_token(None).await;
     let mut body = sector("/missing-b.json");
     body["organisation_id"] = json!(app.organisation().await.organisation_id);
-    let response = app.client.post(app.url("/admin/api/clients")).bearer_auth(&admin).json(&body).send().await.unwrap();
+    let response =
+        app.client.post(app.ops_url("/admin/api/clients")).bearer_auth(&admin).json(&body).send().await.unwrap();
     assert_eq!(response.status(), 400);
     let answer: Value = response.json().await.unwrap();
     assert!(answer["error_description"].as_str().unwrap().contains("does not list the redirect URI"), "{answer}");
