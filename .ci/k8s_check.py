@@ -126,6 +126,53 @@ def https_egress_problems(policy: dict, allowed: list) -> list:
     return problems
 
 
+OPERATOR_PATHS = ("/metrics", "/admin")
+
+
+def operator_surface_problems(by_kind: dict, overlay: str, ops_port: int) -> list:
+    """Only the public listener is routed: no Service port, Ingress path or
+    probe reaches the operators' port, and Prometheus scrapes that port."""
+    problems = []
+    container_ports = {}
+    for dep in by_kind.get("Deployment", []):
+        for c in dep["spec"]["template"]["spec"]["containers"]:
+            for port in c.get("ports", []):
+                container_ports[port.get("name")] = port["containerPort"]
+            for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
+                port = ((c.get(probe) or {}).get("httpGet") or {}).get("port")
+                if container_ports.get(port, port) == ops_port:
+                    problems.append(f"{overlay}: {probe} must use the public port (8080), not the operators' one")
+        annotations = dep["spec"]["template"].get("metadata", {}).get("annotations", {})
+        if annotations.get("prometheus.io/port") != str(ops_port):
+            problems.append(f"{overlay}: Prometheus must scrape the operators' port {ops_port}")
+    public_service_ports = set()
+    for svc in by_kind.get("Service", []):
+        for port in svc["spec"].get("ports", []):
+            target = port.get("targetPort", port["port"])
+            if container_ports.get(target, target) == ops_port:
+                problems.append(f"{overlay}: Service/{svc['metadata']['name']} exposes the operators' port")
+            else:
+                public_service_ports.update({port["port"], port.get("name")})
+    for ingress in by_kind.get("Ingress", []):
+        for rule in ingress["spec"].get("rules", []):
+            for path in (rule.get("http") or {}).get("paths", []):
+                at = f"{overlay}: Ingress/{ingress['metadata']['name']} path {path.get('path')}"
+                if any(path.get("path", "").startswith(p) for p in OPERATOR_PATHS):
+                    problems.append(f"{at}: routes an operator surface")
+                port = path["backend"].get("service", {}).get("port", {})
+                if port.get("name", port.get("number")) not in public_service_ports:
+                    problems.append(f"{at}: must route to the public Service port only")
+    for policy in by_kind.get("NetworkPolicy", []):
+        for rule in policy["spec"].get("ingress", []):
+            ports = [p.get("port") for p in rule.get("ports", [])]
+            if not ports or ops_port in ports or "ops" in ports:
+                for peer in rule.get("from", [{}]):
+                    labels = (peer.get("namespaceSelector") or {}).get("matchLabels", {})
+                    if labels.get("kubernetes.io/metadata.name") != "monitoring":
+                        problems.append(f"{overlay}: NetworkPolicy admits more than monitoring to the operators' port")
+    return problems
+
+
 def policy_problems(docs: list, overlay: str) -> list:
     problems = []
     by_kind = {}
@@ -188,6 +235,10 @@ def policy_problems(docs: list, overlay: str) -> list:
         problems.append(f"{overlay}: SESAME_AUTO_MIGRATE must be false (the migration Job migrates)")
     if config.get("SESAME_BIND") != "0.0.0.0:8080":
         problems.append(f"{overlay}: SESAME_BIND must be 0.0.0.0:8080")
+    ops_port = int(config.get("SESAME_OPS_BIND", "127.0.0.1:9090").rsplit(":", 1)[-1])
+    if ops_port == 8080:
+        problems.append(f"{overlay}: SESAME_OPS_BIND must use another port than the public 8080")
+    problems += operator_surface_problems(by_kind, overlay, ops_port)
     grace = seconds(config.get("SESAME_SHUTDOWN_GRACE", "25s"))
 
     deployments = [d for d in by_kind.get("Deployment", []) if d["metadata"]["name"] == "sesame"]
@@ -301,6 +352,18 @@ def main() -> None:
                                     excepted.remove("10.0.0.0/8")
                 if not any("reaches 10.0.0.0/8" in p for p in policy_problems(broken, overlay)):
                     problems.append("self-test: the policy check accepted HTTPS egress to 10.0.0.0/8")
+                broken = copy.deepcopy(docs)
+                for doc in broken:
+                    if doc["kind"] == "Ingress":
+                        doc["spec"]["rules"][0]["http"]["paths"].append(
+                            {"path": "/metrics", "pathType": "Prefix",
+                             "backend": {"service": {"name": "sesame", "port": {"number": 9090}}}}
+                        )
+                found = policy_problems(broken, overlay)
+                if not any("routes an operator surface" in p for p in found) or not any(
+                    "public Service port only" in p for p in found
+                ):
+                    problems.append("self-test: the policy check accepted an Ingress to /metrics on the operators' port")
                 # An allowed range needs its egress rule, and then passes.
                 broken = copy.deepcopy(docs)
                 for doc in broken:

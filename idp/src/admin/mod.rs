@@ -1,4 +1,5 @@
-//! The admin HTTP API (`/admin/api`, JSON, described by the OpenAPI 3.1
+//! The admin HTTP API (`/admin/api` on the operators' listener,
+//! `SESAME_OPS_BIND`, never the public one; JSON, described by the OpenAPI 3.1
 //! document at `/admin/api/openapi.json`): organisations, clients, their
 //! entitlements, initial access tokens (RFC 7591 §3), organisation members
 //! and their invitations, the administrators' log and citizens' audit trails. Bearer tokens (RFC 6750) issued by `idp admin token

@@ -199,7 +199,7 @@ pub enum IatCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum AdminCommand {
-    /// Bearer tokens for the admin API (/admin/api).
+    /// Bearer tokens for the admin API (/admin/api on the operators' listener, SESAME_OPS_BIND).
     #[command(subcommand)]
     Token(AdminTokenCommand),
     /// The most recent administrator actions.
