@@ -67,6 +67,11 @@ pub enum AuditEvent {
         #[serde(default)]
         reason: String,
     },
+    /// Recovery attempts with the citizen's identifier passed the
+    /// per-citizen limit (recorded once per window); the citizen's own
+    /// browsers still get through.
+    #[serde(rename = "recovery.limited")]
+    RecoveryLimited,
     #[serde(rename = "consent.granted")]
     ConsentGranted {
         #[serde(default)]
@@ -175,6 +180,7 @@ pub(crate) fn one_of_each() -> Vec<AuditEvent> {
         E::RecoveryCodesIssued { count: 10 },
         E::RecoveryUsed,
         E::RecoveryRefused { reason: "wrong or used code".into() },
+        E::RecoveryLimited,
         E::ConsentGranted { client_id: id(), client_name: "Mairie".into(), scope: vec!["openid".into()] },
         E::ConsentRevoked { client_id: id(), client_name: None },
         E::ClaimsReleased {

@@ -221,6 +221,10 @@ pub const MESSAGES: &[(&str, &str)] = &[
     ("activity.codes_issued", "Recovery codes created"),
     ("activity.recovery_used", "Account recovered with a recovery code"),
     ("activity.recovery_refused", "Recovery attempt refused"),
+    (
+        "activity.recovery_limited",
+        "Too many recovery attempts with your identifier: further attempts were blocked for a while, except from your own browsers. If it was not you, keep your recovery codes safe.",
+    ),
     ("activity.consent_granted", "Permission given"),
     ("activity.consent_revoked", "Permission withdrawn"),
     ("activity.claims_released", "Data sent"),

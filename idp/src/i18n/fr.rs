@@ -236,6 +236,10 @@ pub const MESSAGES: &[(&str, &str)] = &[
     ("activity.codes_issued", "Codes de secours créés"),
     ("activity.recovery_used", "Récupération du compte avec un code de secours"),
     ("activity.recovery_refused", "Tentative de récupération refusée"),
+    (
+        "activity.recovery_limited",
+        "Trop de tentatives de récupération avec votre identifiant : les suivantes ont été bloquées un moment, sauf depuis vos propres navigateurs. Si ce n’était pas vous, gardez vos codes de secours en lieu sûr.",
+    ),
     ("activity.consent_granted", "Autorisation donnée"),
     ("activity.consent_revoked", "Autorisation retirée"),
     ("activity.claims_released", "Données transmises"),

@@ -143,6 +143,7 @@ pub struct Keyring {
     master: MasterKey,
     subject_key: ring::hmac::Key,
     evidence_key: ring::hmac::Key,
+    known_browser_key: ring::hmac::Key,
     clock: SharedClock,
     lifetimes: Lifetimes,
     set: RwLock<Arc<KeySet>>,
@@ -177,6 +178,7 @@ impl Keyring {
             db,
             subject_key: master.derive("sesame pairwise subject v1"),
             evidence_key: master.derive("sesame identity evidence v1"),
+            known_browser_key: master.derive("sesame known browser v1"),
             master,
             clock,
             lifetimes,
@@ -307,6 +309,20 @@ impl Keyring {
             input.push(0);
         }
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(ring::hmac::sign(&self.evidence_key, &input))
+    }
+
+    /// The mark a browser keeps after signing in as the citizen with this
+    /// (canonical) identifier: only the provider can make it, and it names
+    /// the citizen to no one else.
+    pub fn known_browser_mark(&self, identifier: &str) -> String {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(ring::hmac::sign(&self.known_browser_key, identifier.as_bytes()))
+    }
+
+    /// Whether `marks` (as the browser keeps them) hold this identifier's mark.
+    pub fn is_known_browser(&self, marks: &[&str], identifier: &str) -> bool {
+        let ours = self.known_browser_mark(identifier);
+        marks.iter().any(|mark| bool::from(subtle::ConstantTimeEq::ct_eq(mark.as_bytes(), ours.as_bytes())))
     }
 
     /// Signs `claims` as a JWT of type `typ` with the active key for `alg`.

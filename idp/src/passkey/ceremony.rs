@@ -324,15 +324,17 @@ pub async fn finish_add_passkey(
 
 /// Checks the identifier and an unused recovery code, then starts the
 /// registration of a replacement passkey. The code is used only at finish.
+/// `known_marks`: the browser's known-browser marks (`web::known_browser`).
 pub async fn start_recovery(
     state: &AppState,
     binding: &str,
     identifier: &str,
     code: &str,
+    known_marks: &[&str],
 ) -> Result<Value, PasskeyError> {
     let identifier = CitizenIdentifier::parse(identifier).map_err(PasskeyError::InvalidIdentifier)?;
     let code = RecoveryCode::parse(code).map_err(|_| PasskeyError::InvalidRecoveryCode)?;
-    limit_recovery_attempts(state, &identifier).await?;
+    limit_recovery_attempts(state, &identifier, known_marks).await?;
     let citizen = state.db.citizen_by_identifier(identifier.as_str()).await?.ok_or(PasskeyError::RecoveryRefused)?;
     let code_hash = code.hash_for(&citizen.id);
     if !state.db.recovery_code_usable(&citizen.id, &code_hash).await? {
@@ -358,10 +360,17 @@ fn replacement_options(
 /// (per-address limits alone let a botnet spread its guesses), counted in the
 /// shared rate-limit windows so every replica spends one budget. Counted
 /// before the citizen is looked up, so unknown identifiers spend it alike;
-/// the key holds a digest, never the identifier.
-async fn limit_recovery_attempts(state: &AppState, identifier: &CitizenIdentifier) -> Result<(), PasskeyError> {
+/// the key holds a digest, never the identifier. A browser that signed in as
+/// this citizen before (`known_marks`) is not counted: whoever knows an
+/// identifier cannot lock its owner out. The first refusal of a window goes
+/// to the citizen's history, shown on `/account`.
+async fn limit_recovery_attempts(
+    state: &AppState,
+    identifier: &CitizenIdentifier,
+    known_marks: &[&str],
+) -> Result<(), PasskeyError> {
     let limits = &state.config.rate_limits;
-    if limits.recovery_per_citizen == 0 {
+    if limits.recovery_per_citizen == 0 || state.keys.is_known_browser(known_marks, identifier.as_str()) {
         return Ok(());
     }
     let key = format!("recovery:citizen:{}", crate::keys::sha256_b64(identifier.as_str().as_bytes()));
@@ -370,8 +379,14 @@ async fn limit_recovery_attempts(state: &AppState, identifier: &CitizenIdentifie
         return Ok(());
     }
     state.metrics.count_rate_limited("recovery", "citizen");
-    let retry_after = (hit.resets_at - state.clock.now()).max(1);
+    let now = state.clock.now();
+    let retry_after = (hit.resets_at - now).max(1);
     tracing::info!(retry_after, "recovery attempts limited for one citizen");
+    if hit.count == u64::from(limits.recovery_per_citizen) + 1
+        && let Some(citizen) = state.db.citizen_by_identifier(identifier.as_str()).await?
+    {
+        state.db.append_audit_event(&NewAuditEvent::new(&citizen.id, AuditEvent::RecoveryLimited, now)).await?;
+    }
     Err(PasskeyError::TooManyAttempts { retry_after })
 }
 

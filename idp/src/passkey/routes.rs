@@ -24,10 +24,10 @@ use crate::endings::{self, LoginEnd};
 use crate::i18n::Lang;
 use crate::login::{AuthSession, safe_next};
 use crate::store::{LoginSessionRecord, NewAuditEvent};
-use crate::web::csrf;
 use crate::web::extract::{CsrfForm, MaybeSignedIn, query_param};
 use crate::web::pages::{self, Frame};
 use crate::web::respond::{JsonError, PageError, device_summary, html, see_other};
+use crate::web::{csrf, known_browser};
 
 /// Session key of what the "identifier shown once" page shows.
 const SIGNED_UP_KEY: &str = "signed_up";
@@ -284,6 +284,16 @@ fn options_json(options: Value) -> Response {
 /// Signs this browser in after a ceremony: its previous login ends like
 /// any other (its services are told), the new one (`sid`) is stored and
 /// the session id renewed.
+/// Adds the known-browser mark of the citizen (canonical `identifier`) who
+/// just signed in or up (`web::known_browser`).
+fn known_from_now_on(state: &AppState, headers: &HeaderMap, identifier: &str, mut response: Response) -> Response {
+    let mark = state.keys.known_browser_mark(identifier);
+    if let Some(cookie) = known_browser::remember(headers, &mark) {
+        response.headers_mut().append(axum::http::header::SET_COOKIE, cookie);
+    }
+    response
+}
+
 async fn establish(state: &AppState, session: &Session, headers: &HeaderMap, login: Login) -> Result<(), PasskeyError> {
     let now = state.clock.now();
     let internal = |e: &dyn std::fmt::Display| PasskeyError::Internal(e.to_string());
@@ -337,8 +347,10 @@ async fn sign_up_finish(
         .map_err(|e| call.fail(e))?;
     let next = destination(call.body.get("next").and_then(Value::as_str));
     establish(&state, &session, &headers, done.login).await.map_err(|e| call.fail(e))?;
-    let view = SignedUpView::new(done.identifier.to_string(), &done.recovery_codes, next, false);
-    show_once(&session, call.lang, view).await
+    let identifier = done.identifier.to_string();
+    let view = SignedUpView::new(identifier, &done.recovery_codes, next, false);
+    let response = show_once(&session, call.lang, view).await?;
+    Ok(known_from_now_on(&state, &headers, done.identifier.as_str(), response))
 }
 
 /// Keeps what the "shown once" page shows in the session and sends the
@@ -361,15 +373,20 @@ async fn sign_in_finish(
 ) -> Result<Response, JsonError> {
     let login =
         ceremony::finish_sign_in(&state, &call.binding, &call.body["credential"]).await.map_err(|e| call.fail(e))?;
+    let citizen = state.db.citizen_by_id(&login.citizen_id).await.map_err(|e| call.fail(e.into()))?;
     establish(&state, &session, &headers, login).await.map_err(|e| call.fail(e))?;
-    Ok(redirect_json(&destination(call.body.get("next").and_then(Value::as_str))))
+    let response = redirect_json(&destination(call.body.get("next").and_then(Value::as_str)));
+    Ok(match citizen {
+        Some(citizen) => known_from_now_on(&state, &headers, &citizen.identifier, response),
+        None => response,
+    })
 }
 
-async fn recover_start(State(state): State<AppState>, call: Call) -> Result<Response, JsonError> {
+async fn recover_start(State(state): State<AppState>, headers: HeaderMap, call: Call) -> Result<Response, JsonError> {
+    let (identifier, code) = (text(&call.body, "identifier"), text(&call.body, "code"));
+    let marks = known_browser::marks(&headers);
     let options =
-        ceremony::start_recovery(&state, &call.binding, text(&call.body, "identifier"), text(&call.body, "code"))
-            .await
-            .map_err(|e| call.fail(e))?;
+        ceremony::start_recovery(&state, &call.binding, identifier, code, &marks).await.map_err(|e| call.fail(e))?;
     Ok(options_json(options))
 }
 

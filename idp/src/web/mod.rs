@@ -6,6 +6,7 @@ pub mod csrf;
 pub mod developers;
 pub mod extract;
 pub mod html;
+pub mod known_browser;
 pub mod outage;
 pub mod pages;
 pub mod rate_limit;

@@ -182,3 +182,40 @@ async fn recovery_attempts_are_limited_per_citizen_across_addresses() {
     let response = recovery_attempt(&app, "198.51.100.5", &target.identifier, right_code).await;
     assert_eq!(response.status(), 200);
 }
+
+/// Whoever knows an identifier can spend its recovery budget, but not lock
+/// its owner out: a browser that signed in as that citizen before still
+/// gets through, and the owner reads about the blocked attempts on /account.
+#[tokio::test]
+async fn a_spent_recovery_budget_does_not_lock_out_the_citizens_own_browser() {
+    let app = TestApp::spawn_with(|env| {
+        env.insert("SESAME_RATE_LIMIT_RECOVERY_PER_CITIZEN".into(), "2".into());
+        env.insert("SESAME_TRUSTED_PROXIES".into(), "127.0.0.1".into());
+    })
+    .await;
+    let mut own = idp::testing::browser::Browser::new(&app);
+    let target = own.sign_up("Marc", "Lefèvre", None).await;
+    let right_code = target.recovery_codes[0].as_str();
+    for address in ["198.51.100.1", "198.51.100.2", "198.51.100.3", "198.51.100.4"] {
+        recovery_attempt(&app, address, &target.identifier, "ABCD-EFGH-JKMN").await;
+    }
+    let stranger = recovery_attempt(&app, "198.51.100.5", &target.identifier, right_code).await;
+    assert_eq!(stranger.status(), 429, "an unknown browser, even with the right code");
+
+    // The citizen's own browser (its passkey lost, say) is not counted.
+    let csrf = own.csrf().await;
+    let response = own
+        .client
+        .post(own.url("/recover/start"))
+        .header("x-csrf-token", csrf)
+        .header("x-forwarded-for", "198.51.100.6")
+        .json(&serde_json::json!({"identifier": target.identifier, "code": right_code}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+
+    // One history entry for the window, however many attempts were refused.
+    let account = own.account().await;
+    assert_eq!(account.matches("Trop de tentatives de récupération").count(), 1, "{account}");
+}

@@ -29,6 +29,7 @@ pub fn activity_key(event: Option<&AuditEvent>) -> &'static str {
         E::RecoveryCodesIssued { .. } => "activity.codes_issued",
         E::RecoveryUsed => "activity.recovery_used",
         E::RecoveryRefused { .. } => "activity.recovery_refused",
+        E::RecoveryLimited => "activity.recovery_limited",
         E::ConsentGranted { .. } => "activity.consent_granted",
         E::ConsentRevoked { .. } => "activity.consent_revoked",
         E::ClaimsReleased { .. } => "activity.claims_released",
