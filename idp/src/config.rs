@@ -45,6 +45,21 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "Recovery-code attempts against one citizen per window, from every address together; 0 = off",
     ),
     ("TRUSTED_PROXIES", "10.0.0.0/8,fd00::/8", "Peers (CIDRs) whose X-Forwarded-For names the source address"),
+    ("RETENTION_AUDIT_LOG", "365d", "Citizens' audit events older than this are purged (at least 180d)"),
+    ("RETENTION_ADMIN_LOG", "365d", "Administrators' log entries older than this are purged (at least 180d)"),
+    (
+        "RETENTION_ENDED_TOKENS",
+        "7d",
+        "Refresh tokens and grants are purged this long after they expired or were revoked",
+    ),
+    ("RETENTION_LOGOUT_NOTICES", "30d", "Back-channel logout notices are purged this long after delivery or giving up"),
+    (
+        "RETENTION_RELEASE_RECORDS",
+        "365d",
+        "What a deleted account leaves (claims, service, time; no person) is kept this long",
+    ),
+    ("RETENTION_DORMANT_ACCOUNTS", "off", "off, or delete accounts with no sign-in for this long (at least 365d)"),
+    ("RETENTION_BATCH", "1000", "Most rows of each kind one upkeep round (every 30 s) purges"),
 ];
 
 /// Where the master key comes from.
@@ -113,6 +128,24 @@ pub struct Config {
     /// Seconds a request waits for a database connection or a Redis answer.
     pub dependency_timeout: i64,
     pub rate_limits: RateLimits,
+    pub retention: Retention,
+}
+
+/// How long what is no longer needed is kept (`crate::retention`), seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    pub audit_log: i64,
+    pub admin_log: i64,
+    /// After a refresh token or grant expired or was revoked.
+    pub ended_tokens: i64,
+    /// After a logout notice was delivered or given up.
+    pub logout_notices: i64,
+    /// The detached release records of deleted accounts.
+    pub release_records: i64,
+    /// No sign-in for this long deletes the account; `None`: never.
+    pub dormant_accounts: Option<i64>,
+    /// Rows of each kind per upkeep round.
+    pub batch: u32,
 }
 
 /// Shared rate limits (`web::rate_limit`): counts per fixed window.
@@ -274,6 +307,8 @@ impl Config {
             _ => None,
         };
 
+        let retention = p.retention();
+
         let (Some(issuer), Some(bind)) = (issuer, bind) else {
             return Err(ConfigError { problems });
         };
@@ -306,6 +341,7 @@ impl Config {
             logout_delivery_interval,
             dependency_timeout,
             rate_limits,
+            retention,
         );
         match settings {
             (
@@ -318,6 +354,7 @@ impl Config {
                 Some(logout_delivery_interval),
                 Some(dependency_timeout),
                 Some(rate_limits),
+                Some(retention),
             ) if problems.is_empty() => Ok(Config {
                 issuer,
                 bind,
@@ -334,6 +371,7 @@ impl Config {
                 logout_delivery_interval,
                 dependency_timeout,
                 rate_limits,
+                retention,
             }),
             _ => Err(ConfigError { problems }),
         }
@@ -450,6 +488,40 @@ impl Parser<'_> {
                 None
             }
         }
+    }
+
+    /// Security logs are kept 6 months to a year (CNIL): shorter would leave
+    /// no trail of an incident found late, so the logs' floor is 180 days.
+    fn retention(&mut self) -> Option<Retention> {
+        const DAY: i64 = 86_400;
+        let at_least = |floor_days: i64| {
+            move |v: &str| match parse_duration(v)? {
+                s if s < floor_days * DAY => Err(format!("must be at least {floor_days}d")),
+                s => Ok(s),
+            }
+        };
+        let audit_log = self.parse("RETENTION_AUDIT_LOG", "365d", at_least(180));
+        let admin_log = self.parse("RETENTION_ADMIN_LOG", "365d", at_least(180));
+        let ended_tokens = self.parse("RETENTION_ENDED_TOKENS", "7d", parse_duration);
+        let logout_notices = self.parse("RETENTION_LOGOUT_NOTICES", "30d", parse_duration);
+        let release_records = self.parse("RETENTION_RELEASE_RECORDS", "365d", parse_duration);
+        let dormant_accounts = self.parse("RETENTION_DORMANT_ACCOUNTS", "off", |v| match v {
+            "off" => Ok(None),
+            v => at_least(365)(v).map(Some),
+        });
+        let batch = self.parse("RETENTION_BATCH", "1000", |v| match v.parse::<u32>() {
+            Ok(n @ 1..=100_000) => Ok(n),
+            _ => Err("must be a whole number from 1 to 100000".into()),
+        });
+        Some(Retention {
+            audit_log: audit_log?,
+            admin_log: admin_log?,
+            ended_tokens: ended_tokens?,
+            logout_notices: logout_notices?,
+            release_records: release_records?,
+            dormant_accounts: dormant_accounts?,
+            batch: batch?,
+        })
     }
 
     fn issuer(&mut self) -> Option<String> {
@@ -602,6 +674,31 @@ mod tests {
         assert_eq!(config.url("/jwks"), "https://sesame.example.fr/jwks");
         assert!(matches!(config.master_key, MasterKeySource::Given(k) if k[1] == 1));
         assert_eq!(config.database_kind(), "postgres");
+    }
+
+    #[test]
+    fn retention_has_documented_defaults_and_floors() {
+        let r = Config::from_env(&env(&[])).unwrap().retention;
+        let day = 86_400;
+        assert_eq!((r.audit_log, r.admin_log, r.release_records), (365 * day, 365 * day, 365 * day));
+        assert_eq!((r.ended_tokens, r.logout_notices, r.dormant_accounts, r.batch), (7 * day, 30 * day, None, 1000));
+
+        let r =
+            Config::from_env(&env(&[("SESAME_RETENTION_DORMANT_ACCOUNTS", "1095d"), ("SESAME_RETENTION_BATCH", "50")]))
+                .unwrap()
+                .retention;
+        assert_eq!((r.dormant_accounts, r.batch), (Some(1095 * day), 50));
+
+        let err = Config::from_env(&env(&[
+            ("SESAME_RETENTION_AUDIT_LOG", "30d"),
+            ("SESAME_RETENTION_ADMIN_LOG", "0"),
+            ("SESAME_RETENTION_DORMANT_ACCOUNTS", "90d"),
+            ("SESAME_RETENTION_BATCH", "0"),
+            ("SESAME_RETENTION_ENDED_TOKENS", "soon"),
+        ]))
+        .unwrap_err();
+        assert_eq!(err.problems.len(), 5, "{err}");
+        assert!(err.to_string().contains("SESAME_RETENTION_AUDIT_LOG: must be at least 180d"), "{err}");
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub mod ops;
 pub mod outage;
 pub mod passkey;
 pub mod random;
+pub mod retention;
 pub mod scope;
 pub mod server;
 pub mod store;
