@@ -20,6 +20,8 @@ pub mod oidc;
 pub mod ops;
 pub mod outage;
 pub mod passkey;
+#[cfg(test)]
+mod properties;
 pub mod random;
 pub mod retention;
 pub mod scope;
