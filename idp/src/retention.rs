@@ -99,8 +99,9 @@ pub async fn purge(state: &AppState) -> Result<Purged, EndingError> {
     // that the purge below keeps for their own period.
     if let Some(dormant) = policy.dormant_accounts {
         for citizen_id in db.dormant_citizens(now - dormant, limit).await? {
-            endings::account_dormant(state, &citizen_id).await?;
-            purged.dormant_accounts += 1;
+            if endings::account_dormant(state, &citizen_id).await? {
+                purged.dormant_accounts += 1;
+            }
         }
     }
     purged.audit_events = db.purge_audit_events(now - policy.audit_log, limit).await?;

@@ -144,11 +144,15 @@ pub async fn account_deleted(state: &AppState, citizen_id: &str) -> Result<(), E
 }
 
 /// No sign-in for `SESAME_RETENTION_DORMANT_ACCOUNTS` (`crate::retention`):
-/// the account ends as if its citizen deleted it.
-pub async fn account_dormant(state: &AppState, citizen_id: &str) -> Result<(), EndingError> {
+/// the account ends as if its citizen deleted it. Every replica purges, so
+/// one claims the account first (for 5 minutes); `false` when another had.
+pub async fn account_dormant(state: &AppState, citizen_id: &str) -> Result<bool, EndingError> {
+    if !state.cache.put_if_absent(&cache_keys::dormant_deletion(citizen_id), b"", 300).await? {
+        return Ok(false);
+    }
     delete_account(state, citizen_id).await?;
     tracing::info!(citizen_id, "dormant account deleted");
-    Ok(())
+    Ok(true)
 }
 
 /// Services told first (while an entitled service's subject can still be
