@@ -96,6 +96,40 @@ pub fn is_loopback(host: &str) -> bool {
     matches!(host, "localhost" | "127.0.0.1" | "[::1]")
 }
 
+/// Whether `presented` is the registered redirect URI: the exact string
+/// (OAuth 2.0 Security BCP §4.1.3), except that for the loopback IP
+/// literals `http://127.0.0.1` and `http://[::1]` any port matches (RFC 8252
+/// §7.3: a native app listens on whatever port the system gives it); the
+/// path and query still match exactly. Not `localhost` (RFC 8252 §8.3).
+pub fn redirect_uri_matches(registered: &str, presented: &str) -> bool {
+    if registered == presented {
+        return true;
+    }
+    match (loopback_without_port(registered), loopback_without_port(presented)) {
+        (Some(registered), Some(presented)) => registered == presented,
+        _ => false,
+    }
+}
+
+/// `(host, rest)` of an `http://127.0.0.1[:port]rest` or `http://[::1][:port]rest`
+/// URI, the port left out; `None` for anything else.
+fn loopback_without_port(uri: &str) -> Option<(&str, &str)> {
+    let authority_and_rest = uri.strip_prefix("http://")?;
+    let host = ["127.0.0.1", "[::1]"].into_iter().find(|h| authority_and_rest.starts_with(h))?;
+    let after_host = &authority_and_rest[host.len()..];
+    let rest = match after_host.strip_prefix(':') {
+        Some(port_and_rest) => {
+            let digits = port_and_rest.bytes().take_while(u8::is_ascii_digit).count();
+            if !(1..=5).contains(&digits) {
+                return None;
+            }
+            &port_and_rest[digits..]
+        }
+        None => after_host,
+    };
+    (rest.is_empty() || rest.starts_with(['/', '?'])).then_some((host, rest))
+}
+
 /// How long the previous secret stays valid after a rotation, unless the
 /// client was registered with another overlap.
 pub const DEFAULT_SECRET_OVERLAP: i64 = 86_400;
@@ -171,6 +205,11 @@ impl Client {
         new.public_subject = self.public_subject();
         new.skip_consent = self.skip_consent;
         new.secret_overlap = Some(self.secret_overlap);
+    }
+
+    /// Whether `uri` is one of the registered redirect URIs ([`redirect_uri_matches`]).
+    pub fn accepts_redirect_uri(&self, uri: &str) -> bool {
+        self.redirect_uris.iter().any(|registered| redirect_uri_matches(registered, uri))
     }
 
     pub fn allows_grant(&self, grant: &str) -> bool {
@@ -599,6 +638,35 @@ mod tests {
             "custom:/cb",
         ] {
             assert!(matches!(check_redirect_uri(bad), Err(ClientError::InvalidRedirectUri(_))), "{bad}");
+        }
+    }
+
+    #[test]
+    fn loopback_redirect_uris_match_any_port() {
+        let yes = [
+            ("http://127.0.0.1/cb", "http://127.0.0.1:51004/cb"),
+            ("http://127.0.0.1:8080/cb?x=1", "http://127.0.0.1:9/cb?x=1"),
+            ("http://[::1]/cb", "http://[::1]:61000/cb"),
+            ("http://127.0.0.1", "http://127.0.0.1:1234"),
+            ("https://mairie.example.fr/cb", "https://mairie.example.fr/cb"),
+        ];
+        for (registered, presented) in yes {
+            assert!(redirect_uri_matches(registered, presented), "{registered} {presented}");
+        }
+        let no = [
+            ("http://127.0.0.1/cb", "http://127.0.0.1:51004/cb2"),
+            ("http://127.0.0.1/cb", "http://127.0.0.1:51004/cb?x=1"),
+            ("http://127.0.0.1/cb", "http://[::1]:51004/cb"),
+            ("http://127.0.0.1/cb", "http://127.0.0.10:51004/cb"),
+            ("http://127.0.0.1/cb", "http://127.0.0.1.evil.example/cb"),
+            ("http://127.0.0.1/cb", "http://127.0.0.1:/cb"),
+            ("http://127.0.0.1/cb", "http://127.0.0.1:123456/cb"),
+            ("http://127.0.0.1/cb", "https://127.0.0.1:443/cb"),
+            ("http://localhost/cb", "http://localhost:8080/cb"),
+            ("https://mairie.example.fr/cb", "https://mairie.example.fr:8443/cb"),
+        ];
+        for (registered, presented) in no {
+            assert!(!redirect_uri_matches(registered, presented), "{registered} {presented}");
         }
     }
 

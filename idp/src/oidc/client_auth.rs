@@ -4,7 +4,7 @@
 use axum::http::{HeaderMap, header};
 use base64::Engine as _;
 
-use super::error::{Challenge, OAuthError};
+use super::error::OAuthError;
 use super::params::Params;
 use crate::app::AppState;
 use crate::clients::documents::{self, KeysError};
@@ -18,11 +18,10 @@ const SKEW: i64 = 30;
 const MAX_ASSERTION_LIFETIME: i64 = 600;
 
 /// Identifies and authenticates the client of a back-channel request. Every
-/// failure is `invalid_client` (401), with a Basic challenge when Basic was used.
+/// failure is `invalid_client` (401, with a Basic challenge: `OAuthError`).
 pub async fn authenticate(state: &AppState, headers: &HeaderMap, params: &Params) -> Result<Client, OAuthError> {
     let basic = basic_credentials(headers)?;
-    let challenge = if basic.is_some() { Challenge::Basic } else { Challenge::None };
-    let fail = |why: &'static str| OAuthError::invalid_client(why).with_challenge(challenge);
+    let fail = |why: &'static str| OAuthError::invalid_client(why);
 
     let assertion = params.get("client_assertion");
     let used = [basic.is_some(), params.contains("client_secret"), assertion.is_some()];
@@ -54,8 +53,7 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap, params: &Params
         return Err(OAuthError::invalid_client(format!(
             "this client is registered for token_endpoint_auth_method {}",
             client.token_endpoint_auth_method.as_str()
-        ))
-        .with_challenge(challenge));
+        )));
     }
     match method {
         AuthMethod::ClientSecretBasic => {
@@ -81,7 +79,7 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap, params: &Params
 /// RFC 6749 §2.3.1: id and secret are form-urlencoded, then joined by `:`.
 pub fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuthError> {
     let Some(value) = headers.get(header::AUTHORIZATION) else { return Ok(None) };
-    let bad = || OAuthError::invalid_client("malformed Basic authorization header").with_challenge(Challenge::Basic);
+    let bad = || OAuthError::invalid_client("malformed Basic authorization header");
     let text = value.to_str().map_err(|_| bad())?;
     let Some(encoded) = text.strip_prefix("Basic ").or_else(|| text.strip_prefix("basic ")) else {
         return Err(bad());

@@ -16,6 +16,7 @@ mod logout;
 mod members;
 mod oidc_attacks;
 mod oidc_client_auth;
+mod oidc_conformance;
 mod oidc_consent;
 mod oidc_flow;
 mod oidc_sessions;

@@ -31,6 +31,37 @@ async fn wrong_secret_gets_401_with_a_basic_challenge() {
     assert_eq!(flow.redeem(&app, &code).await.0, 200);
 }
 
+/// RFC 9110 §15.5.2: every 401 of /token, /introspect and /revoke names a
+/// scheme, whether or not the client tried Basic.
+#[tokio::test]
+async fn every_client_authentication_401_carries_a_challenge() {
+    let app = TestApp::spawn().await;
+    let client = app
+        .register_client(NewClient {
+            client_name: "Service post".into(),
+            redirect_uris: vec![REDIRECT.into()],
+            token_endpoint_auth_method: Some("client_secret_post".into()),
+            ..Default::default()
+        })
+        .await;
+    let client_id = client.client.client_id.as_str();
+    let wrong_secret = [("grant_type", "client_credentials"), ("client_id", client_id), ("client_secret", "wrong")];
+    let anonymous = [("token", "whatever")];
+    let requests: [(&str, &[(&str, &str)]); 4] = [
+        ("/token", &wrong_secret),
+        ("/token", &[("grant_type", "client_credentials")]),
+        ("/introspect", &anonymous),
+        ("/revoke", &anonymous),
+    ];
+    for (path, form) in requests {
+        let response = app.client.post(app.url(path)).form(form).send().await.unwrap();
+        assert_eq!(response.status(), 401, "{path} {form:?}");
+        let challenge = response.headers().get("www-authenticate").map(|v| v.to_str().unwrap().to_owned());
+        assert_eq!(challenge.as_deref(), Some(r#"Basic realm="sesame", charset="UTF-8""#), "{path} {form:?}");
+        assert_eq!(response.json::<serde_json::Value>().await.unwrap()["error"], "invalid_client");
+    }
+}
+
 #[tokio::test]
 async fn a_client_must_use_its_registered_method() {
     let app = TestApp::spawn().await;

@@ -42,7 +42,7 @@ pub struct CodeRecord {
     pub grant: Grant,
     pub redirect_uri: String,
     pub code_challenge: String,
-    pub nonce: String,
+    pub nonce: Option<String>,
 }
 
 /// `GET` and `POST /authorize`.

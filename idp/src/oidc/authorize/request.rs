@@ -32,8 +32,10 @@ pub struct AuthorizationRequest {
     pub response_mode: ResponseMode,
     /// Requested scopes the client is registered for (others are ignored), sorted.
     pub scope: Scope,
-    pub state: String,
-    pub nonce: String,
+    /// Recommended, not required (RFC 6749 §4.1.1).
+    pub state: Option<String>,
+    /// Optional in the code flow (OIDC Core §3.1.2.1); PKCE binds the code.
+    pub nonce: Option<String>,
     pub code_challenge: String,
     pub prompt: Prompt,
     pub max_age: Option<i64>,
@@ -60,7 +62,7 @@ impl AuthorizationRequest {
         RedirectTarget {
             redirect_uri: self.redirect_uri.clone(),
             response_mode: self.response_mode,
-            state: Some(self.state.clone()),
+            state: self.state.clone(),
         }
     }
 
@@ -132,8 +134,8 @@ pub async fn validate(state: &AppState, params: &Params) -> Result<(Authorizatio
         .map_err(PageError::from)?
         .ok_or_else(|| PageError::bad_request("authz.unknown_client"))?;
     let redirect_uri = params.get("redirect_uri").ok_or_else(|| PageError::bad_request("authz.no_redirect_uri"))?;
-    // Exact string match (OAuth 2.0 Security BCP §4.1.3): no normalisation.
-    if !client.redirect_uris.iter().any(|u| u == redirect_uri) {
+    // Exact string match (OAuth 2.0 Security BCP §4.1.3), but for the port of a loopback IP (RFC 8252 §7.3).
+    if !client.accepts_redirect_uri(redirect_uri) {
         return Err(PageError::bad_request("authz.redirect_uri_mismatch").into());
     }
 
@@ -143,7 +145,7 @@ pub async fn validate(state: &AppState, params: &Params) -> Result<(Authorizatio
         Some("form_post") => ResponseMode::FormPost,
         Some(_) => ResponseMode::Query,
     };
-    let mut target = RedirectTarget {
+    let target = RedirectTarget {
         redirect_uri: redirect_uri.to_owned(),
         response_mode,
         state: params.get("state").map(str::to_owned),
@@ -181,16 +183,11 @@ pub async fn validate(state: &AppState, params: &Params) -> Result<(Authorizatio
             "this client is not registered for the authorization code flow",
         ));
     }
-    let Some(state_value) = params.get("state") else {
-        return Err(refuse(&target, ErrorCode::InvalidRequest, "state is required"));
-    };
-    target.state = Some(state_value.to_owned());
     let requested = Scope::parse(params.get("scope").unwrap_or_default());
     if !requested.contains("openid") {
         return Err(refuse(&target, ErrorCode::InvalidScope, "scope must contain openid"));
     }
     let scope = requested.narrowed_to(&client.scope).sorted();
-    let nonce = params.get("nonce").ok_or_else(|| refuse(&target, ErrorCode::InvalidRequest, "nonce is required"))?;
     let code_challenge = params
         .get("code_challenge")
         .ok_or_else(|| refuse(&target, ErrorCode::InvalidRequest, "code_challenge is required (PKCE with S256)"))?;
@@ -257,8 +254,8 @@ pub async fn validate(state: &AppState, params: &Params) -> Result<(Authorizatio
         redirect_uri: redirect_uri.to_owned(),
         response_mode,
         scope,
-        state: state_value.to_owned(),
-        nonce: nonce.to_owned(),
+        state: target.state.clone(),
+        nonce: params.get("nonce").map(str::to_owned),
         code_challenge: code_challenge.to_owned(),
         prompt,
         max_age,

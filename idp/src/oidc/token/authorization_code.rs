@@ -75,7 +75,7 @@ pub async fn exchange(state: &AppState, client: &Client, params: &Params) -> Res
     let now = state.clock.now();
     let event = release_event(client, &record.grant, Target::IdToken, &claim_names, now);
     let sub = subject_of(state, client, &identity.citizen);
-    let extras = IdTokenExtras { nonce: Some(&record.nonce), claims: id_token_claims };
+    let extras = IdTokenExtras { nonce: record.nonce.as_deref(), claims: id_token_claims };
     let minted = mint(state, client, &record.grant, &sub, Some(extras), None)?;
     if !state.db.login_session_active(&record.grant.sid, &record.grant.citizen_id, now).await? {
         return Err(OAuthError::invalid_grant("the sign-in this code belongs to has ended"));
