@@ -100,6 +100,9 @@ fn assertion_subject(jwt: &str) -> Option<String> {
 async fn verify_assertion(state: &AppState, client: &Client, jwt: &str) -> Result<(), OAuthError> {
     let fail = |why: &'static str| OAuthError::invalid_client(why);
     let header = keys::segment(jwt, 0).ok_or_else(|| fail("client_assertion is not a JWT"))?;
+    if !header.get("typ").is_none_or(|typ| typ.as_str().is_some_and(assertion_type_ok)) {
+        return Err(fail("client_assertion typ must be client-authentication+jwt or JWT"));
+    }
     let kid = header.get("kid").and_then(|k| k.as_str());
     let claims = match (&client.jwks, &client.jwks_uri) {
         (Some(set), _) => verify_with(set, jwt, kid),
@@ -112,16 +115,11 @@ async fn verify_assertion(state: &AppState, client: &Client, jwt: &str) -> Resul
     if text("iss") != Some(&client.client_id) || text("sub") != Some(&client.client_id) {
         return Err(fail("client_assertion iss and sub must be the client_id"));
     }
-    let token_endpoint = state.config.url(super::paths::TOKEN);
-    let audience_ok = match claims.get("aud") {
-        Some(serde_json::Value::String(aud)) => *aud == token_endpoint || *aud == state.config.issuer,
-        Some(serde_json::Value::Array(list)) => {
-            list.iter().any(|a| a.as_str() == Some(&token_endpoint) || a.as_str() == Some(&state.config.issuer))
-        }
-        _ => false,
-    };
-    if !audience_ok {
-        return Err(fail("client_assertion aud must be the token endpoint or the issuer"));
+    // draft-ietf-oauth-rfc7523bis §4: the issuer identifier alone, as one
+    // string; a token endpoint URL or an array (the 2025 audience injection,
+    // where an assertion meant for another server is replayed here) never.
+    if text("aud") != Some(&state.config.issuer) {
+        return Err(fail("client_assertion aud must be the issuer identifier, as a single string"));
     }
     let exp = claims.get("exp").and_then(|v| v.as_i64()).ok_or_else(|| fail("client_assertion exp is required"))?;
     if exp + SKEW <= now {
@@ -142,6 +140,15 @@ async fn verify_assertion(state: &AppState, client: &Client, jwt: &str) -> Resul
         return Err(fail("client_assertion jti was already used"));
     }
     Ok(())
+}
+
+/// draft-ietf-oauth-rfc7523bis §5: `client-authentication+jwt` (the
+/// `application/` prefix may be left out, RFC 7515 §4.1.9), or the `JWT`
+/// most libraries write; media types compare without case.
+fn assertion_type_ok(typ: &str) -> bool {
+    let typ = typ.to_ascii_lowercase();
+    let typ = typ.strip_prefix("application/").unwrap_or(&typ);
+    typ == "client-authentication+jwt" || typ == "jwt"
 }
 
 /// The claims of `jwt` if a key of `set` (the one named `kid`, if any) verifies it.
