@@ -189,9 +189,13 @@ async fn decide(
 ) -> Result<Response, OAuthError> {
     let now = state.clock.now();
     let auth = AuthSession::current(session, &state.db, now).await.map_err(|e| OAuthError::failed(&e))?;
-    // Whether the signed-in citizen is someone other than the one id_token_hint names.
-    let other_person = match (&auth, request.hinted_subject.as_deref()) {
-        (Some(auth), Some(hinted)) => hinted != subject(state, client, &auth.citizen_id).await?,
+    // Whether the signed-in citizen is someone other than the one id_token_hint
+    // or a `sub` value in `claims` names: then sign in again (as that citizen).
+    let other_person = match &auth {
+        Some(auth) if request.named_subjects().next().is_some() => {
+            let sub = subject(state, client, &auth.citizen_id).await?;
+            request.named_subjects().any(|named| named != sub)
+        }
         _ => false,
     };
     let login_needed = match &auth {
@@ -223,11 +227,12 @@ async fn decide(
     let Some(auth) = auth else {
         return Err(OAuthError::server("signed-in session vanished"));
     };
-    // Signed in afresh, but as someone other than the hinted citizen (OIDC Core §3.1.2.1).
+    // Signed in afresh, but as someone other than the citizen named (OIDC Core
+    // §3.1.2.1, §5.5.1: never an answer for another user).
     if other_person {
         return Err(OAuthError::new(
             ErrorCode::LoginRequired,
-            "the signed-in citizen is not the one id_token_hint names",
+            "the signed-in citizen is not the one id_token_hint or the claims request names",
         ));
     }
     // A voluntary level not reached is not an error: the ID token says the real one.

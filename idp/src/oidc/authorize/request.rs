@@ -84,6 +84,16 @@ impl AuthorizationRequest {
         }
     }
 
+    /// The subjects this request names: an `id_token_hint`'s, and a `sub`
+    /// requested with a value in `claims` (OIDC Core §5.5.1). The provider
+    /// answers only for that citizen.
+    pub fn named_subjects(&self) -> impl Iterator<Item = &str> {
+        let requested = ["id_token", "userinfo"]
+            .into_iter()
+            .filter_map(|member| self.claims.get(member)?.get("sub")?.get("value")?.as_str());
+        self.hinted_subject.as_deref().into_iter().chain(requested)
+    }
+
     fn essential_acr(&self) -> Option<Vec<String>> {
         let acr = self.claims.get("id_token")?.get("acr")?;
         if acr.get("essential").and_then(|e| e.as_bool()) != Some(true) {
