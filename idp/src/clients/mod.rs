@@ -171,6 +171,9 @@ pub struct Client {
     pub metadata: ExtraMetadata,
     /// Entitlement: consent is not asked (first-party services; administrators only).
     pub skip_consent: bool,
+    /// Exempt from PKCE by a global administrator, for this reason; `nonce`
+    /// is then required (RFC 9700 §2.1.1). Confidential clients only.
+    pub pkce_exempt_reason: Option<String>,
     /// Seconds the previous secret outlives a rotation.
     pub secret_overlap: i64,
     pub registered_by: Origin,
@@ -204,6 +207,7 @@ impl Client {
         new.organisation_id = self.organisation_id.clone().unwrap_or_default();
         new.public_subject = self.public_subject();
         new.skip_consent = self.skip_consent;
+        new.pkce_exempt_reason = self.pkce_exempt_reason.clone();
         new.secret_overlap = Some(self.secret_overlap);
     }
 
@@ -258,6 +262,7 @@ impl Client {
             extra: self.metadata.clone(),
             public_subject: self.public_subject(),
             skip_consent: self.skip_consent,
+            pkce_exempt_reason: self.pkce_exempt_reason.clone(),
             secret_overlap: Some(self.secret_overlap),
             origin: self.registered_by,
         }
@@ -311,6 +316,7 @@ impl Client {
             client_name: r.client_name,
             sector: r.sector,
             skip_consent: r.skip_consent,
+            pkce_exempt_reason: r.pkce_exempt_reason,
             secret_overlap: r.secret_overlap,
             created_at: r.created_at,
             updated_at: r.updated_at,
@@ -343,6 +349,8 @@ pub struct NewClient {
     pub public_subject: bool,
     /// Entitlement (administrators only): no consent page (first-party service).
     pub skip_consent: bool,
+    /// Global administrators only: exempt from PKCE, for this reason.
+    pub pkce_exempt_reason: Option<String>,
     pub secret_overlap: Option<i64>,
     pub origin: Origin,
 }
@@ -494,13 +502,13 @@ pub async fn update(
         (false, true) => (SecretChange::Clear, None),
         (false, false) => (SecretChange::Keep, None),
     };
-    let event = actor.record(
-        AdminAction::ClientUpdated,
-        record.organisation_id.as_deref(),
-        client_id,
-        serde_json::json!({ "from_version": record.version }),
-        now,
-    );
+    let mut detail = serde_json::json!({ "from_version": record.version });
+    // The administrators' log says who exempted a client from PKCE, and why.
+    if record.pkce_exempt_reason != current.pkce_exempt_reason {
+        detail["pkce_exempt"] = serde_json::json!(record.pkce_exempt_reason.is_some());
+        detail["pkce_exempt_reason"] = serde_json::json!(record.pkce_exempt_reason);
+    }
+    let event = actor.record(AdminAction::ClientUpdated, record.organisation_id.as_deref(), client_id, detail, now);
     if !db.update_client(&record, &secret, &event).await? {
         return Err(ClientError::Conflict(format!(
             "client {client_id:?} was changed by someone else meanwhile: read it again and retry"

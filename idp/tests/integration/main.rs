@@ -25,6 +25,7 @@ mod ops;
 mod outages;
 mod passkey_attacks;
 mod passkeys;
+mod pkce_exemption;
 mod rate_limits;
 mod recovery;
 mod registration;

@@ -41,7 +41,8 @@ const PENDING_KEY: &str = "pending_authorizations";
 pub struct CodeRecord {
     pub grant: Grant,
     pub redirect_uri: String,
-    pub code_challenge: String,
+    /// `None` only for a client exempt from PKCE (then `nonce` is set).
+    pub code_challenge: Option<String>,
     pub nonce: Option<String>,
 }
 

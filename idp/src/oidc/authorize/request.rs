@@ -36,7 +36,8 @@ pub struct AuthorizationRequest {
     pub state: Option<String>,
     /// Optional in the code flow (OIDC Core §3.1.2.1); PKCE binds the code.
     pub nonce: Option<String>,
-    pub code_challenge: String,
+    /// Required, except of a client a global administrator exempted (then `nonce` is).
+    pub code_challenge: Option<String>,
     pub prompt: Prompt,
     pub max_age: Option<i64>,
     pub acr_values: Vec<String>,
@@ -198,21 +199,20 @@ pub async fn validate(state: &AppState, params: &Params) -> Result<(Authorizatio
         return Err(refuse(&target, ErrorCode::InvalidScope, "scope must contain openid"));
     }
     let scope = requested.narrowed_to(&client.scope).sorted();
-    let code_challenge = params
-        .get("code_challenge")
-        .ok_or_else(|| refuse(&target, ErrorCode::InvalidRequest, "code_challenge is required (PKCE with S256)"))?;
-    if params.get("code_challenge_method") != Some("S256") {
-        return Err(refuse(&target, ErrorCode::InvalidRequest, "code_challenge_method must be S256"));
-    }
-    if code_challenge.len() != 43
-        || !code_challenge.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
-        return Err(refuse(
-            &target,
-            ErrorCode::InvalidRequest,
-            "code_challenge must be the base64url SHA-256 of the verifier (43 characters)",
-        ));
-    }
+    let code_challenge = match params.get("code_challenge") {
+        Some(challenge) => {
+            Some(code_challenge(params, challenge).map_err(|why| refuse(&target, ErrorCode::InvalidRequest, why))?)
+        }
+        // RFC 9700 §2.1.1: a confidential client exempted by an administrator
+        // defends its code with nonce instead.
+        None if client.pkce_exempt_reason.is_some() => {
+            if !params.contains("nonce") {
+                return Err(refuse(&target, ErrorCode::InvalidRequest, "nonce is required without a code_challenge"));
+            }
+            None
+        }
+        None => return Err(refuse(&target, ErrorCode::InvalidRequest, "code_challenge is required (PKCE with S256)")),
+    };
     let mut prompt = Prompt::default();
     for value in crate::scope::space_separated(params.get("prompt").unwrap_or_default()) {
         match value {
@@ -266,7 +266,7 @@ pub async fn validate(state: &AppState, params: &Params) -> Result<(Authorizatio
         scope,
         state: target.state.clone(),
         nonce: params.get("nonce").map(str::to_owned),
-        code_challenge: code_challenge.to_owned(),
+        code_challenge,
         prompt,
         max_age,
         acr_values: match params.get("acr_values") {
@@ -283,6 +283,17 @@ pub async fn validate(state: &AppState, params: &Params) -> Result<(Authorizatio
         sent_to_sign_in: false,
     };
     Ok((request, client))
+}
+
+/// RFC 7636 §4.3, S256 only.
+fn code_challenge(params: &Params, challenge: &str) -> Result<String, &'static str> {
+    if params.get("code_challenge_method") != Some("S256") {
+        return Err("code_challenge_method must be S256");
+    }
+    if challenge.len() != 43 || !challenge.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        return Err("code_challenge must be the base64url SHA-256 of the verifier (43 characters)");
+    }
+    Ok(challenge.to_owned())
 }
 
 /// OIDC Core §5.5: an object whose `userinfo` / `id_token` members are
