@@ -252,6 +252,9 @@ pub const MESSAGES: &[(&str, &str)] = &[
     ("logout.frame_title", "Signing out of a service"),
     ("logout.back_to_service", "Back to the service"),
     ("logout.sign_in_again", "Sign in again"),
+    ("continue.title", "Back to the service"),
+    ("continue.text", "Taking you back to the service…"),
+    ("continue.link", "Continue to the service"),
     ("logout.bad_hint", "This sign-out request was not issued by Sésame for this service."),
     ("account.counter_title", "At your town hall's counter"),
     (

@@ -273,6 +273,9 @@ pub const MESSAGES: &[(&str, &str)] = &[
     ("logout.frame_title", "Déconnexion d’un service"),
     ("logout.back_to_service", "Revenir au service"),
     ("logout.sign_in_again", "Se reconnecter"),
+    ("continue.title", "Retour au service"),
+    ("continue.text", "Retour au service en cours…"),
+    ("continue.link", "Continuer vers le service"),
     ("logout.bad_hint", "La demande de déconnexion n’a pas été émise par Sésame pour ce service."),
     ("account.counter_title", "Au guichet de votre mairie"),
     (

@@ -67,12 +67,11 @@ pub async fn show(
     let path = format!("/authorize/consent/{id}");
     let frame = Frame { lang, csrf: &token, signed_in: true, path: &path };
     let mut response = html(StatusCode::OK, pages::consent::consent(&frame, &view));
-    // Either answer ends at the service: its origin must be a form target.
-    let mut policy = crate::web::csp_allowing_form_to(&request.redirect_uri);
+    // The form posts here only (`form-action 'self'`): the answer reaches the
+    // service through a page (`AuthorizationRequest::after_form`).
     if let Some(logo) = &client.metadata.logo_uri {
-        policy = crate::web::csp_allowing_image_from(&policy, logo);
+        crate::web::set_csp(&mut response, &crate::web::csp_allowing_image_from(crate::web::CSP, logo));
     }
-    crate::web::set_csp(&mut response, &policy);
     Ok(response)
 }
 
@@ -80,11 +79,15 @@ pub async fn show(
 pub async fn decide(
     State(state): State<AppState>,
     session: Session,
+    lang: Lang,
     MaybeSignedIn(auth): MaybeSignedIn,
     Path(id): Path<String>,
     form: CsrfForm,
 ) -> Result<Response, PageError> {
     let Some((request, client, auth)) = load(&state, &session, &id, auth).await? else { return Ok(resume(&id)) };
+    // Whatever the service's callback does next (a redirect to another
+    // origin, an SSO portal's), this form's CSP must not govern it.
+    let request = AuthorizationRequest { after_form: Some(lang), ..request };
     match form.field("decision").as_deref() {
         Some("allow") => {}
         Some("deny") => {

@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 
 /// Strict by default; pages that need more (WebAuthn scripts) get it from
 /// their own handlers, never by loosening this.
-const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+pub(crate) const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                    connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; \
                    report-uri /csp-report";
 

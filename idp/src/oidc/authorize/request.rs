@@ -56,6 +56,11 @@ pub struct AuthorizationRequest {
     /// `received_at` then satisfies `prompt=login`, `max_age` and the hint.
     #[serde(default)]
     pub sent_to_sign_in: bool,
+    /// Set (to the page's language) when the citizen answered one of our
+    /// forms for this request: the answer then reaches the client through
+    /// a page, beyond the reach of that form's `form-action`.
+    #[serde(default)]
+    pub after_form: Option<crate::i18n::Lang>,
 }
 
 impl AuthorizationRequest {
@@ -64,6 +69,7 @@ impl AuthorizationRequest {
             redirect_uri: self.redirect_uri.clone(),
             response_mode: self.response_mode,
             state: self.state.clone(),
+            in_page: self.after_form,
         }
     }
 
@@ -160,6 +166,7 @@ pub async fn validate(state: &AppState, params: &Params) -> Result<(Authorizatio
         redirect_uri: redirect_uri.to_owned(),
         response_mode,
         state: params.get("state").map(str::to_owned),
+        in_page: None,
     };
     let refuse = |target: &RedirectTarget, code: ErrorCode, why: &'static str| {
         Refusal::Redirect(target.clone(), OAuthError::new(code, why))
@@ -281,6 +288,7 @@ pub async fn validate(state: &AppState, params: &Params) -> Result<(Authorizatio
         received_at: state.clock.now(),
         consented: false,
         sent_to_sign_in: false,
+        after_form: None,
     };
     Ok((request, client))
 }
