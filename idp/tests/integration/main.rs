@@ -8,6 +8,7 @@ mod binary;
 mod browser;
 mod cache;
 mod counter;
+mod cross_site;
 mod developers;
 mod discovery;
 mod federation;

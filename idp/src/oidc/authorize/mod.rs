@@ -24,7 +24,7 @@ use crate::endings::cache_keys;
 use crate::login::AuthSession;
 use crate::outage::{Dependency, Failure};
 use crate::random;
-use crate::web::extract::remember_ui_locales;
+use crate::web::extract::{again_as_get, carries_session_cookie, remember_ui_locales};
 use crate::web::respond::PageError;
 
 /// Authorization codes live 60 s (DESIGN.md; RFC 6749 §4.1.2 says at most 10 min).
@@ -72,6 +72,11 @@ pub async fn authorize(
         tracing::info!(reason = %e.description, "malformed authorization request");
         PageError::bad_request("authz.malformed")
     })?;
+    // A POST from another site never sees the session (SameSite=Lax): without
+    // the cookie, touching the session would set a new one over the citizen's.
+    if method == Method::POST && !carries_session_cookie(&headers) {
+        return Ok(again_as_get(super::paths::AUTHORIZE, &params));
+    }
     // Pages from here on (sign-in, consent, errors) speak the language asked for.
     remember_ui_locales(&session, params.get("ui_locales")).await;
     match request::validate(&state, &params).await {

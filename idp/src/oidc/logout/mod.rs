@@ -20,7 +20,7 @@ use crate::endings::{self, LoginEnd};
 use crate::i18n::Lang;
 use crate::login::AuthSession;
 use crate::web::csrf;
-use crate::web::extract::{CsrfForm, MaybeSignedIn, negotiate};
+use crate::web::extract::{CsrfForm, MaybeSignedIn, again_as_get, carries_session_cookie, negotiate};
 use crate::web::pages::{self, Frame};
 use crate::web::respond::{PageError, continue_to, html};
 
@@ -101,6 +101,11 @@ pub async fn end_session(
 ) -> Result<Response, PageError> {
     let raw: &[u8] = if method == Method::POST { &body } else { query.as_deref().unwrap_or_default().as_bytes() };
     let params = Params::parse(raw).map_err(|_| PageError::bad_request("authz.malformed"))?;
+    // A POST from another site never sees the session (SameSite=Lax): it
+    // would look signed out while every login lives on. Ask again as a GET.
+    if method == Method::POST && !carries_session_cookie(&headers) {
+        return Ok(again_as_get(super::paths::END_SESSION, &params));
+    }
     // The request's own `ui_locales`, wherever it was sent (query or body).
     let lang = negotiate(Some(&session), headers.get(header::ACCEPT_LANGUAGE), params.get("ui_locales")).await;
     let request = validate(&state, &params).await.map_err(PageError::bad_request)?;
