@@ -23,7 +23,7 @@ use crate::web::respond::{PageError, html, see_other};
 
 /// The pending request this browser started, its client, and the
 /// signed-in citizen; `None` when signed out meanwhile (see [`resume`]).
-async fn load(
+pub(super) async fn load(
     state: &AppState,
     session: &Session,
     id: &str,
@@ -37,7 +37,7 @@ async fn load(
 }
 
 /// Signed out meanwhile: the request resumes through sign-in.
-fn resume(id: &str) -> Response {
+pub(super) fn resume(id: &str) -> Response {
     see_other(&format!("/authorize/continue/{id}"))
 }
 

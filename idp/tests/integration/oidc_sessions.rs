@@ -45,7 +45,7 @@ async fn without_a_session_the_citizen_is_sent_to_sign_in_and_comes_back() {
 
 /// Puts `auth` into the session behind `cookie` (what sign-in does), keeping
 /// its other data (the pending requests).
-async fn sign_in_same_browser(app: &TestApp, cookie: &str, auth: &idp::login::AuthSession) -> String {
+pub(crate) async fn sign_in_same_browser(app: &TestApp, cookie: &str, auth: &idp::login::AuthSession) -> String {
     use tower_sessions::SessionStore as _;
     let store = app.state.cache.sessions();
     let id: tower_sessions::session::Id = cookie.split_once('=').unwrap().1.parse().unwrap();

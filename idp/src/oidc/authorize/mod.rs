@@ -12,7 +12,7 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
-use self::request::{AuthorizationRequest, Refusal, WantedAcr};
+use self::request::{AccountChoice, AuthorizationRequest, Refusal, WantedAcr};
 use self::response::redirect;
 use super::error::{ErrorCode, OAuthError};
 use super::grant::{Grant, subject};
@@ -204,17 +204,18 @@ async fn decide(
         }
         _ => false,
     };
+    // A sign-in this request asked for satisfies prompt=login and max_age, and chose the account.
+    let fresh = auth.as_ref().is_some_and(|auth| request.sent_to_sign_in && auth.auth_time >= request.received_at);
+    let another_account = request.account_choice == Some(AccountChoice::Another);
     let login_needed = match &auth {
         None => true,
         Some(auth) => {
-            // A sign-in this request asked for satisfies prompt=login and max_age.
-            let fresh = request.sent_to_sign_in && auth.auth_time >= request.received_at;
             let too_old = request.max_age.is_some_and(|max| now - auth.auth_time > max);
             // A voluntary level never turns prompt=none into an error: the real level is returned.
             let wanted = request.wanted_acr();
             let may_step_up = !matches!(wanted, WantedAcr::Voluntary(_)) || !request.prompt.none;
             let step_up = !fresh && may_step_up && step_up_helps(state, auth, wanted).await?;
-            !fresh && (request.prompt.login || too_old || other_person || step_up)
+            !fresh && (request.prompt.login || too_old || other_person || step_up || another_account)
         }
     };
     if login_needed {
@@ -240,6 +241,13 @@ async fn decide(
             ErrorCode::LoginRequired,
             "the signed-in citizen is not the one id_token_hint or the claims request names",
         ));
+    }
+    // OIDC Core §3.1.2.1 `select_account`: the signed-in citizen chooses
+    // between going on as themselves and signing in as someone else (a
+    // sign-in this request caused has already chosen).
+    if request.prompt.select_account && request.account_choice.is_none() && !fresh {
+        let id = save_pending(state, session, pending_id, &request).await.map_err(|e| OAuthError::failed(&e))?;
+        return Ok(redirect(&format!("/authorize/select-account/{id}")));
     }
     // A voluntary level not reached is not an error: the ID token says the real one.
     if let WantedAcr::Essential(wanted) = request.wanted_acr()

@@ -61,6 +61,19 @@ pub struct AuthorizationRequest {
     /// a page, beyond the reach of that form's `form-action`.
     #[serde(default)]
     pub after_form: Option<crate::i18n::Lang>,
+    /// The citizen's answer on the account choice (`prompt=select_account`).
+    #[serde(default)]
+    pub account_choice: Option<AccountChoice>,
+}
+
+/// What the citizen chose on the account choice page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountChoice {
+    /// Go on as the signed-in citizen.
+    Current,
+    /// Sign in again, as someone else.
+    Another,
 }
 
 impl AuthorizationRequest {
@@ -289,6 +302,7 @@ pub async fn validate(state: &AppState, params: &Params) -> Result<(Authorizatio
         consented: false,
         sent_to_sign_in: false,
         after_form: None,
+        account_choice: None,
     };
     Ok((request, client))
 }
