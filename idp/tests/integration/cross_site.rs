@@ -23,7 +23,7 @@ async fn a_cross_site_post_to_authorize_reaches_the_session_and_never_replaces_i
     assert_eq!(response.status(), 303);
     assert!(response.headers().get("set-cookie").is_none(), "no fresh session over the citizen's");
     let again = response.headers()["location"].to_str().unwrap().to_owned();
-    let (path, query) = again.split_once('?').unwrap();
+    let (path, _) = again.split_once('?').unwrap();
     assert_eq!(path, "/authorize");
     let sent: std::collections::HashMap<String, String> = flow.params(&[]).into_iter().collect();
     assert_eq!(query_of(&again), sent, "the same request, as a GET");
