@@ -7,15 +7,15 @@
 // /logout from another site, where the SameSite=Lax session is not sent.
 // The account choice is audited with axe-core (WCAG 2.1 A/AA), fr and en.
 //
-// usage: node portal.mjs <issuer> <authorize-url> <application-origin>
+// usage: node portal.mjs <issuer> <authorize-url> <application-origin> <form-post-authorize-url>
 //   CHROMIUM  browser binary (default /usr/bin/chromium)
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { chromium } from "playwright-core";
 
-const [issuer, authorize, application] = process.argv.slice(2);
-if (!application) {
-  console.error("usage: node portal.mjs <issuer> <authorize-url> <application-origin>");
+const [issuer, authorize, application, formPost] = process.argv.slice(2);
+if (!formPost) {
+  console.error("usage: node portal.mjs <issuer> <authorize-url> <application-origin> <form-post-authorize-url>");
   process.exit(2);
 }
 const require = createRequire(import.meta.url);
@@ -88,6 +88,10 @@ try {
     await page.getByRole("button", { name: button }).click();
     await arrived("/app", "Application ouverte");
   }
+
+  step("response_mode=form_post: the code is posted to the portal, which sends the browser on");
+  await page.goto(formPost);
+  await arrived("/app", "Application ouverte");
 
   step("the application POSTs to /logout from its own origin; the citizen confirms");
   await page.goto(`${application}/sign-out`);  // its form names ui_locales=fr

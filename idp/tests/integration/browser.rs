@@ -108,6 +108,14 @@ async fn an_sso_portal_on_two_origins_in_headless_chromium() {
                     let to = format!("{to}/app");
                     async move { Redirect::to(&to) }
                 }
+            })
+            .post({
+                let (codes, to) = (codes.clone(), application.clone());
+                move |axum::Form(form): axum::Form<std::collections::HashMap<String, String>>| {
+                    codes.lock().unwrap().extend(form.get("code").cloned());
+                    let to = format!("{to}/app");
+                    async move { Redirect::to(&to) }
+                }
             }),
         )
         .route(
@@ -149,10 +157,10 @@ async fn an_sso_portal_on_two_origins_in_headless_chromium() {
 
     let query = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(params(&[])).finish();
     let authorize = format!("{}/authorize?{query}", app.issuer);
-    run_script(&chromium, "portal.mjs", &[&app.issuer, &authorize, &application]).await;
-    assert_eq!(
-        codes.lock().unwrap().len(),
-        3,
-        "the portal received a code after consent and after each account choice"
-    );
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params(&[("response_mode", "form_post")]))
+        .finish();
+    let form_post = format!("{}/authorize?{query}", app.issuer);
+    run_script(&chromium, "portal.mjs", &[&app.issuer, &authorize, &application, &form_post]).await;
+    assert_eq!(codes.lock().unwrap().len(), 4, "a code after consent, after each account choice, by form_post");
 }

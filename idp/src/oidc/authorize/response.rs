@@ -76,7 +76,7 @@ pub use crate::web::pages::form_post::{FORM_POST_SCRIPT, FORM_POST_SCRIPT_PATH};
 fn form_post(action: &str, params: &[(&'static str, String)]) -> Response {
     let mut response = Html(crate::web::pages::form_post::form_post(action, params)).into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    crate::web::set_csp(&mut response, &crate::web::csp_allowing_form_to(action));
+    crate::web::set_csp(&mut response, &crate::web::csp_for_form_post());
     response
 }
 
