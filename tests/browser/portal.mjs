@@ -47,7 +47,8 @@ const deadline = setTimeout(() => {
 try {
   const context = await browser.newContext({ viewport: { width: 360, height: 780 }, locale: "fr-FR" });
   const page = await context.newPage();
-  page.setDefaultTimeout(15_000);
+  // Generous: the runner may be busy (each step is one or two navigations).
+  page.setDefaultTimeout(30_000);
   page.on("console", (m) => { if (m.type() === "error") console.error(`[page] ${m.text()}`); });
   page.on("response", (r) => { if (r.status() >= 400) console.error(`[page] ${r.request().method()} ${r.url()} → ${r.status()}`); });
   const cdp = await context.newCDPSession(page);
