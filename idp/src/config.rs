@@ -51,6 +51,21 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "10.20.0.0/16",
         "Internal ranges (CIDRs) the provider may call at URLs clients registered (jwks_uri, sector documents, logout)",
     ),
+    ("RETENTION_AUDIT_LOG", "365d", "Citizens' audit events older than this are purged (at least 180d)"),
+    ("RETENTION_ADMIN_LOG", "365d", "Administrators' log entries older than this are purged (at least 180d)"),
+    (
+        "RETENTION_ENDED_TOKENS",
+        "7d",
+        "Refresh tokens and grants are purged this long after they expired or were revoked",
+    ),
+    ("RETENTION_LOGOUT_NOTICES", "30d", "Back-channel logout notices are purged this long after delivery or giving up"),
+    (
+        "RETENTION_RELEASE_RECORDS",
+        "365d",
+        "What a deleted account leaves (claims, service, time; no person) is kept this long",
+    ),
+    ("RETENTION_DORMANT_ACCOUNTS", "off", "off, or delete accounts with no sign-in for this long (at least 365d)"),
+    ("RETENTION_BATCH", "1000", "Most rows of each kind one upkeep round (every 30 s) purges"),
 ];
 
 /// Where the master key comes from.
@@ -124,6 +139,7 @@ pub struct Config {
     /// Refused ranges (private, loopback, link-local) that URLs clients
     /// registered may reach all the same (`clients::outbound`).
     pub outbound_allow: Vec<IpNet>,
+    pub retention: crate::retention::Policy,
 }
 
 /// Shared rate limits (`web::rate_limit`): counts per fixed window.
@@ -163,26 +179,6 @@ impl IpNet {
             }
         };
         Ok(Self { addr, prefix })
-    }
-
-    /// A range written as its network: no host bits set (`10.20.0.0/16`,
-    /// not `10.20.1.1/16`, which is likely a typo).
-    pub fn parse_network(value: &str) -> Result<Self, String> {
-        let net = Self::parse(value)?;
-        let lowest = match net.addr {
-            IpAddr::V4(v4) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(net.prefix)).unwrap_or(0);
-                IpAddr::V4((u32::from(v4) & mask).into())
-            }
-            IpAddr::V6(v6) => {
-                let mask = u128::MAX.checked_shl(128 - u32::from(net.prefix)).unwrap_or(0);
-                IpAddr::V6((u128::from(v6) & mask).into())
-            }
-        };
-        if lowest != net.addr {
-            return Err(format!("{value:?} has host bits set; write the network ({lowest}/{})", net.prefix));
-        }
-        Ok(net)
     }
 
     pub fn contains(&self, ip: IpAddr) -> bool {
@@ -305,7 +301,7 @@ impl Config {
             v.split(',')
                 .map(str::trim)
                 .filter(|s| !s.is_empty())
-                .map(IpNet::parse_network)
+                .map(crate::clients::outbound::network)
                 .collect::<Result<Vec<_>, _>>()
         });
         let rate_limits = match (rate_window, per_address, per_client, recovery_per_citizen, trusted_proxies) {
@@ -314,6 +310,8 @@ impl Config {
             }
             _ => None,
         };
+
+        let retention = p.retention();
 
         let (Some(issuer), Some(bind), Some(ops_bind)) = (issuer, bind, ops_bind) else {
             return Err(ConfigError { problems });
@@ -351,6 +349,7 @@ impl Config {
             dependency_timeout,
             rate_limits,
             outbound_allow,
+            retention,
         );
         match settings {
             (
@@ -364,6 +363,7 @@ impl Config {
                 Some(dependency_timeout),
                 Some(rate_limits),
                 Some(outbound_allow),
+                Some(retention),
             ) if problems.is_empty() => Ok(Config {
                 issuer,
                 bind,
@@ -382,6 +382,7 @@ impl Config {
                 dependency_timeout,
                 rate_limits,
                 outbound_allow,
+                retention,
             }),
             _ => Err(ConfigError { problems }),
         }
@@ -478,7 +479,7 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-struct Parser<'a> {
+pub(crate) struct Parser<'a> {
     raw: &'a BTreeMap<String, String>,
     problems: &'a mut Vec<Problem>,
 }
@@ -489,7 +490,12 @@ impl Parser<'_> {
         self.problems.push(Problem::new(&format!("SESAME_{name}"), message.to_owned(), example));
     }
 
-    fn parse<T>(&mut self, name: &str, default: &str, parse: impl Fn(&str) -> Result<T, String>) -> Option<T> {
+    pub(crate) fn parse<T>(
+        &mut self,
+        name: &str,
+        default: &str,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Option<T> {
         let value = self.raw.get(name).map(String::as_str).unwrap_or(default);
         match parse(value.trim()) {
             Ok(v) => Some(v),

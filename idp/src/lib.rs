@@ -20,7 +20,10 @@ pub mod oidc;
 pub mod ops;
 pub mod outage;
 pub mod passkey;
+#[cfg(test)]
+mod properties;
 pub mod random;
+pub mod retention;
 pub mod scope;
 pub mod server;
 pub mod store;

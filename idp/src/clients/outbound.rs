@@ -103,6 +103,26 @@ fn classify_v6(ip: Ipv6Addr) -> Option<Refused> {
     }
 }
 
+/// A range of `SESAME_OUTBOUND_ALLOW`, written as its network: no host bits
+/// set (`10.20.0.0/16`, not `10.20.1.1/16`, which is likely a typo).
+pub fn network(value: &str) -> Result<IpNet, String> {
+    let net = IpNet::parse(value)?;
+    let lowest = match net.addr {
+        IpAddr::V4(v4) => {
+            let mask = u32::MAX.checked_shl(32 - u32::from(net.prefix)).unwrap_or(0);
+            IpAddr::V4((u32::from(v4) & mask).into())
+        }
+        IpAddr::V6(v6) => {
+            let mask = u128::MAX.checked_shl(128 - u32::from(net.prefix)).unwrap_or(0);
+            IpAddr::V6((u128::from(v6) & mask).into())
+        }
+    };
+    if lowest != net.addr {
+        return Err(format!("{value:?} has host bits set; write the network ({lowest}/{})", net.prefix));
+    }
+    Ok(net)
+}
+
 /// Which addresses outbound requests to registrant-chosen URLs may reach.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OutboundPolicy {

@@ -166,6 +166,16 @@ pub(super) fn validate(new: &NewClient) -> Result<Valid, ClientError> {
         }
         (false, None, None) => {}
     }
+    if let Some(reason) = &new.pkce_exempt_reason {
+        // RFC 9700 §2.1.1: nonce stands in for PKCE only where the code is
+        // redeemed with the client's own credentials.
+        if auth_method == AuthMethod::None {
+            return Err(meta("a public client (token_endpoint_auth_method none) is never exempt from PKCE".into()));
+        }
+        if reason.trim().is_empty() || reason.chars().count() > 500 {
+            return Err(meta("a PKCE exemption needs a reason of 1 to 500 characters".into()));
+        }
+    }
     if grant_types.iter().any(|g| g == GRANT_CLIENT_CREDENTIALS) && auth_method == AuthMethod::None {
         return Err(meta(
             "grant_types: client_credentials needs a confidential client (token_endpoint_auth_method other than none)"
@@ -260,7 +270,48 @@ pub(super) fn record_of(
         previous_secret_expires_at: None,
         secret_overlap: valid.secret_overlap,
         skip_consent: new.skip_consent,
+        pkce_exempt_reason: new.pkce_exempt_reason.as_ref().map(|r| r.trim().to_owned()),
         registered_by: new.origin.as_str().to_owned(),
         version: 1,
+    }
+}
+
+/// Property tests (README "Test it": the long run).
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::check_redirect_uri;
+    use crate::clients::metadata::check_url;
+
+    /// URLs near the edge of the rules: loopback or not, http or https,
+    /// ports, paths with wildcards, queries and fragments.
+    const NEAR_VALID: &str = "(https|http|ftp)://(localhost|127\\.0\\.0\\.1|\\[::1\\]|10\\.0\\.0\\.1|[a-z]{1,8}\\.fr)\
+                              (:[0-9]{1,4})?(/[a-zA-Z0-9._~%*@:-]{0,12}){0,3}(\\?[a-z=&*]{0,10})?(#[a-z]{0,5})?";
+
+    proptest! {
+        #![proptest_config(crate::properties::config())]
+
+        #[test]
+        fn any_text_is_accepted_only_as_a_safe_absolute_url(uri in any::<String>()) {
+            if let Ok(url) = check_redirect_uri(&uri) {
+                let loopback = crate::clients::is_loopback(url.host_str().unwrap_or_default());
+                prop_assert!(url.scheme() == "https" || (url.scheme() == "http" && loopback), "{uri}");
+                prop_assert!(!uri.contains('#') && !uri.contains('*') && url.username().is_empty());
+                prop_assert!(check_url("logo_uri", &uri).is_ok(), "the redirect rule is the stricter");
+            }
+        }
+
+        #[test]
+        fn the_rules_decide_exactly_and_an_accepted_uri_is_accepted_again(uri in NEAR_VALID) {
+            let scheme_ok = uri.starts_with("https://")
+                || ["http://localhost", "http://127.0.0.1", "http://[::1]"].iter().any(|p| uri.starts_with(p));
+            let expected = scheme_ok && !uri.contains('#') && !uri.contains('*');
+            let checked = check_redirect_uri(&uri);
+            prop_assert_eq!(checked.is_ok(), expected, "{}: {:?}", uri, checked);
+            if let Ok(url) = checked {
+                prop_assert_eq!(check_redirect_uri(url.as_str()).map(|u| u.to_string()), Ok(url.to_string()));
+            }
+        }
     }
 }

@@ -221,6 +221,7 @@ impl Db {
     pub async fn delete_citizen(&self, citizen_id: &str, now: UnixTime) -> Result<Vec<EndedGrant>, StoreError> {
         let mut tx = self.pool.begin().await?;
         let grants = live_grants(&mut tx, citizen_id, None).await?;
+        super::retention::detach_releases(&mut tx, citizen_id).await?;
         for table in [
             "citizen_attributes",
             "passkeys",
@@ -254,7 +255,7 @@ impl Db {
             .execute(&mut *tx)
             .await?;
         sqlx::query(
-            "UPDATE citizens SET given_name = '', family_name = '', email = NULL, deleted_at = $1 \
+            "UPDATE citizens SET given_name = '', family_name = '', email = NULL, last_signed_in_at = NULL, deleted_at = $1 \
              WHERE id = $2 AND deleted_at IS NULL",
         )
         .bind(now)
