@@ -13,7 +13,8 @@ const REASON: &str = "LemonLDAP::NG 2.16 (Debian 12) sends no code_challenge";
 
 async fn entitlements(app: &TestApp, token: &str, client_id: &str, body: Value) -> (u16, Value) {
     let path = format!("/admin/api/clients/{client_id}/entitlements");
-    let response = app.client.request(Method::PUT, app.url(&path)).bearer_auth(token).json(&body).send().await.unwrap();
+    let response =
+        app.client.request(Method::PUT, app.ops_url(&path)).bearer_auth(token).json(&body).send().await.unwrap();
     (response.status().as_u16(), response.json().await.unwrap_or(Value::Null))
 }
 
@@ -74,7 +75,7 @@ async fn an_exempt_confidential_client_signs_in_without_pkce_but_with_nonce() {
     // The administrators' log says who exempted it, and why.
     let (status, events) = {
         let response =
-            app.client.get(app.url("/admin/api/events?limit=100")).bearer_auth(&global).send().await.unwrap();
+            app.client.get(app.ops_url("/admin/api/events?limit=100")).bearer_auth(&global).send().await.unwrap();
         (response.status().as_u16(), response.json::<Value>().await.unwrap())
     };
     assert_eq!(status, 200);
