@@ -9,67 +9,26 @@
 //
 // usage: node portal.mjs <issuer> <authorize-url> <application-origin> <form-post-authorize-url>
 //   CHROMIUM  browser binary (default /usr/bin/chromium)
-import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { chromium } from "playwright-core";
+import { audit, person, run, signUp, stepper } from "./lib.mjs";
 
 const [issuer, authorize, application, formPost] = process.argv.slice(2);
 if (!formPost) {
   console.error("usage: node portal.mjs <issuer> <authorize-url> <application-origin> <form-post-authorize-url>");
   process.exit(2);
 }
-const require = createRequire(import.meta.url);
-const axeSource = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
-const step = (text) => console.log(`[portal] ${text}`);
+const step = stepper("portal");
 
-async function audit(page, name) {
-  const result = await page.evaluate(
-    `${axeSource}; axe.run(document, { runOnly: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] })
-      .then((r) => r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.html).slice(0, 3) })))`,
-  );
-  if (result.length) throw new Error(`accessibility violations on ${name}: ${JSON.stringify(result, null, 2)}`);
-  step(`axe: no WCAG 2.1 A/AA violation on ${name}`);
-}
-
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-  ],
-  timeout: 30_000,
-});
-const deadline = setTimeout(() => {
-  console.error("[portal] overall deadline (90 s) passed");
-  process.exit(1);
-}, 90_000);
-
-try {
-  const context = await browser.newContext({ viewport: { width: 360, height: 780 }, locale: "fr-FR" });
-  const page = await context.newPage();
+await run("portal", async (browser) => {
+  const { page } = await person(browser, "fr-FR");
   // Generous: the runner may be busy (each step is one or two navigations).
   page.setDefaultTimeout(30_000);
-  page.on("console", (m) => { if (m.type() === "error") console.error(`[page] ${m.text()}`); });
-  page.on("response", (r) => { if (r.status() >= 400) console.error(`[page] ${r.request().method()} ${r.url()} → ${r.status()}`); });
-  const cdp = await context.newCDPSession(page);
-  await cdp.send("WebAuthn.enable");
-  await cdp.send("WebAuthn.addVirtualAuthenticator", {
-    options: {
-      protocol: "ctap2", transport: "internal", hasResidentKey: true,
-      hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true,
-    },
-  });
   const arrived = async (path, heading) => {
     await page.waitForURL(`${application}${path}`);
     await page.getByRole("heading", { name: heading, level: 1 }).waitFor();
   };
 
   step("sign up");
-  await page.goto(`${issuer}/signup`);
-  await page.getByLabel("Prénom(s)").fill("Élodie");
-  await page.getByLabel("Nom de famille").fill("Dupont");
-  await page.getByRole("button", { name: "Créer mon compte avec une clé d’accès" }).click();
-  await page.getByRole("heading", { name: "Votre compte est créé", level: 1 }).waitFor();
+  await signUp(page, issuer, "Élodie", "Dupont");
 
   step("consent, then the portal's callback sends the browser to the application's origin");
   await page.goto(authorize);
@@ -105,11 +64,5 @@ try {
   await page.goto(`${issuer}/account`);
   await page.getByRole("heading", { name: "Se connecter", level: 1 }).waitFor();
 
-  console.log(JSON.stringify({ ok: true }));
-} catch (error) {
-  console.error(`[portal] FAILED: ${error && error.stack ? error.stack : error}`);
-  process.exitCode = 1;
-} finally {
-  clearTimeout(deadline);
-  await browser.close();
-}
+  return {};
+});
