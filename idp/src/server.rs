@@ -185,6 +185,7 @@ pub async fn serve(
     let grace = Duration::from_secs(u64::try_from(state.config.shutdown_grace).unwrap_or(25));
     let maintenance = tokio::spawn(maintain(state.clone()));
     let logout_deliveries = tokio::spawn(crate::oidc::logout::backchannel::run(state.clone()));
+    let mail = tokio::spawn(crate::mail::delivery::run(state.clone()));
     let (drain_tx, drain_rx) = tokio::sync::oneshot::channel::<()>();
     let router = app::router(state);
     let server = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
@@ -209,6 +210,7 @@ pub async fn serve(
     };
     maintenance.abort();
     logout_deliveries.abort();
+    mail.abort();
     result
 }
 

@@ -61,6 +61,7 @@ fn notice(value: Option<&str>) -> Option<(&'static str, bool)> {
         "consent_not_found" => ("notice.consent_not_found", true),
         "delete_unconfirmed" => ("notice.delete_unconfirmed", true),
         "joined" => ("notice.joined", false),
+        "email_verified" => ("notice.email_verified", false),
         _ => return None,
     })
 }
@@ -89,6 +90,9 @@ async fn account_page(
         given_name: &citizen.given_name,
         family_name: &citizen.family_name,
         email: citizen.email.as_deref(),
+        email_verified: attributes.iter().any(|a| {
+            a.name == "email" && a.verified_by.is_some() && citizen.email.as_deref() == Some(a.value.as_str())
+        }),
         identifier: &identifier,
         acr: &auth.acr,
         passkeys: passkeys

@@ -151,7 +151,7 @@ pub async fn start(
     // Drawn before anything is written: no randomness, no record.
     let token = crate::random::token::<32>()?;
     // A verification that verifies nothing new: no attributes, no names.
-    let new = NewVerification { record: &record, attributes: &[], names: None, history: &history, log: &log };
+    let new = NewVerification { record: &record, attributes: &[], names: None, history: &history, log: Some(&log) };
     match db.record_verification(&new).await? {
         Recorded::Done => {}
         Recorded::DocumentTaken => return Err(AssistedRecoveryError::DocumentTaken),

@@ -325,8 +325,13 @@ pub async fn verify_at_counter(
     );
     let log = log_entry(agent, AdminAction::IdentityVerified, &form.citizen_id, d.kind, now);
     let corrected = (!same).then_some((names.0.as_str(), names.1.as_str()));
-    let new =
-        NewVerification { record: &record, attributes: &attributes, names: corrected, history: &history, log: &log };
+    let new = NewVerification {
+        record: &record,
+        attributes: &attributes,
+        names: corrected,
+        history: &history,
+        log: Some(&log),
+    };
     match db.record_verification(&new).await? {
         Recorded::Done => Ok(Verified { verification_id, attributes: names_verified }),
         Recorded::DocumentTaken => Err(VerifyError::DocumentTaken),

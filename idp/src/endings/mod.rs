@@ -140,7 +140,7 @@ pub async fn consent_revoked(state: &AppState, citizen_id: &str, client_id: &str
 pub async fn account_deleted(state: &AppState, citizen_id: &str) -> Result<(), EndingError> {
     let live = state.db.live_grants_of(citizen_id).await?;
     notify_grants_ended(state, citizen_id, &live, "deletion").await?;
-    let grants = state.db.delete_citizen(citizen_id, state.clock.now()).await?;
+    let grants = state.db.delete_citizen(citizen_id, state.clock.now(), None).await?;
     refuse_access_tokens(state, &grants).await?;
     tracing::info!(citizen_id, "account deleted");
     Ok(())

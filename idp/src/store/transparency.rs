@@ -217,8 +217,15 @@ impl Db {
     /// audit events; the citizens row keeps only id, identifier (so the
     /// unique index keeps it from ever being issued again), created_at and
     /// deleted_at. Returns the grants that were live (their access tokens
-    /// must be marked revoked, their services told).
-    pub async fn delete_citizen(&self, citizen_id: &str, now: UnixTime) -> Result<Vec<EndedGrant>, StoreError> {
+    /// must be marked revoked, their services told). Mail still queued is
+    /// kept detached from the account, with `farewell` (the notice of the
+    /// deletion, to the verified address) queued in the same transaction.
+    pub async fn delete_citizen(
+        &self,
+        citizen_id: &str,
+        now: UnixTime,
+        farewell: Option<&super::MailRecord>,
+    ) -> Result<Vec<EndedGrant>, StoreError> {
         let mut tx = self.pool.begin().await?;
         let grants = live_grants(&mut tx, citizen_id, None).await?;
         for table in [
@@ -231,6 +238,7 @@ impl Db {
             "grants",
             "audit_events",
             "organisation_members",
+            "email_challenges",
         ] {
             sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE citizen_id = $1")))
                 .bind(citizen_id)
@@ -253,9 +261,16 @@ impl Db {
             .bind(citizen_id)
             .execute(&mut *tx)
             .await?;
+        sqlx::query("UPDATE mail_outbox SET citizen_id = NULL WHERE citizen_id = $1")
+            .bind(citizen_id)
+            .execute(&mut *tx)
+            .await?;
+        if let Some(mail) = farewell {
+            super::mail::insert_mail(&mut tx, mail).await?;
+        }
         sqlx::query(
-            "UPDATE citizens SET given_name = '', family_name = '', email = NULL, deleted_at = $1 \
-             WHERE id = $2 AND deleted_at IS NULL",
+            "UPDATE citizens SET given_name = '', family_name = '', email = NULL, mail_lang = NULL, quiet_notices = 0, \
+             deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL",
         )
         .bind(now)
         .bind(citizen_id)

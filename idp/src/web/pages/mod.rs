@@ -3,6 +3,7 @@
 //! the data; these render it. The login and account pages are here; the
 //! rest by subject below.
 
+pub mod account;
 pub mod consent;
 pub mod console;
 pub mod counter;
@@ -227,6 +228,7 @@ pub struct AccountView<'a> {
     pub given_name: &'a str,
     pub family_name: &'a str,
     pub email: Option<&'a str>,
+    pub email_verified: bool,
     /// Grouped for display.
     pub identifier: &'a str,
     pub acr: &'a str,
@@ -271,7 +273,7 @@ pub fn account(frame: &Frame<'_>, view: &AccountView<'_>) -> String {
 <dl class="identity">
 <dt>{given_label}</dt><dd>{given}</dd>
 <dt>{family_label}</dt><dd>{family}</dd>
-<dt>{email_label}</dt><dd>{email}</dd>
+<dt>{email_label}</dt><dd>{email} <span class="hint">({email_status})</span> <a href="/account/email">{email_change}</a></dd>
 <dt>{identifier_label}</dt><dd class="identifier-inline" id="citizen-identifier">{identifier}</dd>
 {attributes}<dt>{level_label}</dt><dd>{level}</dd>
 </dl>
@@ -284,6 +286,8 @@ pub fn account(frame: &Frame<'_>, view: &AccountView<'_>) -> String {
         family = esc(view.family_name),
         email_label = esc(t("account.email")),
         email = esc(view.email.unwrap_or(t("account.no_email"))),
+        email_status = esc(if view.email_verified { t("email.status_verified") } else { t("account.self_declared") }),
+        email_change = esc(t("email.manage")),
         identifier_label = esc(t("account.identifier")),
         identifier = esc(view.identifier),
         attributes = transparency::attribute_rows(frame.lang, view.attributes, view.verifications),
@@ -420,6 +424,7 @@ mod tests {
             given_name: evil,
             family_name: evil,
             email: Some(evil),
+            email_verified: false,
             identifier: "ABCD-EFGH-JKMN-PQRS-T",
             acr: "eidas1",
             passkeys: vec![PasskeyView {

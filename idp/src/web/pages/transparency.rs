@@ -108,6 +108,10 @@ pub fn verifications(lang: Lang, verifications: &[VerificationRecord]) -> String
             "residence_permit" => t("doc.residence_permit"),
             other => other,
         };
+        if v.kind == "email" {
+            let _ = write!(out, "<li>{} — {}</li>", esc(&when(v.verified_at)), esc(t("account.verification_email")));
+            continue;
+        }
         let what = if v.kind == "recovery" {
             esc(t("account.verification_recovery"))
         } else {
