@@ -99,6 +99,7 @@ pub fn router(state: AppState) -> Router {
         .merge(passkey::routes::router())
         .merge(citizen::account::router())
         .merge(citizen::account_email::router())
+        .merge(citizen::account_identity::router())
         .merge(crate::counter::router())
         .merge(crate::console::router())
         .merge(citizen::invitation::router())

@@ -62,6 +62,7 @@ fn notice(value: Option<&str>) -> Option<(&'static str, bool)> {
         "delete_unconfirmed" => ("notice.delete_unconfirmed", true),
         "joined" => ("notice.joined", false),
         "email_verified" => ("notice.email_verified", false),
+        "identity_saved" => ("notice.identity_saved", false),
         _ => return None,
     })
 }

@@ -185,7 +185,9 @@ pub fn same_name(a: &str, b: &str) -> bool {
     fold(a) == fold(b)
 }
 
-fn fold(value: &str) -> String {
+/// Upper case, no accents, hyphens and apostrophes as spaces (also how
+/// place names are looked up by name).
+pub fn fold(value: &str) -> String {
     let mut out = String::new();
     for c in value.chars() {
         let base = match c {

@@ -9,6 +9,7 @@ pub mod console;
 pub mod counter;
 pub mod developers;
 pub mod form_post;
+pub mod identity;
 pub mod logout;
 pub mod transparency;
 
@@ -277,9 +278,11 @@ pub fn account(frame: &Frame<'_>, view: &AccountView<'_>) -> String {
 <dt>{identifier_label}</dt><dd class="identifier-inline" id="citizen-identifier">{identifier}</dd>
 {attributes}<dt>{level_label}</dt><dd>{level}</dd>
 </dl>
+<p><a href="/account/identity">{edit_identity}</a></p>
 <h2 id="passkeys-title">{passkeys_title}</h2>
 <ul class="cards" aria-labelledby="passkeys-title">"#,
         identity = esc(t("account.identity")),
+        edit_identity = esc(t("account.edit_identity")),
         given_label = esc(t("signup.given_name")),
         given = esc(view.given_name),
         family_label = esc(t("signup.family_name")),

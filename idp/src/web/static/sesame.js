@@ -266,4 +266,32 @@
       autofill(form);
     }
   });
+  // The commune list fills as one types; without script a code or an
+  // exact name is typed, and the server reads either.
+  document.querySelectorAll("input[data-commune-search]").forEach((input) => {
+    const list = document.getElementById(input.getAttribute("list"));
+    if (!list) return;
+    let timer = null;
+    input.addEventListener("input", () => {
+      clearTimeout(timer);
+      const q = input.value.trim();
+      if (q.length < 2 || /^[0-9]/.test(q)) return;
+      timer = setTimeout(async () => {
+        try {
+          const response = await fetch("/account/identity/communes?q=" + encodeURIComponent(q), {
+            credentials: "same-origin",
+          });
+          if (!response.ok) return;
+          const found = await response.json();
+          list.replaceChildren(...found.map((c) => {
+            const option = document.createElement("option");
+            option.value = c.label;
+            return option;
+          }));
+        } catch (_) {
+          // The typed value still works.
+        }
+      }, 200);
+    });
+  });
 })();
