@@ -12,9 +12,10 @@ use tower_sessions::Session;
 
 use crate::app::AppState;
 use crate::audit::AuditEvent;
-use crate::citizen::{CitizenIdentifier, counter, transparency};
+use crate::citizen::{CitizenIdentifier, RecoveryCode, counter, recovery, transparency};
 use crate::endings;
 use crate::i18n::Lang;
+use crate::login::AuthSession;
 use crate::store::{NewAuditEvent, PasskeyRemoval};
 use crate::web::csrf;
 use crate::web::extract::{CsrfForm, SignedIn, query_param};
@@ -31,6 +32,7 @@ pub fn router() -> Router<AppState> {
         .route("/account/services/revoke", post(revoke_consent))
         .route("/account/export", post(export))
         .route("/account/delete", post(delete_account))
+        .route("/account/recovery-codes", post(renew_recovery_codes))
 }
 
 const PASSKEY_NAME_MAX: usize = 60;
@@ -139,11 +141,36 @@ async fn rename_passkey(
     })
 }
 
+/// Sensitive changes need a user-verified passkey assertion within the
+/// last five minutes (ASVS V3.7.1): otherwise the confirmation page, which
+/// carries the form and sends it again once the citizen has confirmed.
+async fn confirm_first(
+    state: &AppState,
+    session: &Session,
+    lang: Lang,
+    auth: &AuthSession,
+    action: &str,
+    form: &CsrfForm,
+) -> Result<Option<Response>, PageError> {
+    if auth.is_fresh(session, state.clock.now()).await? {
+        return Ok(None);
+    }
+    let fields: Vec<(String, String)> = url::form_urlencoded::parse(form.bytes()).into_owned().collect();
+    let token = csrf::token(session).await?;
+    let frame = Frame { lang, csrf: &token, signed_in: true, path: "/account" };
+    Ok(Some(html(StatusCode::OK, pages::account::reauthenticate(&frame, action, &fields))))
+}
+
 async fn remove_passkey(
     State(state): State<AppState>,
+    session: Session,
+    lang: Lang,
     SignedIn(auth): SignedIn,
     form: CsrfForm,
 ) -> Result<Response, PageError> {
+    if let Some(page) = confirm_first(&state, &session, lang, &auth, "/account/passkeys/remove", &form).await? {
+        return Ok(page);
+    }
     let credential_id = form.field("credential_id").unwrap_or_default();
     let now = state.clock.now();
     let event =
@@ -184,14 +211,39 @@ async fn counter_code(
 /// `POST /account/services/revoke`: takes a service's consent back.
 async fn revoke_consent(
     State(state): State<AppState>,
+    session: Session,
+    lang: Lang,
     SignedIn(auth): SignedIn,
     form: CsrfForm,
 ) -> Result<Response, PageError> {
+    if let Some(page) = confirm_first(&state, &session, lang, &auth, "/account/services/revoke", &form).await? {
+        return Ok(page);
+    }
     let client_id = form.field("client_id").unwrap_or_default();
     Ok(match endings::consent_revoked(&state, &auth.citizen_id, &client_id).await? {
         true => see_other("/account?notice=consent_revoked"),
         false => see_other("/account?notice=consent_not_found"),
     })
+}
+
+/// `POST /account/recovery-codes`: a new set, shown once; the old one is void.
+async fn renew_recovery_codes(
+    State(state): State<AppState>,
+    session: Session,
+    lang: Lang,
+    SignedIn(auth): SignedIn,
+    form: CsrfForm,
+) -> Result<Response, PageError> {
+    if let Some(page) = confirm_first(&state, &session, lang, &auth, "/account/recovery-codes", &form).await? {
+        return Ok(page);
+    }
+    let Some(codes) = recovery::renew(&state.db, &state.config, &auth.citizen_id, state.clock.now()).await? else {
+        return Ok(see_other("/signin"));
+    };
+    let grouped: Vec<String> = codes.iter().map(RecoveryCode::grouped).collect();
+    let token = csrf::token(&session).await?;
+    let frame = Frame { lang, csrf: &token, signed_in: true, path: "/account" };
+    Ok(html(StatusCode::OK, pages::account::recovery_codes(&frame, &grouped)))
 }
 
 /// `POST /account/export`: everything stored about the citizen, as a JSON
@@ -226,6 +278,9 @@ async fn delete_account(
 ) -> Result<Response, PageError> {
     if form.field("confirm").as_deref() != Some("yes") {
         return Ok(see_other("/account?notice=delete_unconfirmed"));
+    }
+    if let Some(page) = confirm_first(&state, &session, lang, &auth, "/account/delete", &form).await? {
+        return Ok(page);
     }
     endings::account_deleted(&state, &auth.citizen_id).await?;
     session.flush().await?;

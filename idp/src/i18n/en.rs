@@ -527,4 +527,21 @@ pub const MESSAGES: &[(&str, &str)] = &[
         "declare.phone_invalid",
         "Enter a phone number with its country code (+33 6 12 34 56 78) or a French number of 10 digits.",
     ),
+    ("confirm.title", "Confirm it is you"),
+    (
+        "confirm.intro",
+        "This change protects your account: confirm it is you with your passkey (fingerprint, face, PIN or security key). The change then goes ahead.",
+    ),
+    ("confirm.button", "Confirm with my passkey"),
+    ("confirm.cancel", "Cancel and go back to my account"),
+    ("err.confirm_first", "Confirm it is you with your passkey first."),
+    ("err.confirm_other_account", "This passkey belongs to another account: use one of yours."),
+    ("js.confirm_first", "Confirm it is you with your passkey first…"),
+    ("codes.title", "New recovery codes"),
+    (
+        "codes.renewed",
+        "Here are your new recovery codes. Your old codes no longer work. Keep these somewhere safe: each works once, to get back into your account if you lose your passkeys.",
+    ),
+    ("codes.renew", "Get new recovery codes"),
+    ("codes.few_left", "Two or fewer recovery codes left: get a new set so you can still recover your account."),
 ];

@@ -569,4 +569,24 @@ pub const MESSAGES: &[(&str, &str)] = &[
         "declare.phone_invalid",
         "Saisissez un numéro avec son indicatif (+33 6 12 34 56 78) ou un numéro français à 10 chiffres.",
     ),
+    ("confirm.title", "Confirmez que c’est vous"),
+    (
+        "confirm.intro",
+        "Cette modification protège votre compte : confirmez que c’est vous avec votre clé d’accès (empreinte, visage, code PIN ou clé de sécurité). La modification se fait ensuite.",
+    ),
+    ("confirm.button", "Confirmer avec ma clé d’accès"),
+    ("confirm.cancel", "Annuler et revenir à mon compte"),
+    ("err.confirm_first", "Confirmez d’abord que c’est vous avec votre clé d’accès."),
+    ("err.confirm_other_account", "Cette clé d’accès appartient à un autre compte : utilisez l’une des vôtres."),
+    ("js.confirm_first", "Confirmez d’abord que c’est vous avec votre clé d’accès…"),
+    ("codes.title", "Nouveaux codes de secours"),
+    (
+        "codes.renewed",
+        "Voici vos nouveaux codes de secours. Les anciens ne fonctionnent plus. Gardez-les en lieu sûr : chacun sert une fois, pour retrouver l’accès à votre compte si vous perdez vos clés d’accès.",
+    ),
+    ("codes.renew", "Obtenir de nouveaux codes de secours"),
+    (
+        "codes.few_left",
+        "Il vous reste deux codes de secours ou moins : obtenez-en de nouveaux pour pouvoir encore récupérer votre compte.",
+    ),
 ];

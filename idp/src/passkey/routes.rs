@@ -49,6 +49,8 @@ pub fn router() -> Router<AppState> {
         .route("/recover/assisted/finish", post(assisted_recover_finish))
         .route("/account/passkeys/start", post(add_passkey_start))
         .route("/account/passkeys/finish", post(add_passkey_finish))
+        .route("/account/confirm/start", post(confirm_start))
+        .route("/account/confirm/finish", post(confirm_finish))
         .route("/signout", post(sign_out))
 }
 
@@ -419,8 +421,19 @@ async fn signed_in(state: &AppState, session: &Session, lang: Lang) -> Result<Au
         .ok_or_else(|| JsonError::new(StatusCode::UNAUTHORIZED, "login_required", lang, "err.not_signed_in"))
 }
 
+/// A sensitive change needs a recent passkey assertion; the script then
+/// asks for one (`/account/confirm`) and tries again.
+async fn fresh(state: &AppState, session: &Session, auth: &AuthSession, lang: Lang) -> Result<(), JsonError> {
+    match auth.is_fresh(session, state.clock.now()).await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(JsonError::new(StatusCode::UNAUTHORIZED, "confirmation_required", lang, "err.confirm_first")),
+        Err(e) => Err(JsonError::internal(lang, &e)),
+    }
+}
+
 async fn add_passkey_start(State(state): State<AppState>, session: Session, call: Call) -> Result<Response, JsonError> {
     let auth = signed_in(&state, &session, call.lang).await?;
+    fresh(&state, &session, &auth, call.lang).await?;
     let name = crate::citizen::account::passkey_name(text(&call.body, "name"), true)
         .ok_or_else(|| field_error(call.lang, &[("passkey_name", "notice.name_required")]))?;
     let citizen =
@@ -444,4 +457,23 @@ async fn add_passkey_finish(
         .await
         .map_err(|e| call.fail(e))?;
     Ok(redirect_json("/account?notice=passkey_added"))
+}
+
+/// The signed-in citizen confirms with a passkey before a sensitive change
+/// (any of their passkeys, user-verified).
+async fn confirm_start(State(state): State<AppState>, session: Session, call: Call) -> Result<Response, JsonError> {
+    signed_in(&state, &session, call.lang).await?;
+    let options = ceremony::start_sign_in(&state, &call.binding).await.map_err(|e| call.fail(e))?;
+    Ok(options_json(options))
+}
+
+async fn confirm_finish(State(state): State<AppState>, session: Session, call: Call) -> Result<Response, JsonError> {
+    let auth = signed_in(&state, &session, call.lang).await?;
+    let login =
+        ceremony::finish_sign_in(&state, &call.binding, &call.body["credential"]).await.map_err(|e| call.fail(e))?;
+    if login.citizen_id != auth.citizen_id || !login.amr.iter().any(|m| m == "user") {
+        return Err(JsonError::new(StatusCode::FORBIDDEN, "wrong_account", call.lang, "err.confirm_other_account"));
+    }
+    auth.confirmed(&session, state.clock.now()).await.map_err(|e| JsonError::internal(call.lang, &e))?;
+    Ok(redirect_json("/account"))
 }

@@ -215,6 +215,35 @@ impl Db {
     }
 }
 
+impl Db {
+    /// A new set of recovery codes replacing every old one (used or not),
+    /// with the audit event (and its notice), in one transaction. `false`:
+    /// the account is gone.
+    pub async fn replace_recovery_codes(
+        &self,
+        citizen_id: &str,
+        hashes: &[String],
+        now: UnixTime,
+        event: &NewAuditEvent,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let live = sqlx::query("UPDATE citizens SET id = id WHERE id = $1 AND deleted_at IS NULL")
+            .bind(citizen_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if live == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM recovery_codes WHERE citizen_id = $1").bind(citizen_id).execute(&mut *tx).await?;
+        insert_recovery_codes(&mut tx, citizen_id, hashes, now).await?;
+        super::audit::insert_event(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}
+
 async fn insert_recovery_codes(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     citizen_id: &str,

@@ -115,17 +115,33 @@ pub fn reauthenticate(frame: &Frame<'_>, action: &str, fields: &[(String, String
     let body = format!(
         r#"<p>{intro}</p>
 {status}
-<form id="reauth-form" data-ceremony="reauth" novalidate><button type="submit">{button}</button></form>
-<form id="reauth-continue" method="post" action="{action}"><input type="hidden" name="csrf" value="{csrf}">{hidden}</form>
+<form id="confirm-form" data-ceremony="confirm" novalidate><button type="submit">{button}</button></form>
+<form id="confirm-continue" method="post" action="{action}"><input type="hidden" name="csrf" value="{csrf}">{hidden}</form>
 <p><a href="/account">{cancel}</a></p>"#,
-        intro = esc(t("reauth.intro")),
+        intro = esc(t("confirm.intro")),
         status = status_region(frame.lang),
-        button = esc(t("reauth.button")),
+        button = esc(t("confirm.button")),
         action = esc(action),
         csrf = esc(frame.csrf),
-        cancel = esc(t("reauth.cancel")),
+        cancel = esc(t("confirm.cancel")),
     );
-    page(frame, "reauth.title", body)
+    page(frame, "confirm.title", body)
+}
+
+/// The renewed recovery codes, shown once.
+pub fn recovery_codes(frame: &Frame<'_>, codes: &[String]) -> String {
+    let t = |k| frame.lang.t(k);
+    let items: String = codes.iter().map(|c| format!(r#"<li class="code">{}</li>"#, esc(c))).collect();
+    let body = format!(
+        r#"<p>{intro}</p>
+<ul class="codes" id="recovery-codes">{items}</ul>
+<p class="notice" role="note">{once}</p>
+<p><a href="/account">{back}</a></p>"#,
+        intro = esc(t("codes.renewed")),
+        once = esc(t("done.shown_once")),
+        back = esc(t("error.back")),
+    );
+    page(frame, "codes.title", body)
 }
 
 #[cfg(test)]

@@ -353,12 +353,19 @@ pub fn account(frame: &Frame<'_>, view: &AccountView<'_>) -> String {
 <button type="submit">{add}</button>
 </form>
 <h2>{recovery_title}</h2>
-<p>{recovery_left}</p>
+{recovery_warning}<p>{recovery_left}</p>
+<form method="post" action="/account/recovery-codes"><input type="hidden" name="csrf" value="{csrf}"><button type="submit" class="secondary">{renew}</button></form>
 <h2 id="sessions-title">{sessions_title}</h2>
 <ul class="cards" aria-labelledby="sessions-title">"#,
         status = status_region(frame.lang),
         add = esc(t("account.add_passkey")),
         recovery_title = esc(t("account.recovery_title")),
+        recovery_warning = if view.recovery_codes_left <= 2 {
+            format!(r#"<p class="notice error" role="note">{}</p>"#, esc(t("codes.few_left")))
+        } else {
+            String::new()
+        },
+        renew = esc(t("codes.renew")),
         recovery_left = esc(&t("account.recovery_left").replace("{n}", &view.recovery_codes_left.to_string())),
         sessions_title = esc(t("account.sessions")),
     );

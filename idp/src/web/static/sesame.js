@@ -30,10 +30,11 @@
     typeof window.PublicKeyCredential === "function" && !!navigator.credentials && window.isSecureContext;
 
   class ShownError extends Error {
-    constructor(message, fields) {
+    constructor(message, fields, code) {
       super(message);
       this.name = "ShownError";
       this.fields = fields || null;
+      this.code = code || null;
     }
   }
 
@@ -56,7 +57,7 @@
       data = null;
     }
     if (!response.ok || !data) {
-      throw new ShownError((data && data.error_description) || t("js.server"), data && data.fields);
+      throw new ShownError((data && data.error_description) || t("js.server"), data && data.fields, data && data.error);
     }
     return data;
   }
@@ -177,6 +178,8 @@
       create: true,
       body: (form) => ({ identifier: value(form, "identifier"), code: value(form, "code") }),
     },
+    // A passkey assertion before a sensitive change (the confirmation page).
+    confirm: { start: "/account/confirm/start", finish: "/account/confirm/finish", create: false, body: () => ({}) },
     "assisted-recover": {
       start: "/recover/assisted/start",
       finish: "/recover/assisted/finish",
@@ -215,8 +218,23 @@
       }
       showStatus(t("js.checking"), false, null);
       const done = await postJson(spec.finish, { credential, next });
-      go(done.redirect);
+      const carried = kind === "confirm" && document.getElementById("confirm-continue");
+      if (carried) carried.submit(); else go(done.redirect);
     } catch (error) {
+      if (error instanceof ShownError && error.code === "confirmation_required" && kind !== "confirm") {
+        // Confirm with a passkey first, then the same ceremony again.
+        try {
+          showStatus(t("js.confirm_first"), false, null);
+          const options = await postJson("/account/confirm/start", {});
+          const got = await navigator.credentials.get({ publicKey: requestOptions(options) });
+          await postJson("/account/confirm/finish", { credential: assertionJson(got) });
+          if (button) { button.disabled = false; button.removeAttribute("aria-busy"); }
+          return run(form, kind);
+        } catch (again) {
+          showStatus(explain(again), true, () => run(form, kind));
+          return;
+        }
+      }
       if (error instanceof ShownError && showFieldErrors(form, error.fields)) {
         hideStatus();
       } else {
