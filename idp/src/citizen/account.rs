@@ -16,6 +16,7 @@ use crate::citizen::{CitizenIdentifier, RecoveryCode, counter, recovery, transpa
 use crate::endings;
 use crate::i18n::Lang;
 use crate::login::AuthSession;
+use crate::mail::{self, Notice};
 use crate::store::{NewAuditEvent, PasskeyRemoval};
 use crate::web::csrf;
 use crate::web::extract::{CsrfForm, SignedIn, query_param};
@@ -33,6 +34,7 @@ pub fn router() -> Router<AppState> {
         .route("/account/export", post(export))
         .route("/account/delete", post(delete_account))
         .route("/account/recovery-codes", post(renew_recovery_codes))
+        .route("/account/notices", post(save_notices))
 }
 
 const PASSKEY_NAME_MAX: usize = 60;
@@ -65,6 +67,7 @@ fn notice(value: Option<&str>) -> Option<(&'static str, bool)> {
         "joined" => ("notice.joined", false),
         "email_verified" => ("notice.email_verified", false),
         "identity_saved" => ("notice.identity_saved", false),
+        "notices_saved" => ("notice.notices_saved", false),
         _ => return None,
     })
 }
@@ -84,6 +87,7 @@ async fn account_page(
     let codes_left = state.db.unused_recovery_codes(&citizen.id).await?;
     let attributes = state.db.attributes_of(&citizen.id).await?;
     let verifications = state.db.verifications_of(&citizen.id).await?;
+    let quiet = state.db.mail_settings(&citizen.id).await?.is_some_and(|(_, quiet)| quiet);
     let events = state.db.audit_events_of(&citizen.id).await?;
     let services = transparency::connected_services(&state, &citizen.id, &events, lang).await?;
     let activity = transparency::activity(&events);
@@ -109,6 +113,7 @@ async fn account_page(
             })
             .collect(),
         recovery_codes_left: codes_left,
+        optional_notices: !quiet,
         sessions: sessions
             .iter()
             .map(|s| SessionView { device: &s.device, created_at: s.created_at, current: s.sid == auth.sid })
@@ -173,8 +178,10 @@ async fn remove_passkey(
     }
     let credential_id = form.field("credential_id").unwrap_or_default();
     let now = state.clock.now();
+    let notice = mail::notice(&state.db, &state.config, &auth.citizen_id, &Notice::PasskeyRemoved, now).await?;
     let event =
-        NewAuditEvent::new(&auth.citizen_id, AuditEvent::PasskeyRemoved { credential_id: credential_id.clone() }, now);
+        NewAuditEvent::new(&auth.citizen_id, AuditEvent::PasskeyRemoved { credential_id: credential_id.clone() }, now)
+            .with_mail(notice);
     Ok(match state.db.remove_passkey(&auth.citizen_id, &credential_id, &event).await? {
         PasskeyRemoval::Removed => see_other("/account?notice=passkey_removed"),
         PasskeyRemoval::LastOne => see_other("/account?notice=last_passkey"),
@@ -244,6 +251,19 @@ async fn renew_recovery_codes(
     let token = csrf::token(&session).await?;
     let frame = Frame { lang, csrf: &token, signed_in: true, path: "/account" };
     Ok(html(StatusCode::OK, pages::account::recovery_codes(&frame, &grouped)))
+}
+
+/// `POST /account/notices`: the optional security notices on or off, and
+/// the language of the citizen's mail (the page's).
+async fn save_notices(
+    State(state): State<AppState>,
+    lang: Lang,
+    SignedIn(auth): SignedIn,
+    form: CsrfForm,
+) -> Result<Response, PageError> {
+    let wanted = form.field("optional_notices").as_deref() == Some("yes");
+    state.db.set_mail_settings(&auth.citizen_id, lang.code(), !wanted).await?;
+    Ok(see_other("/account?notice=notices_saved"))
 }
 
 /// `POST /account/export`: everything stored about the citizen, as a JSON

@@ -544,4 +544,12 @@ pub const MESSAGES: &[(&str, &str)] = &[
     ),
     ("codes.renew", "Get new recovery codes"),
     ("codes.few_left", "Two or fewer recovery codes left: get a new set so you can still recover your account."),
+    ("notices.title", "Security notices by email"),
+    (
+        "notices.intro",
+        "Once your email address is verified, we tell you when a passkey is added or removed, a recovery code is used, access is restored at a counter or your account is deleted. These notices cannot be turned off.",
+    ),
+    ("notices.optional", "Also tell me about sign-ins from a new device and services I withdraw"),
+    ("notices.save", "Save my choice"),
+    ("notice.notices_saved", "Your choice of notices is saved."),
 ];

@@ -589,4 +589,15 @@ pub const MESSAGES: &[(&str, &str)] = &[
         "codes.few_left",
         "Il vous reste deux codes de secours ou moins : obtenez-en de nouveaux pour pouvoir encore récupérer votre compte.",
     ),
+    ("notices.title", "Avis de sécurité par courriel"),
+    (
+        "notices.intro",
+        "Une fois votre adresse électronique vérifiée, nous vous prévenons quand une clé d’accès est ajoutée ou retirée, qu’un code de secours est utilisé, que l’accès est rétabli à un guichet ou que votre compte est supprimé. Ces avis ne peuvent pas être désactivés.",
+    ),
+    (
+        "notices.optional",
+        "Me prévenir aussi des connexions depuis un nouvel appareil et des services dont je retire l’autorisation",
+    ),
+    ("notices.save", "Enregistrer mon choix"),
+    ("notice.notices_saved", "Votre choix d’avis est enregistré."),
 ];

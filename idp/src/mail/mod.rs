@@ -112,6 +112,26 @@ pub async fn notice(
     Ok(Some(record(Some(citizen_id), email, &kind, lang, &content, now)))
 }
 
+/// The notice of a sign-in from a device not seen before: this browser
+/// family (`device`) with this passkey never signed this citizen in.
+pub async fn new_device_notice(
+    db: &Db,
+    config: &Config,
+    citizen_id: &str,
+    device: &str,
+    passkey: &str,
+    now: UnixTime,
+) -> Result<Option<MailRecord>, StoreError> {
+    let seen = db.audit_events_of(citizen_id).await?.iter().any(|e| {
+        matches!(e.event(), Some(crate::audit::AuditEvent::SignedIn { device: d, passkey: Some(p), .. })
+            if d == device && p == passkey)
+    });
+    if seen {
+        return Ok(None);
+    }
+    notice(db, config, citizen_id, &Notice::NewDevice { device: device.to_owned() }, now).await
+}
+
 /// The mail carrying an email verification code and link.
 pub fn email_code(citizen_id: &str, to: &str, lang: Lang, code: &str, link: &str, now: UnixTime) -> MailRecord {
     let content = Content {

@@ -286,7 +286,13 @@ fn options_json(options: Value) -> Response {
 /// Signs this browser in after a ceremony: its previous login ends like
 /// any other (its services are told), the new one (`sid`) is stored and
 /// the session id renewed.
-async fn establish(state: &AppState, session: &Session, headers: &HeaderMap, login: Login) -> Result<(), PasskeyError> {
+async fn establish(
+    state: &AppState,
+    session: &Session,
+    headers: &HeaderMap,
+    login: Login,
+    ordinary_sign_in: bool,
+) -> Result<(), PasskeyError> {
     let now = state.clock.now();
     let internal = |e: &dyn std::fmt::Display| PasskeyError::Internal(e.to_string());
     if let Some(previous) = AuthSession::current(session, &state.db, now).await.map_err(|e| internal(&e))? {
@@ -306,8 +312,16 @@ async fn establish(state: &AppState, session: &Session, headers: &HeaderMap, log
             amr: login.amr.join(" "),
         })
         .await?;
-    let event = AuditEvent::SignedIn { device, amr: login.amr.clone() };
-    state.db.append_audit_event(&NewAuditEvent::new(&login.citizen_id, event, now)).await?;
+    // A passkey just enrolled is no news; an ordinary sign-in from a new
+    // browser family with this passkey is.
+    let notice = match &login.passkey {
+        Some(passkey) if ordinary_sign_in => {
+            crate::mail::new_device_notice(&state.db, &state.config, &login.citizen_id, &device, passkey, now).await?
+        }
+        _ => None,
+    };
+    let event = AuditEvent::SignedIn { device, amr: login.amr.clone(), passkey: login.passkey.clone() };
+    state.db.append_audit_event(&NewAuditEvent::new(&login.citizen_id, event, now).with_mail(notice)).await?;
     // The lower of what the identity and the authenticator prove.
     let level = match Identity::load(&state.db, &login.citizen_id).await? {
         Some(identity) => session_acr(&identity, &login.amr),
@@ -338,7 +352,7 @@ async fn sign_up_finish(
         .await
         .map_err(|e| call.fail(e))?;
     let next = destination(call.body.get("next").and_then(Value::as_str));
-    establish(&state, &session, &headers, done.login).await.map_err(|e| call.fail(e))?;
+    establish(&state, &session, &headers, done.login, false).await.map_err(|e| call.fail(e))?;
     let view = SignedUpView::new(done.identifier.to_string(), &done.recovery_codes, next, false);
     show_once(&session, call.lang, view).await
 }
@@ -363,7 +377,7 @@ async fn sign_in_finish(
 ) -> Result<Response, JsonError> {
     let login =
         ceremony::finish_sign_in(&state, &call.binding, &call.body["credential"]).await.map_err(|e| call.fail(e))?;
-    establish(&state, &session, &headers, login).await.map_err(|e| call.fail(e))?;
+    establish(&state, &session, &headers, login, true).await.map_err(|e| call.fail(e))?;
     Ok(redirect_json(&destination(call.body.get("next").and_then(Value::as_str))))
 }
 
@@ -384,7 +398,7 @@ async fn recover_finish(
     let login = ceremony::finish_recovery(&state, &call.binding, &call.body["credential"], &device_summary(&headers))
         .await
         .map_err(|e| call.fail(e))?;
-    establish(&state, &session, &headers, login).await.map_err(|e| call.fail(e))?;
+    establish(&state, &session, &headers, login, false).await.map_err(|e| call.fail(e))?;
     Ok(redirect_json("/account?notice=recovered"))
 }
 
@@ -407,7 +421,7 @@ async fn assisted_recover_finish(
     let done = ceremony::finish_assisted_recovery(&state, &call.binding, &call.body["credential"], &device)
         .await
         .map_err(|e| call.fail(e))?;
-    establish(&state, &session, &headers, done.login).await.map_err(|e| call.fail(e))?;
+    establish(&state, &session, &headers, done.login, false).await.map_err(|e| call.fail(e))?;
     let view = SignedUpView::new(done.identifier, &done.recovery_codes, "/account".into(), true);
     show_once(&session, call.lang, view).await
 }

@@ -134,7 +134,8 @@ impl Browser {
         let token = self.csrf().await;
         let mut all: Vec<(&str, &str)> = fields.to_vec();
         all.push(("csrf", &token));
-        self.client.post(self.url(path)).form(&all).send().await.expect("POST sent")
+        let request = self.client.post(self.url(path)).header("accept-language", &self.accept_language);
+        request.form(&all).send().await.expect("POST sent")
     }
 
     /// Starts a ceremony; panics unless the provider answers with options.

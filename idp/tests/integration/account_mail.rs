@@ -194,3 +194,28 @@ async fn the_outbox_survives_the_mail_server_being_down_and_delivers_once() {
     assert_eq!(received.len(), 1, "delivered once");
     eprintln!("mail latency: one outbox pass (claim + SMTP send + mark) took {} ms", elapsed.as_millis());
 }
+
+/// A provider mailing through `sink`, with a signed-up citizen whose address
+/// is verified (their mail language: the browser's).
+pub async fn verified_citizen(sink: &SmtpSink, accept_language: &str, email: &str) -> (TestApp, Browser, String) {
+    let app = app_with(sink).await;
+    let mut browser = Browser::new(&app);
+    browser.accept_language = accept_language.into();
+    let shown = browser.sign_up("Camille", "Martin", None).await;
+    let citizen_id = citizen_id_of(&app, &browser, &shown.identifier).await;
+    let sent = browser
+        .client
+        .post(browser.url("/account/email"))
+        .header("accept-language", accept_language)
+        .form(&[("email", email), ("csrf", &browser.csrf().await)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), StatusCode::SEE_OTHER);
+    let before = sink.received().len();
+    deliver_due(&app.state, &transport(&app), "t").await.unwrap();
+    let code = code_in(&sink.received()[before]);
+    let verified = browser.post_form("/account/email/verify", &[("code", &code)]).await;
+    assert_eq!(verified.status(), StatusCode::SEE_OTHER);
+    (app, browser, citizen_id)
+}

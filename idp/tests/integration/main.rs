@@ -4,6 +4,7 @@
 
 mod account_identity;
 mod account_mail;
+mod account_notices;
 mod account_security;
 mod admin_api;
 mod assisted_recovery;

@@ -235,6 +235,8 @@ pub struct AccountView<'a> {
     pub acr: &'a str,
     pub passkeys: Vec<PasskeyView<'a>>,
     pub recovery_codes_left: i64,
+    /// The non-critical security notices are wanted.
+    pub optional_notices: bool,
     pub sessions: Vec<SessionView<'a>>,
     /// A catalogue key of a message to show (after a redirect), and whether it is an error.
     pub notice: Option<(&'static str, bool)>,
@@ -385,6 +387,17 @@ pub fn account(frame: &Frame<'_>, view: &AccountView<'_>) -> String {
 <form method="post" action="/account/sessions/revoke-others"><input type="hidden" name="csrf" value="{csrf}"><button type="submit" class="secondary">{others}</button></form>"#,
         others = esc(t("account.signout_others")),
     );
+    let _ = write!(
+        body,
+        r#"<h2>{title}</h2>
+<p>{intro}</p>
+<form method="post" action="/account/notices"><input type="hidden" name="csrf" value="{csrf}"><div class="check"><input type="checkbox" id="optional_notices" name="optional_notices" value="yes"{checked}><label for="optional_notices">{label}</label></div><button type="submit" class="secondary">{save}</button></form>"#,
+        title = esc(t("notices.title")),
+        intro = esc(t("notices.intro")),
+        checked = if view.optional_notices { " checked" } else { "" },
+        label = esc(t("notices.optional")),
+        save = esc(t("notices.save")),
+    );
     body.push_str(&transparency::verifications(frame.lang, view.verifications));
     let _ = write!(
         body,
@@ -445,6 +458,7 @@ mod tests {
                 last_used_at: None,
             }],
             recovery_codes_left: 8,
+            optional_notices: true,
             sessions: vec![SessionView { device: evil, created_at: 0, current: true }],
             notice: None,
             attributes: &[],
