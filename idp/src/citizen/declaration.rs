@@ -52,19 +52,23 @@ fn problem(field: &'static str, key: &'static str) -> DeclareProblem {
     DeclareProblem { field, key }
 }
 
+/// A birth date that is no date (a month 13, a 31 February, a day without a month).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotADate;
+
 /// `YYYY-MM-DD`, `YYYY-MM-00` or `YYYY-00-00` from three fields, the day
 /// and month optional; `Ok(None)` when all three are empty.
-pub fn birthdate(day: &str, month: &str, year: &str) -> Result<Option<String>, ()> {
+pub fn birthdate(day: &str, month: &str, year: &str) -> Result<Option<String>, NotADate> {
     let (day, month, year) = (day.trim(), month.trim(), year.trim());
     if day.is_empty() && month.is_empty() && year.is_empty() {
         return Ok(None);
     }
     let two = |s: &str| if s.is_empty() { Some(0) } else { s.parse::<u8>().ok() };
-    let (Some(d), Some(m), Ok(y)) = (two(day), two(month), year.parse::<u16>()) else { return Err(()) };
+    let (Some(d), Some(m), Ok(y)) = (two(day), two(month), year.parse::<u16>()) else { return Err(NotADate) };
     let date = format!("{y:04}-{m:02}-{d:02}");
     let real_day =
         d == 0 || time::Month::try_from(m).is_ok_and(|month| d <= time::util::days_in_month(month, i32::from(y)));
-    if year.len() == 4 && valid_birthdate(&date) && real_day { Ok(Some(date)) } else { Err(()) }
+    if year.len() == 4 && valid_birthdate(&date) && real_day { Ok(Some(date)) } else { Err(NotADate) }
 }
 
 /// A phone number in E.164 (`+33612345678`); a French national number
@@ -130,7 +134,7 @@ impl DeclarationForm {
                 None
             }
             Ok(date) => date,
-            Err(()) => {
+            Err(NotADate) => {
                 problems.push(problem("birthdate", "declare.birthdate_invalid"));
                 None
             }

@@ -14,8 +14,16 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Clone)]
 pub enum Transport {
-    Smtp { server: AsyncSmtpTransport<Tokio1Executor>, from: Mailbox, domain: String },
+    /// Boxed: one per replica, and much larger than `Log`.
+    Smtp(Box<Smtp>),
     Log,
+}
+
+#[derive(Clone)]
+pub struct Smtp {
+    server: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+    domain: String,
 }
 
 /// Why a mail was not sent.
@@ -39,7 +47,7 @@ impl Transport {
             .build();
         let from: Mailbox = settings.from.parse().map_err(|e: lettre::address::AddressError| e.to_string())?;
         let domain = from.email.domain().to_owned();
-        Ok(Self::Smtp { server, from, domain })
+        Ok(Self::Smtp(Box::new(Smtp { server, from, domain })))
     }
 
     pub async fn send(&self, mail: &MailRecord) -> Result<(), SendError> {
@@ -54,7 +62,8 @@ impl Transport {
                 );
                 Ok(())
             }
-            Self::Smtp { server, from, domain } => {
+            Self::Smtp(smtp) => {
+                let Smtp { server, from, domain } = smtp.as_ref();
                 let to: Mailbox =
                     mail.recipient.parse().map_err(|_| SendError::Permanent("recipient is not an address".into()))?;
                 // The same Message-ID on every attempt: a receiver can drop repeats.

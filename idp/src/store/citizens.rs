@@ -89,7 +89,7 @@ impl Db {
             .await
             .map_err(classify)?;
         for event in events {
-            super::audit::insert_event(&mut *tx, event).await.map_err(StoreError::from)?;
+            super::audit::insert_event(&mut tx, event).await.map_err(StoreError::from)?;
         }
         tx.commit().await.map_err(StoreError::from)?;
         Ok(())
@@ -172,7 +172,7 @@ impl Db {
         replace_passkeys(&mut tx, citizen_id, passkey).await?;
         end_logins(&mut tx, citizen_id, now).await?;
         for event in events {
-            super::audit::insert_event(&mut *tx, event).await.map_err(StoreError::from)?;
+            super::audit::insert_event(&mut tx, event).await.map_err(StoreError::from)?;
         }
         tx.commit().await.map_err(StoreError::from)?;
         Ok(true)
@@ -208,7 +208,7 @@ impl Db {
         insert_recovery_codes(&mut tx, citizen_id, recovery_code_hashes, now).await.map_err(StoreError::from)?;
         end_logins(&mut tx, citizen_id, now).await?;
         for event in events {
-            super::audit::insert_event(&mut *tx, event).await.map_err(StoreError::from)?;
+            super::audit::insert_event(&mut tx, event).await.map_err(StoreError::from)?;
         }
         tx.commit().await.map_err(StoreError::from)?;
         Ok(true)

@@ -56,7 +56,7 @@ impl Db {
         for a in attributes {
             upsert_attribute(&mut tx, citizen_id, a).await?;
         }
-        super::audit::insert_event(&mut *tx, event).await?;
+        super::audit::insert_event(&mut tx, event).await?;
         tx.commit().await?;
         Ok(())
     }

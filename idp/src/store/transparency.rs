@@ -148,7 +148,7 @@ impl Db {
         .bind(client_id)
         .execute(&mut *tx)
         .await?;
-        super::audit::insert_event(&mut *tx, event).await?;
+        super::audit::insert_event(&mut tx, event).await?;
         tx.commit().await?;
         Ok(Some(grants))
     }

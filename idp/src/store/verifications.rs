@@ -153,7 +153,7 @@ impl Db {
             tx.rollback().await?;
             return Ok(Recorded::DocumentTaken);
         }
-        super::audit::insert_event(&mut *tx, v.history).await?;
+        super::audit::insert_event(&mut tx, v.history).await?;
         if let Some(log) = v.log {
             insert_event(&mut tx, log).await?;
         }
