@@ -142,3 +142,20 @@ async fn no_notice_goes_to_an_unverified_address() {
     browser.post_form("/account/recovery-codes", &[]).await;
     assert!(delivered(&app, &sink, 0).await.is_empty());
 }
+
+#[tokio::test]
+async fn an_assisted_recovery_at_a_counter_is_told() {
+    use crate::assisted_recovery::{enrol, recovery_check, start, verify_identity};
+    let Some(sink) = SmtpSink::start().await else { return };
+    let (app, _, citizen_id) = verified_citizen(&sink, "fr-FR,fr;q=0.9", "camille@example.fr").await;
+    let agent = crate::verification::agent(&app).await;
+    verify_identity(&app, &agent, &citizen_id, "X4RTBPFW4").await;
+    let identifier = app.state.db.citizen_by_id(&citizen_id).await.unwrap().unwrap().identifier;
+    let enrolment = start(&app, &agent, &recovery_check(&identifier, "X4RTBPFW4")).await.unwrap();
+    let seen = sink.received().len();
+    let mut new_device = Browser::new(&app);
+    assert_eq!(enrol(&mut new_device, &enrolment.token).await.status(), StatusCode::OK);
+    let mails = delivered(&app, &sink, seen).await;
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    assert_notice(&mails[0], "L’accès à votre compte Sésame a été rétabli à un guichet", &app);
+}
