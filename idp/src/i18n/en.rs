@@ -552,4 +552,5 @@ pub const MESSAGES: &[(&str, &str)] = &[
     ("notices.optional", "Also tell me about sign-ins from a new device and services I withdraw"),
     ("notices.save", "Save my choice"),
     ("notice.notices_saved", "Your choice of notices is saved."),
+    ("activity.email_verified", "Email address verified"),
 ];

@@ -600,4 +600,5 @@ pub const MESSAGES: &[(&str, &str)] = &[
     ),
     ("notices.save", "Enregistrer mon choix"),
     ("notice.notices_saved", "Votre choix d’avis est enregistré."),
+    ("activity.email_verified", "Adresse électronique vérifiée"),
 ];

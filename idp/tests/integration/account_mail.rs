@@ -83,6 +83,7 @@ async fn an_email_is_verified_by_the_mailed_code_and_services_see_it() {
     assert_eq!(again.status(), StatusCode::BAD_REQUEST);
     let account = browser.account().await;
     assert!(account.contains("adresse électronique vérifiée par le code"), "{account}");
+    assert!(account.contains("Adresse électronique vérifiée") && !account.contains("Identité vérifiée au guichet"));
 
     // A service asking for `email` is told it is verified.
     let citizen_id = citizen_id_of(&app, &browser, &shown.identifier).await;

@@ -33,6 +33,7 @@ pub fn activity_key(event: Option<&AuditEvent>) -> &'static str {
         E::ConsentRevoked { .. } => "activity.consent_revoked",
         E::ClaimsReleased { .. } => "activity.claims_released",
         E::IdentityUpdated { .. } => "activity.identity_updated",
+        E::IdentityVerified { method, .. } if method == "email" => "activity.email_verified",
         E::IdentityVerified { .. } => "activity.identity_verified",
         E::RecoveryAssisted { .. } => "activity.recovery_assisted",
     }
