@@ -146,10 +146,10 @@ async fn rename_passkey(
     })
 }
 
-/// Sensitive changes need a user-verified passkey assertion within the
-/// last five minutes (ASVS V3.7.1): otherwise the confirmation page, which
+/// Sensitive changes (here, and replacing a verified email address) need a
+/// user-verified passkey assertion within the last five minutes (ASVS V3.7.1): otherwise the confirmation page, which
 /// carries the form and sends it again once the citizen has confirmed.
-async fn confirm_first(
+pub(crate) async fn confirm_first(
     state: &AppState,
     session: &Session,
     lang: Lang,

@@ -114,6 +114,18 @@ async fn set_email(
     form: CsrfForm,
 ) -> Result<Response, PageError> {
     let typed = form.field("email").unwrap_or_default();
+    // Replacing a verified address silences the security notices: the
+    // same confirmation as the other sensitive changes.
+    let identity = Identity::load(&state.db, &auth.citizen_id).await?;
+    let replaces_verified = identity
+        .as_ref()
+        .is_some_and(|i| i.verified("email") && i.value("email").is_some_and(|current| current != typed.trim()));
+    if replaces_verified
+        && let Some(page) =
+            super::account::confirm_first(&state, &session, lang, &auth, "/account/email", &form).await?
+    {
+        return Ok(page);
+    }
     match email::send_code(&state, &auth.citizen_id, Some(&typed), lang).await {
         Ok(_) => Ok(see_other("/account/email?notice=code_sent")),
         Err(e) => refused(&state, &session, lang, &auth.citizen_id, e, false).await,

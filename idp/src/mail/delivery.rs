@@ -64,6 +64,9 @@ pub async fn run(state: AppState) {
             return;
         }
     };
+    if matches!(transport, Transport::Log) && !state.config.issuer_is_loopback() {
+        tracing::warn!("SESAME_SMTP_URL is not set: mail, verification codes included, goes to the log");
+    }
     outbox::run_every(state.config.mail.delivery_interval, |owner| {
         let (state, transport) = (&state, &transport);
         async move {

@@ -131,3 +131,34 @@ async fn the_account_warns_when_two_or_fewer_codes_are_left() {
     let account = last.unwrap().account().await;
     assert!(account.contains("deux codes de secours ou moins"), "{account}");
 }
+
+#[tokio::test]
+async fn replacing_a_verified_email_address_needs_a_confirmation() {
+    let app = TestApp::spawn().await;
+    let mut browser = Browser::new(&app);
+    let shown = browser.sign_up("Camille", "Martin", Some("camille@example.fr")).await;
+    let citizen_id = app.state.db.citizen_by_identifier(&shown.identifier.replace('-', "")).await.unwrap().unwrap().id;
+    let now = app.clock.now();
+    let verified = idp::store::AttributeRecord {
+        name: "email".into(),
+        value: "camille@example.fr".into(),
+        verified_by: Some("mailbox".into()),
+        verified_at: Some(now),
+        updated_at: now,
+    };
+    let event =
+        idp::store::NewAuditEvent::new(&citizen_id, idp::audit::AuditEvent::IdentityUpdated { verified_by: None }, now);
+    app.state.db.put_attributes(&citizen_id, &[verified], &event).await.unwrap();
+    app.clock.advance(6 * 60);
+    let asked = browser.post_form("/account/email", &[("email", "thief@example.org")]).await;
+    assert_eq!(asked.status(), StatusCode::OK);
+    assert!(asked.text().await.unwrap().contains(r#"data-ceremony="confirm""#));
+    let citizen = app.state.db.citizen_by_id(&citizen_id).await.unwrap().unwrap();
+    assert_eq!(citizen.email.as_deref(), Some("camille@example.fr"), "unchanged");
+    // Sending a code again to the same verified address needs nothing.
+    let again = browser.post_form("/account/email", &[("email", "camille@example.fr")]).await;
+    assert_eq!(again.status(), StatusCode::SEE_OTHER);
+    confirm(&mut browser).await;
+    let replaced = browser.post_form("/account/email", &[("email", "camille@example.org")]).await;
+    assert_eq!(replaced.status(), StatusCode::SEE_OTHER);
+}
