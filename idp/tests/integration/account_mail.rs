@@ -220,3 +220,22 @@ pub async fn verified_citizen(sink: &SmtpSink, accept_language: &str, email: &st
     assert_eq!(verified.status(), StatusCode::SEE_OTHER);
     (app, browser, citizen_id)
 }
+
+#[tokio::test]
+async fn without_smtp_mail_goes_to_the_log_and_its_bodies_are_not_kept() {
+    let app = TestApp::spawn().await;
+    assert!(app.state.config.mail.smtp_url.is_none(), "the zero-config default");
+    let transport = transport(&app);
+    assert!(matches!(transport, Transport::Log));
+    let mut browser = Browser::new(&app);
+    let shown = browser.sign_up("Camille", "Martin", None).await;
+    let citizen_id = citizen_id_of(&app, &browser, &shown.identifier).await;
+    browser.post_form("/account/email", &[("email", "camille@example.fr")]).await;
+    let queued = app.state.db.mail_of(&citizen_id).await.unwrap();
+    assert_eq!(queued.len(), 1);
+    assert!(queued[0].text_body.contains("Sésame"), "composed before delivery");
+    assert_eq!(deliver_due(&app.state, &transport, "t").await.unwrap(), 1);
+    let sent = app.state.db.mail_of(&citizen_id).await.unwrap();
+    assert!(sent[0].delivered_at.is_some());
+    assert_eq!((sent[0].text_body.as_str(), sent[0].html_body.as_str()), ("", ""), "the code is not kept");
+}
