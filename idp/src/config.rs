@@ -52,6 +52,21 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "Recovery-code attempts against one citizen per window, from every address together; 0 = off",
     ),
     ("TRUSTED_PROXIES", "10.0.0.0/8,fd00::/8", "Peers (CIDRs) whose X-Forwarded-For names the source address"),
+    ("RETENTION_AUDIT_LOG", "365d", "Citizens' audit events older than this are purged (at least 180d)"),
+    ("RETENTION_ADMIN_LOG", "365d", "Administrators' log entries older than this are purged (at least 180d)"),
+    (
+        "RETENTION_ENDED_TOKENS",
+        "7d",
+        "Refresh tokens and grants are purged this long after they expired or were revoked",
+    ),
+    ("RETENTION_LOGOUT_NOTICES", "30d", "Back-channel logout notices are purged this long after delivery or giving up"),
+    (
+        "RETENTION_RELEASE_RECORDS",
+        "365d",
+        "What a deleted account leaves (claims, service, time; no person) is kept this long",
+    ),
+    ("RETENTION_DORMANT_ACCOUNTS", "off", "off, or delete accounts with no sign-in for this long (at least 365d)"),
+    ("RETENTION_BATCH", "1000", "Most rows of each kind one upkeep round (every 30 s) purges"),
 ];
 
 /// Where the master key comes from.
@@ -121,6 +136,7 @@ pub struct Config {
     /// Seconds a request waits for a database connection or a Redis answer.
     pub dependency_timeout: i64,
     pub rate_limits: RateLimits,
+    pub retention: crate::retention::Policy,
 }
 
 /// Where mail goes (`crate::mail`).
@@ -317,6 +333,8 @@ impl Config {
             _ => None,
         };
 
+        let retention = p.retention();
+
         let (Some(issuer), Some(bind)) = (issuer, bind) else {
             return Err(ConfigError { problems });
         };
@@ -359,6 +377,7 @@ impl Config {
             dependency_timeout,
             rate_limits,
             mail,
+            retention,
         );
         match settings {
             (
@@ -372,6 +391,7 @@ impl Config {
                 Some(dependency_timeout),
                 Some(rate_limits),
                 Some(mail),
+                Some(retention),
             ) if problems.is_empty() => Ok(Config {
                 issuer,
                 bind,
@@ -389,6 +409,7 @@ impl Config {
                 mail,
                 dependency_timeout,
                 rate_limits,
+                retention,
             }),
             _ => Err(ConfigError { problems }),
         }
@@ -496,7 +517,7 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-struct Parser<'a> {
+pub(crate) struct Parser<'a> {
     raw: &'a BTreeMap<String, String>,
     problems: &'a mut Vec<Problem>,
 }
@@ -507,7 +528,12 @@ impl Parser<'_> {
         self.problems.push(Problem::new(&format!("SESAME_{name}"), message.to_owned(), example));
     }
 
-    fn parse<T>(&mut self, name: &str, default: &str, parse: impl Fn(&str) -> Result<T, String>) -> Option<T> {
+    pub(crate) fn parse<T>(
+        &mut self,
+        name: &str,
+        default: &str,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Option<T> {
         let value = self.raw.get(name).map(String::as_str).unwrap_or(default);
         match parse(value.trim()) {
             Ok(v) => Some(v),

@@ -22,7 +22,10 @@ pub mod ops;
 pub mod outage;
 pub mod outbox;
 pub mod passkey;
+#[cfg(test)]
+mod properties;
 pub mod random;
+pub mod retention;
 pub mod scope;
 pub mod server;
 pub mod store;

@@ -215,7 +215,7 @@ pub async fn serve(
 }
 
 /// Background upkeep: pick up keys rotated by other replicas; purge expired
-/// state.
+/// state and what is past its retention (`crate::retention`).
 async fn maintain(state: AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(30));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -229,6 +229,11 @@ async fn maintain(state: AppState) {
             Ok(0) => {}
             Ok(n) => tracing::debug!(rows = n, "purged expired state"),
             Err(e) => tracing::warn!(error = %e, "could not purge expired state"),
+        }
+        match crate::retention::purge(&state).await {
+            Ok(purged) if purged.total() == 0 => {}
+            Ok(purged) => tracing::info!(?purged, "purged what is past its retention"),
+            Err(e) => tracing::warn!(error = %e, "could not purge what is past its retention"),
         }
     }
 }

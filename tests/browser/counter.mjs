@@ -8,71 +8,19 @@
 //
 // usage: node counter.mjs <issuer-url> <invitation-link> <mrz> <birthplace>
 //   CHROMIUM            browser binary (default /usr/bin/chromium)
-import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { chromium } from "playwright-core";
+import { audit, person, run, signUp, stepper } from "./lib.mjs";
 
 const [issuer, invitation, mrz, birthplace] = process.argv.slice(2);
 if (!birthplace) {
   console.error("usage: node counter.mjs <issuer-url> <invitation-link> <mrz> <birthplace>");
   process.exit(2);
 }
-const require = createRequire(import.meta.url);
-const axeSource = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
-const step = (text) => console.log(`[browser] ${text}`);
+const step = stepper("browser");
 
-async function audit(page, name) {
-  const result = await page.evaluate(
-    `${axeSource}; axe.run(document, { runOnly: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] })
-      .then((r) => r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.html).slice(0, 3) })))`,
-  );
-  if (result.length) throw new Error(`accessibility violations on ${name}: ${JSON.stringify(result, null, 2)}`);
-  step(`axe: no WCAG 2.1 A/AA violation on ${name}`);
-}
-
-async function person(browser, locale) {
-  const context = await browser.newContext({ viewport: { width: 360, height: 780 }, locale });
-  const page = await context.newPage();
-  page.setDefaultTimeout(15_000);
-  page.on("console", (m) => { if (m.type() === "error") console.error(`[page] ${m.text()}`); });
-  const cdp = await context.newCDPSession(page);
-  await cdp.send("WebAuthn.enable");
-  await cdp.send("WebAuthn.addVirtualAuthenticator", {
-    options: {
-      protocol: "ctap2", transport: "internal", hasResidentKey: true,
-      hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true,
-    },
-  });
-  return page;
-}
-
-async function signUp(page, given, family) {
-  await page.goto(`${issuer}/signup`);
-  await page.getByLabel("Prénom(s)").fill(given);
-  await page.getByLabel("Nom de famille").fill(family);
-  await page.getByRole("button", { name: "Créer mon compte avec une clé d’accès" }).click();
-  await page.getByRole("heading", { name: "Votre compte est créé", level: 1 }).waitFor();
-  await page.getByRole("link", { name: /continuer/ }).click();
-  await page.getByRole("heading", { name: "Mon compte", level: 1 }).waitFor();
-}
-
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-  ],
-  timeout: 30_000,
-});
-const deadline = setTimeout(() => {
-  console.error("[browser] overall deadline (90 s) passed");
-  process.exit(1);
-}, 90_000);
-
-try {
+await run("browser", async (browser) => {
   step("the agent signs up and accepts the invitation");
-  const agent = await person(browser, "fr-FR");
-  await signUp(agent, "Agnès", "Guichet");
+  const { page: agent } = await person(browser, "fr-FR");
+  await signUp(agent, issuer, "Agnès", "Guichet");
   await agent.goto(invitation);
   await agent.getByRole("heading", { name: "Invitation", level: 1 }).waitFor();
   await audit(agent, "invitation");
@@ -81,8 +29,8 @@ try {
   await audit(agent, "counter desk");
 
   step("the citizen signs up and shows a code for the counter");
-  const citizen = await person(browser, "fr-FR");
-  await signUp(citizen, "Élodie", "Dupont-Léger");
+  const { page: citizen } = await person(browser, "fr-FR");
+  await signUp(citizen, issuer, "Élodie", "Dupont-Léger");
   await citizen.getByRole("button", { name: "Présenter mon compte au guichet" }).click();
   await citizen.getByRole("heading", { name: "Votre code pour le guichet", level: 1 }).waitFor();
   await audit(citizen, "counter code");
@@ -125,7 +73,7 @@ try {
   await agent.getByRole("heading", { name: "Lien pour une nouvelle clé d’accès", level: 1 }).waitFor();
   await audit(agent, "enrolment link");
   const enrolment = (await agent.locator("#enrolment-link").textContent()).trim();
-  const lost = await person(browser, "fr-FR");
+  const { page: lost } = await person(browser, "fr-FR");
   await lost.goto(enrolment);
   await lost.getByRole("heading", { name: "Récupérer mon compte après le guichet", level: 1 }).waitFor();
   await audit(lost, "assisted recovery (citizen)");
@@ -144,11 +92,5 @@ try {
   await lost.getByRole("heading", { name: "Your code for the counter", level: 1 }).waitFor();
   await audit(lost, "counter code (en)");
 
-  console.log(JSON.stringify({ ok: true, code }));
-} catch (error) {
-  console.error(`[browser] FAILED: ${error && error.stack ? error.stack : error}`);
-  process.exitCode = 1;
-} finally {
-  clearTimeout(deadline);
-  await browser.close();
-}
+  return { code };
+});

@@ -7,9 +7,7 @@
 // usage: node signup-signin.mjs <issuer-url>
 //   CHROMIUM            browser binary (default /usr/bin/chromium)
 //   SESAME_SCREENSHOTS  directory for screenshots (360 px and 1280 px), optional
-import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { chromium } from "playwright-core";
+import { audit, person, run, stepper, until } from "./lib.mjs";
 
 const issuer = process.argv[2];
 if (!issuer) {
@@ -17,32 +15,7 @@ if (!issuer) {
   process.exit(2);
 }
 const shots = process.env.SESAME_SCREENSHOTS || "";
-const require = createRequire(import.meta.url);
-const axeSource = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
-
-const step = (text) => console.log(`[browser] ${text}`);
-
-async function audit(page, name) {
-  // Runs through CDP, so the page's strict CSP does not apply to it.
-  const result = await page.evaluate(
-    `${axeSource}; axe.run(document, { runOnly: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] })
-      .then((r) => r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.html).slice(0, 3) })))`,
-  );
-  if (result.length) {
-    throw new Error(`accessibility violations on ${name}: ${JSON.stringify(result, null, 2)}`);
-  }
-  step(`axe: no WCAG 2.1 A/AA violation on ${name}`);
-}
-
-// page.waitForFunction evaluates strings in the page, which the CSP forbids.
-async function until(page, predicate, what) {
-  for (let i = 0; i < 100; i += 1) {
-    if (await page.evaluate(predicate)) return;
-    await page.waitForTimeout(100);
-  }
-  const where = await page.evaluate(() => (document.activeElement ? document.activeElement.outerHTML.slice(0, 200) : "none"));
-  throw new Error(`timed out waiting for ${what} (focus on ${where})`);
-}
+const step = stepper("browser");
 
 async function capture(page, name) {
   if (!shots) return;
@@ -52,40 +25,8 @@ async function capture(page, name) {
   await page.setViewportSize({ width: 360, height: 780 });
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-  ],
-  timeout: 30_000,
-});
-const deadline = setTimeout(() => {
-  console.error("[browser] overall deadline (90 s) passed");
-  process.exit(1);
-}, 90_000);
-
-try {
-  const context = await browser.newContext({ viewport: { width: 360, height: 780 }, locale: "fr-FR" });
-  const page = await context.newPage();
-  page.setDefaultTimeout(15_000);
-  page.on("console", (m) => { if (m.type() === "error") console.error(`[page] ${m.text()}`); });
-  page.on("response", async (r) => {
-    if (r.status() >= 400) console.error(`[page] ${r.request().method()} ${r.url()} → ${r.status()} ${await r.text().catch(() => "")}`);
-    else if (r.request().method() === "POST") console.error(`[page] POST ${r.url()} → ${r.status()}`);
-  });
-  const cdp = await context.newCDPSession(page);
-  await cdp.send("WebAuthn.enable");
-  const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
-    options: {
-      protocol: "ctap2",
-      transport: "internal",
-      hasResidentKey: true,
-      hasUserVerification: true,
-      isUserVerified: true,
-      automaticPresenceSimulation: true,
-    },
-  });
+await run("browser", async (browser) => {
+  const { page, cdp, authenticatorId } = await person(browser, "fr-FR");
 
   step("sign-up page");
   await page.goto(`${issuer}/signup`);
@@ -159,11 +100,5 @@ try {
   const first = await page.evaluate(() => document.activeElement && document.activeElement.textContent);
   if (first !== "Aller au contenu") throw new Error(`first focus stop: ${first}`);
 
-  console.log(JSON.stringify({ ok: true, identifier }));
-} catch (error) {
-  console.error(`[browser] FAILED: ${error && error.stack ? error.stack : error}`);
-  process.exitCode = 1;
-} finally {
-  clearTimeout(deadline);
-  await browser.close();
-}
+  return { identifier };
+});

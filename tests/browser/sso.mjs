@@ -5,43 +5,17 @@
 //
 // usage: node sso.mjs <first-service-url> <second-service-url>
 //   CHROMIUM  browser binary (default /usr/bin/chromium)
-import { chromium } from "playwright-core";
+import { person, run, stepper } from "./lib.mjs";
 
 const [first, second] = process.argv.slice(2);
 if (!first || !second) {
   console.error("usage: node sso.mjs <first-service-url> <second-service-url>");
   process.exit(2);
 }
-const step = (text) => console.log(`[sso] ${text}`);
+const step = stepper("sso");
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-  ],
-  timeout: 30_000,
-});
-const deadline = setTimeout(() => {
-  console.error("[sso] overall deadline (90 s) passed");
-  process.exit(1);
-}, 90_000);
-
-try {
-  const context = await browser.newContext({ viewport: { width: 360, height: 780 }, locale: "fr-FR" });
-  const page = await context.newPage();
-  page.setDefaultTimeout(15_000);
-  page.on("response", async (r) => {
-    if (r.status() >= 400) console.error(`[page] ${r.request().method()} ${r.url()} → ${r.status()}`);
-  });
-  const cdp = await context.newCDPSession(page);
-  await cdp.send("WebAuthn.enable");
-  const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
-    options: {
-      protocol: "ctap2", transport: "internal", hasResidentKey: true,
-      hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true,
-    },
-  });
+await run("sso", async (browser) => {
+  const { page, cdp, authenticatorId } = await person(browser, "fr-FR");
   const signCount = async () => {
     const { credentials } = await cdp.send("WebAuthn.getCredentials", { authenticatorId });
     return credentials.map((c) => c.signCount).join(",");
@@ -79,11 +53,5 @@ try {
   await page.getByText("Vous n’êtes pas connecté(e).").waitFor();
   if (!page.url().startsWith(`${first}/`)) throw new Error(`not back at the first service: ${page.url()}`);
 
-  console.log(JSON.stringify({ ok: true, firstSub, secondSub }));
-} catch (error) {
-  console.error(`[sso] FAILED: ${error && error.stack ? error.stack : error}`);
-  process.exitCode = 1;
-} finally {
-  clearTimeout(deadline);
-  await browser.close();
-}
+  return { firstSub, secondSub };
+});

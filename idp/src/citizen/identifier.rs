@@ -363,4 +363,43 @@ mod tests {
         let randomness = E::RandomnessUnavailable.to_string();
         assert!(randomness.contains("secure random number generator is unavailable"));
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::{DATA_LEN, Id, SYMBOLS};
+
+        fn identifier() -> impl Strategy<Value = Id> {
+            proptest::array::uniform16(0u8..32).prop_map(|values| Id::from_values(&values))
+        }
+
+        proptest! {
+            #![proptest_config(crate::properties::config())]
+
+            #[test]
+            fn any_text_is_read_or_refused_without_panic(input in any::<String>()) {
+                if let Ok(id) = Id::parse(&input) {
+                    prop_assert_eq!(Id::parse(id.as_str()), Ok(id));
+                }
+            }
+
+            #[test]
+            fn every_written_form_reads_back(id in identifier(), lower in any::<bool>(), sep in "[ -]{0,2}") {
+                let grouped = id.to_string().replace('-', &sep);
+                let typed = if lower { grouped.to_lowercase() } else { grouped };
+                prop_assert_eq!(Id::parse(&typed), Ok(id.clone()));
+                let aliased = id.as_str().replace('0', "o").replace('1', "l");
+                prop_assert_eq!(Id::parse(&aliased), Ok(id));
+            }
+
+            #[test]
+            fn one_mistyped_character_is_caught(id in identifier(), position in 0..=DATA_LEN, symbol in 0usize..32) {
+                let mut typed: Vec<char> = id.as_str().chars().collect();
+                let replacement = char::from(SYMBOLS[symbol]);
+                prop_assume!(typed[position] != replacement);
+                typed[position] = replacement;
+                prop_assert!(Id::parse(&typed.into_iter().collect::<String>()).is_err());
+            }
+        }
+    }
 }

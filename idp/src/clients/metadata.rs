@@ -238,4 +238,82 @@ mod tests {
         assert_eq!(ok.extra.client_name_fr.as_deref(), Some("Mairie"));
         assert_eq!(ok.origin, Origin::Registration);
     }
+
+    mod properties {
+        use proptest::prelude::*;
+        use serde_json::json;
+
+        use super::*;
+        use crate::clients::validate::validate;
+
+        /// Every member name registration reads.
+        const NAMES: &[&str] = &[
+            "client_name",
+            "redirect_uris",
+            "post_logout_redirect_uris",
+            "grant_types",
+            "response_types",
+            "token_endpoint_auth_method",
+            "scope",
+            "id_token_signed_response_alg",
+            "userinfo_signed_response_alg",
+            "subject_type",
+            "jwks",
+            "jwks_uri",
+            "client_name#fr",
+            "client_name#en",
+            "logo_uri",
+            "policy_uri",
+            "tos_uri",
+            "contacts",
+            "sector_identifier_uri",
+            "default_acr_values",
+            "default_max_age",
+            "require_auth_time",
+            "backchannel_logout_uri",
+            "backchannel_logout_session_required",
+            "frontchannel_logout_uri",
+            "frontchannel_logout_session_required",
+            "skip_consent",
+            "keys",
+        ];
+
+        proptest! {
+            #![proptest_config(crate::properties::config())]
+
+            #[test]
+            fn any_body_is_read_or_refused_without_panic(body in proptest::collection::vec(any::<u8>(), 0..200)) {
+                if let Ok(new) = NewClient::from_registration_json(&body) {
+                    let _ = validate(&new);
+                }
+            }
+
+            #[test]
+            fn any_json_metadata_is_checked_without_panic(value in crate::properties::json(NAMES)) {
+                if let Ok(new) = NewClient::from_registration_json(value.to_string().as_bytes()) {
+                    let _ = validate(&new);
+                    let _ = check_extra(&new.extra);
+                }
+            }
+
+            #[test]
+            fn what_a_registration_says_is_what_is_read(
+                name in "[A-Za-zÀ-ÿ' -]{1,40}",
+                hosts in proptest::collection::vec("[a-z]{1,10}", 1..4),
+                max_age in proptest::option::of(0i64..1_000_000),
+            ) {
+                let uris: Vec<String> = hosts.iter().map(|h| format!("https://{h}.example.fr/callback")).collect();
+                let mut body = json!({"client_name": name, "redirect_uris": uris, "client_name#en": name});
+                if let Some(age) = max_age {
+                    body["default_max_age"] = age.into();
+                }
+                let new = NewClient::from_registration_json(body.to_string().as_bytes()).unwrap();
+                prop_assert_eq!(&new.client_name, &name);
+                prop_assert_eq!(&new.redirect_uris, &uris);
+                prop_assert_eq!(new.extra.client_name_en.as_deref(), Some(name.as_str()));
+                prop_assert_eq!(new.extra.default_max_age, max_age);
+                prop_assert!(!new.skip_consent && !new.public_subject);
+            }
+        }
+    }
 }

@@ -264,3 +264,43 @@ pub(super) fn record_of(
         version: 1,
     }
 }
+
+/// Property tests (README "Test it": the long run).
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::check_redirect_uri;
+    use crate::clients::metadata::check_url;
+
+    /// URLs near the edge of the rules: loopback or not, http or https,
+    /// ports, paths with wildcards, queries and fragments.
+    const NEAR_VALID: &str = "(https|http|ftp)://(localhost|127\\.0\\.0\\.1|\\[::1\\]|10\\.0\\.0\\.1|[a-z]{1,8}\\.fr)\
+                              (:[0-9]{1,4})?(/[a-zA-Z0-9._~%*@:-]{0,12}){0,3}(\\?[a-z=&*]{0,10})?(#[a-z]{0,5})?";
+
+    proptest! {
+        #![proptest_config(crate::properties::config())]
+
+        #[test]
+        fn any_text_is_accepted_only_as_a_safe_absolute_url(uri in any::<String>()) {
+            if let Ok(url) = check_redirect_uri(&uri) {
+                let loopback = crate::clients::is_loopback(url.host_str().unwrap_or_default());
+                prop_assert!(url.scheme() == "https" || (url.scheme() == "http" && loopback), "{uri}");
+                prop_assert!(!uri.contains('#') && !uri.contains('*') && url.username().is_empty());
+                prop_assert!(check_url("logo_uri", &uri).is_ok(), "the redirect rule is the stricter");
+            }
+        }
+
+        #[test]
+        fn the_rules_decide_exactly_and_an_accepted_uri_is_accepted_again(uri in NEAR_VALID) {
+            let scheme_ok = uri.starts_with("https://")
+                || ["http://localhost", "http://127.0.0.1", "http://[::1]"].iter().any(|p| uri.starts_with(p));
+            let expected = scheme_ok && !uri.contains('#') && !uri.contains('*');
+            let checked = check_redirect_uri(&uri);
+            prop_assert_eq!(checked.is_ok(), expected, "{}: {:?}", uri, checked);
+            if let Ok(url) = checked {
+                prop_assert_eq!(check_redirect_uri(url.as_str()).map(|u| u.to_string()), Ok(url.to_string()));
+            }
+        }
+    }
+}

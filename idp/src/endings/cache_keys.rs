@@ -30,14 +30,26 @@ pub fn revoked_grant(grant_id: &str) -> String {
     format!("revoked:grant:{grant_id}")
 }
 
+/// One replica's claim on deleting a dormant account, so replicas purging
+/// at once tell the services once.
+pub fn dormant_deletion(citizen_id: &str) -> String {
+    format!("dormant:{citizen_id}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn keys_never_collide_across_kinds() {
-        let keys =
-            [code("x"), used_code("x"), pending_authorization("x"), revoked_access_token("x"), revoked_grant("x")];
+        let keys = [
+            code("x"),
+            used_code("x"),
+            pending_authorization("x"),
+            revoked_access_token("x"),
+            revoked_grant("x"),
+            dormant_deletion("x"),
+        ];
         for (i, a) in keys.iter().enumerate() {
             for b in &keys[i + 1..] {
                 assert_ne!(a, b);

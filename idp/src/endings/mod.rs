@@ -145,6 +145,27 @@ pub async fn consent_revoked(state: &AppState, citizen_id: &str, client_id: &str
 /// and every grant's access tokens are refused. The caller clears the
 /// browser session.
 pub async fn account_deleted(state: &AppState, citizen_id: &str) -> Result<(), EndingError> {
+    delete_account(state, citizen_id).await?;
+    tracing::info!(citizen_id, "account deleted");
+    Ok(())
+}
+
+/// No sign-in for `SESAME_RETENTION_DORMANT_ACCOUNTS` (`crate::retention`):
+/// the account ends as if its citizen deleted it. Every replica purges, so
+/// one claims the account first (for 5 minutes); `false` when another had.
+pub async fn account_dormant(state: &AppState, citizen_id: &str) -> Result<bool, EndingError> {
+    if !state.cache.put_if_absent(&cache_keys::dormant_deletion(citizen_id), b"", 300).await? {
+        return Ok(false);
+    }
+    delete_account(state, citizen_id).await?;
+    tracing::info!(citizen_id, "dormant account deleted");
+    Ok(true)
+}
+
+/// Services told first (while an entitled service's subject can still be
+/// read), then everything personal erased; what the law asks a service to
+/// prove stays as detached release records (`Db::delete_citizen`).
+async fn delete_account(state: &AppState, citizen_id: &str) -> Result<(), EndingError> {
     let live = state.db.live_grants_of(citizen_id).await?;
     notify_grants_ended(state, citizen_id, &live, "deletion").await?;
     let now = state.clock.now();
@@ -153,9 +174,7 @@ pub async fn account_deleted(state: &AppState, citizen_id: &str) -> Result<(), E
         .await?
         .map(|mail| crate::store::MailRecord { citizen_id: None, ..mail });
     let grants = state.db.delete_citizen(citizen_id, now, farewell.as_ref()).await?;
-    refuse_access_tokens(state, &grants).await?;
-    tracing::info!(citizen_id, "account deleted");
-    Ok(())
+    Ok(refuse_access_tokens(state, &grants).await?)
 }
 
 /// An authorization code was presented again, or by a client it was not

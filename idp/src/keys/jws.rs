@@ -279,4 +279,91 @@ mod tests {
         assert_eq!(Alg::parse("HS256"), None);
         assert_eq!(Alg::parse("none"), None);
     }
+
+    mod properties {
+        use std::sync::OnceLock;
+
+        use proptest::prelude::*;
+
+        use super::*;
+
+        fn keys() -> &'static [SigningKey] {
+            static KEYS: OnceLock<Vec<SigningKey>> = OnceLock::new();
+            KEYS.get_or_init(|| {
+                [Alg::ES256, Alg::EdDSA]
+                    .into_iter()
+                    .map(|alg| SigningKey::from_pkcs8(alg, &generate_pkcs8(alg).unwrap()).unwrap())
+                    .collect()
+            })
+        }
+
+        fn b64(bytes: &[u8]) -> String {
+            B64.encode(bytes)
+        }
+
+        proptest! {
+            #![proptest_config(crate::properties::config())]
+
+            #[test]
+            fn any_text_is_refused_without_panic(token in any::<String>(), index in 0usize..4) {
+                let _ = segment(&token, index);
+                for key in keys() {
+                    prop_assert!(verify(&token, &key.public_jwk()).is_err());
+                }
+            }
+
+            #[test]
+            fn any_three_segments_are_refused_without_panic(
+                header in prop_oneof![
+                    proptest::collection::vec(any::<u8>(), 0..64),
+                    crate::properties::json(&["alg", "kid", "typ", "crit"]).prop_map(|v| v.to_string().into_bytes()),
+                    Just(br#"{"alg":"ES256"}"#.to_vec()),
+                    Just(br#"{"alg":"EdDSA"}"#.to_vec()),
+                ],
+                payload in proptest::collection::vec(any::<u8>(), 0..64),
+                signature in proptest::collection::vec(any::<u8>(), 0..96),
+            ) {
+                let token = format!("{}.{}.{}", b64(&header), b64(&payload), b64(&signature));
+                let _ = segment(&token, 0);
+                let _ = segment(&token, 1);
+                for key in keys() {
+                    prop_assert!(verify(&token, &key.public_jwk()).is_err());
+                }
+            }
+
+            #[test]
+            fn any_key_document_is_tried_without_panic(
+                jwk in crate::properties::json(&["kty", "alg", "crv", "x", "y", "n", "e", "kid"]),
+                which in 0usize..2,
+            ) {
+                let token = keys()[which].sign_jwt("JWT", &serde_json::json!({"sub": "s"})).unwrap();
+                prop_assert!(verify(&token, &jwk).is_err());
+            }
+
+            #[test]
+            fn signed_claims_read_back_and_any_change_is_refused(
+                claims in proptest::collection::btree_map("[a-z_]{1,8}", any::<String>(), 0..5),
+                which in 0usize..2,
+                position in any::<proptest::sample::Index>(),
+                replacement in "[A-Za-z0-9_.-]",
+            ) {
+                let key = &keys()[which];
+                let token = key.sign_jwt("JWT", &claims).unwrap();
+                let (header, read) = verify(&token, &key.public_jwk()).unwrap();
+                prop_assert_eq!(header["alg"].as_str(), Some(key.alg.as_str()));
+                prop_assert_eq!(&read, &serde_json::to_value(&claims).unwrap());
+                prop_assert_eq!(segment(&token, 1), Some(read.clone()));
+
+                let mut changed: Vec<char> = token.chars().collect();
+                let at = position.index(changed.len());
+                let new = replacement.chars().next().unwrap();
+                prop_assume!(changed[at] != new);
+                changed[at] = new;
+                let changed: String = changed.into_iter().collect();
+                if let Ok((_, claims)) = verify(&changed, &key.public_jwk()) {
+                    prop_assert_eq!(claims, read, "a change the signature accepted changed nothing");
+                }
+            }
+        }
+    }
 }

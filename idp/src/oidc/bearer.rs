@@ -52,3 +52,44 @@ pub fn extract(headers: &HeaderMap, form_token: Option<&str>) -> Result<Option<S
         (None, None) => Ok(None),
     }
 }
+
+/// Property tests (README "Test it": the long run).
+#[cfg(test)]
+mod properties {
+    use axum::http::HeaderValue;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn with_authorization(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        if let Ok(value) = HeaderValue::from_str(value) {
+            headers.insert(header::AUTHORIZATION, value);
+        }
+        headers
+    }
+
+    proptest! {
+        #![proptest_config(crate::properties::config())]
+
+        #[test]
+        fn any_authorization_is_read_or_refused_without_panic(
+            value in prop_oneof![any::<String>(), "[Bb]earer [ -~]{0,40}"],
+            form in proptest::option::of(any::<String>()),
+        ) {
+            let _ = extract(&with_authorization(&value), form.as_deref());
+        }
+
+        #[test]
+        fn a_token_sent_one_way_reads_back(token in "[A-Za-z0-9._~+/-]{1,80}=*", in_header in any::<bool>()) {
+            let read = if in_header {
+                extract(&with_authorization(&format!("Bearer {token}")), None)
+            } else {
+                extract(&HeaderMap::new(), Some(&token))
+            };
+            prop_assert_eq!(read.ok().flatten(), Some(token.clone()));
+            let twice = extract(&with_authorization(&format!("Bearer {token}")), Some(&token));
+            prop_assert!(twice.is_err(), "sent two ways");
+        }
+    }
+}

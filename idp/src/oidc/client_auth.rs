@@ -192,3 +192,69 @@ fn lacks_kid(set: &serde_json::Value, kid: &str) -> bool {
     let keys = set.get("keys").and_then(|k| k.as_array());
     !keys.is_some_and(|keys| keys.iter().any(|key| key.get("kid").and_then(|v| v.as_str()) == Some(kid)))
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+
+    use super::*;
+    use crate::keys::{Alg, SigningKey, generate_pkcs8};
+
+    fn basic(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        if let Ok(value) = HeaderValue::from_str(value) {
+            headers.insert(header::AUTHORIZATION, value);
+        }
+        headers
+    }
+
+    fn encode(text: &str) -> String {
+        url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+    }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        proptest! {
+            #![proptest_config(crate::properties::config())]
+
+            #[test]
+            fn any_authorization_header_is_read_or_refused_without_panic(
+                value in prop_oneof![any::<String>(), "[Bb]asic [A-Za-z0-9+/= ]{0,40}"],
+            ) {
+                let _ = basic_credentials(&basic(&value));
+            }
+
+            #[test]
+            fn basic_credentials_read_back(id in any::<String>(), secret in any::<String>()) {
+                // RFC 6749 §2.3.1: each part form-urlencoded, then joined by ':'.
+                let joined = format!("{}:{}", encode(&id), encode(&secret));
+                let value = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(joined));
+                prop_assert_eq!(basic_credentials(&basic(&value)).unwrap(), Some((id, secret)));
+            }
+
+            #[test]
+            fn any_key_set_and_assertion_are_tried_without_panic(
+                set in crate::properties::json(&["keys", "kty", "alg", "crv", "x", "y", "kid"]),
+                jwt in prop_oneof![any::<String>(), "[A-Za-z0-9_-]{0,30}\\.[A-Za-z0-9_-]{0,30}\\.[A-Za-z0-9_-]{0,30}"],
+                kid in proptest::option::of("[a-z]{0,4}"),
+            ) {
+                prop_assert!(verify_with(&set, &jwt, kid.as_deref()).is_none());
+                let _ = lacks_kid(&set, kid.as_deref().unwrap_or_default());
+                let _ = assertion_subject(&jwt);
+            }
+        }
+    }
+
+    #[test]
+    fn an_assertion_verifies_with_its_key_in_the_set() {
+        let key = SigningKey::from_pkcs8(Alg::ES256, &generate_pkcs8(Alg::ES256).unwrap()).unwrap();
+        let jwt = key.sign_jwt("JWT", &serde_json::json!({"sub": "client"})).unwrap();
+        let set = serde_json::json!({"keys": [{"kty": "OKP", "x": "AA"}, key.public_jwk()]});
+        assert_eq!(verify_with(&set, &jwt, None).unwrap()["sub"], "client");
+        assert_eq!(assertion_subject(&jwt).as_deref(), Some("client"));
+        assert!(verify_with(&set, &jwt, Some("another")).is_none());
+    }
+}

@@ -57,4 +57,46 @@ mod tests {
         assert!(err.description.contains("repeated"));
         assert!(Params::parse(&[b"a=".as_slice(), &vec![b'x'; 5000]].concat()).is_err());
     }
+
+    mod properties {
+        use std::collections::BTreeMap;
+
+        use proptest::prelude::*;
+
+        use super::*;
+        use crate::web::extract::{form_field, query_param};
+
+        proptest! {
+            #![proptest_config(crate::properties::config())]
+
+            #[test]
+            fn any_body_is_read_or_refused_without_panic(body in proptest::collection::vec(any::<u8>(), 0..300)) {
+                let _ = Params::parse(&body);
+                let _ = form_field(&body, "csrf");
+                let _ = query_param(Some(&String::from_utf8_lossy(&body)), "next");
+            }
+
+            #[test]
+            fn encoded_parameters_read_back(
+                params in proptest::collection::btree_map(any::<String>(), any::<String>(), 0..6),
+            ) {
+                let encoded = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(&params).finish();
+                let read = Params::parse(encoded.as_bytes()).unwrap();
+                let sent: BTreeMap<String, String> = params.into_iter().filter(|(_, v)| !v.is_empty()).collect();
+                for (name, value) in &sent {
+                    prop_assert_eq!(read.get(name), Some(value.as_str()));
+                    prop_assert_eq!(form_field(encoded.as_bytes(), name), Some(value.clone()));
+                    prop_assert_eq!(query_param(Some(&encoded), name), Some(value.clone()));
+                }
+                prop_assert_eq!(read, Params(sent));
+            }
+
+            #[test]
+            fn a_repeated_parameter_is_refused(name in any::<String>(), a in ".+", b in ".+") {
+                let encoded =
+                    url::form_urlencoded::Serializer::new(String::new()).extend_pairs([(&name, &a), (&name, &b)]).finish();
+                prop_assert!(Params::parse(encoded.as_bytes()).is_err());
+            }
+        }
+    }
 }

@@ -19,7 +19,10 @@ pub struct LoginSessionRecord {
 }
 
 impl Db {
+    /// A new login, which is also the citizen's last sign-in (the dormant
+    /// account policy reads it).
     pub async fn insert_login_session(&self, login: &LoginSessionRecord) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO login_sessions (sid, citizen_id, created_at, expires_at, device, amr) \
              VALUES ($1, $2, $3, $4, $5, $6)",
@@ -30,8 +33,14 @@ impl Db {
         .bind(login.expires_at)
         .bind(&login.device)
         .bind(&login.amr)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        sqlx::query("UPDATE citizens SET last_signed_in_at = $1 WHERE id = $2")
+            .bind(login.created_at)
+            .bind(&login.citizen_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         Ok(())
     }
 

@@ -228,6 +228,7 @@ impl Db {
     ) -> Result<Vec<EndedGrant>, StoreError> {
         let mut tx = self.pool.begin().await?;
         let grants = live_grants(&mut tx, citizen_id, None).await?;
+        super::retention::detach_releases(&mut tx, citizen_id).await?;
         for table in [
             "citizen_attributes",
             "passkeys",
@@ -269,8 +270,8 @@ impl Db {
             super::mail::insert_mail(&mut tx, mail).await?;
         }
         sqlx::query(
-            "UPDATE citizens SET given_name = '', family_name = '', email = NULL, mail_lang = NULL, quiet_notices = 0, \
-             deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL",
+            "UPDATE citizens SET given_name = '', family_name = '', email = NULL, last_signed_in_at = NULL, \
+             mail_lang = NULL, quiet_notices = 0, deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL",
         )
         .bind(now)
         .bind(citizen_id)

@@ -14,7 +14,7 @@ pub mod respond;
 use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
 /// Strict by default; pages that need more (WebAuthn scripts) get it from
 /// their own handlers, never by loosening this.
@@ -78,9 +78,10 @@ pub async fn security_headers(State(https): State<bool>, request: Request, next:
     response
 }
 
-/// Unknown paths: a plain 404 that names the path's absence, nothing more.
-pub async fn not_found() -> Response {
-    (StatusCode::NOT_FOUND, [(header::CACHE_CONTROL, "no-store")], "Not found\n").into_response()
+/// Unknown paths: the readable "this page does not exist" page, in the
+/// reader's language (a person who mistyped an address is not a client).
+pub async fn not_found() -> respond::PageError {
+    respond::PageError::new(StatusCode::NOT_FOUND, "err.not_found", "/account")
 }
 
 /// CSP violation reports (`report-uri`): logged for operators, never stored.

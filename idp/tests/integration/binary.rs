@@ -39,7 +39,8 @@ pub(super) async fn environment() -> Env {
     Env { env, _db: db, _dir: dir }
 }
 
-/// Starts `idp serve` and reads its log until `wanted` appears.
+/// Starts `idp serve` and reads its log until a message starting with
+/// `wanted` appears.
 pub(super) async fn serve_until(
     env: &BTreeMap<String, String>,
     wanted: &str,
@@ -50,10 +51,27 @@ pub(super) async fn serve_until(
     (child, lines)
 }
 
-pub(super) async fn wait_for_line(lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>, wanted: &str) {
+/// Reads the JSON log (`SESAME_LOG_FORMAT=json`, the default) until an
+/// entry whose `message` starts with `wanted`, and returns that entry.
+/// Every line on the way must be one JSON object with a timestamp, a level
+/// and a target: a text line fails the test.
+pub(super) async fn wait_for_line(
+    lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+    wanted: &str,
+) -> serde_json::Value {
     while let Some(line) = lines.next_line().await.unwrap() {
-        if line.contains(wanted) {
-            return;
+        let entry: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("a log line that is not JSON ({e}): {line}"));
+        let timestamp = entry["timestamp"].as_str().unwrap_or_else(|| panic!("no timestamp: {line}"));
+        assert!(
+            time::OffsetDateTime::parse(timestamp, &time::format_description::well_known::Rfc3339).is_ok(),
+            "{line}"
+        );
+        assert!(["TRACE", "DEBUG", "INFO", "WARN", "ERROR"].contains(&entry["level"].as_str().unwrap_or("")), "{line}");
+        assert!(entry["target"].as_str().is_some_and(|t| !t.is_empty()), "no target: {line}");
+        let message = entry["message"].as_str().unwrap_or_else(|| panic!("no message: {line}"));
+        if message.starts_with(wanted) {
+            return entry;
         }
     }
     panic!("the provider exited before logging {wanted:?}");
@@ -185,18 +203,33 @@ async fn sigterm_lets_in_flight_requests_finish() {
     // The request-start log line tells us the handler has the request.
     env.env.insert("SESAME_LOG".into(), "info,tower_http=debug".into());
     let port = port_of(&env.env);
-    let (mut child, mut lines) = serve_until(&env.env, "Sésame is ready").await;
+    let mut child = idp(&env.env).arg("serve").stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let ready = wait_for_line(&mut lines, "Sésame is ready").await;
+    assert_eq!((&ready["level"], &ready["target"]), (&"INFO".into(), &"idp".into()), "{ready}");
+    assert_eq!(ready["issuer"], env.env["SESAME_ISSUER"].as_str(), "{ready}");
+    assert_eq!(ready["address"], format!("127.0.0.1:{port}"), "{ready}");
+    assert!(["sqlite", "postgres"].contains(&ready["database"].as_str().unwrap_or("")), "{ready}");
 
     let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
     stream
-        .write_all(b"POST /csp-report HTTP/1.1\r\nhost: localhost\r\ncontent-length: 20\r\nconnection: close\r\n\r\n0123456789")
+        .write_all(
+            b"POST /csp-report?secret=s3 HTTP/1.1\r\nhost: localhost\r\nx-request-id: sigterm-1\r\n\
+              content-length: 20\r\nconnection: close\r\n\r\n0123456789",
+        )
         .await
         .unwrap();
-    wait_for_line(&mut lines, "started processing request").await;
+    let started = wait_for_line(&mut lines, "started processing request").await;
+    // The request's span is on each of its lines: method, path (never the query), request id.
+    assert_eq!(started["span"]["method"], "POST", "{started}");
+    assert_eq!(started["span"]["path"], "/csp-report", "{started}");
+    assert_eq!(started["span"]["request_id"], "sigterm-1", "{started}");
+    assert!(!started.to_string().contains("s3"), "{started}");
 
     let pid = child.id().unwrap().to_string();
     assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
-    wait_for_line(&mut lines, "shutting down").await;
+    let draining = wait_for_line(&mut lines, "shutting down").await;
+    assert_eq!((&draining["level"], &draining["target"]), (&"INFO".into(), &"idp::server".into()), "{draining}");
 
     // The in-flight request completes after the signal.
     stream.write_all(b"0123456789").await.unwrap();
@@ -204,6 +237,12 @@ async fn sigterm_lets_in_flight_requests_finish() {
     stream.read_to_string(&mut response).await.unwrap();
     assert!(response.starts_with("HTTP/1.1 204"), "{response}");
 
+    let finished = wait_for_line(&mut lines, "finished processing request").await;
+    assert_eq!(
+        (&finished["status"], &finished["span"]["request_id"]),
+        (&204.into(), &"sigterm-1".into()),
+        "{finished}"
+    );
     wait_for_line(&mut lines, "stopped cleanly").await;
     assert!(child.wait().await.unwrap().success());
 }

@@ -1,10 +1,57 @@
 //! A real browser: headless Chromium (playwright-core, CDP virtual
-//! authenticator) signs up, signs out and signs back in through the pages.
+//! authenticator) signs up, signs out and signs back in through the pages;
+//! every page passes the axe-core audit in French and in English.
 //! Skipped, saying why, when Chromium or the npm packages are missing —
 //! unless SESAME_REQUIRE_BROWSER=1 (set by .ci/run), where that fails.
 
 use idp::testing::TestApp;
 use idp::testing::browser::{chromium_or_skip, run_script, run_script_answering};
+
+/// Every page a citizen or a developer meets, in French and in English,
+/// through the axe-core audit (`tests/browser/pages.mjs`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_in_both_languages_passes_the_accessibility_audit() {
+    use idp::clients::{ExtraMetadata, NewClient};
+    let Some(chromium) = chromium_or_skip() else { return };
+    let app = TestApp::spawn().await;
+    let redirect = "https://mairie.example.fr/callback";
+    let client = app
+        .register_client(NewClient {
+            client_name: "Mairie de Test".into(),
+            redirect_uris: vec![redirect.into()],
+            scope: Some("openid profile email".into()),
+            extra: ExtraMetadata {
+                client_name_en: Some("Test Town Hall".into()),
+                policy_uri: Some("https://mairie.example.fr/donnees".into()),
+                tos_uri: Some("https://mairie.example.fr/conditions".into()),
+                ..ExtraMetadata::default()
+            },
+            ..NewClient::default()
+        })
+        .await;
+    let out = run_script(&chromium, "pages.mjs", &[&app.issuer, &client.client.client_id, redirect]).await;
+    let report: serde_json::Value = serde_json::from_str(out.lines().last().unwrap_or_default()).unwrap();
+    let audited: Vec<&str> = report["audited"].as_array().unwrap().iter().filter_map(|v| v.as_str()).collect();
+    for page in [
+        "sign-up",
+        "sign-in",
+        "recovery",
+        "developers",
+        "not found",
+        "authorization refused",
+        "identifier",
+        "account",
+        "consent",
+        "logout confirmation",
+        "page expired",
+        "signed out",
+    ] {
+        for lang in ["fr", "en"] {
+            let name = format!("{page} ({lang})");
+            assert!(audited.contains(&name.as_str()), "{name} was not audited: {audited:?}");
+        }
+    }
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_up_sign_out_sign_in_in_headless_chromium() {

@@ -34,6 +34,7 @@ mod registration;
 mod registration_clients;
 mod registration_documents;
 mod replicas;
+mod retention;
 mod schema;
 mod sessions;
 mod soft_passkey;

@@ -65,6 +65,21 @@ async fn wrong_method_is_405_and_unknown_path_404() {
 }
 
 #[tokio::test]
+async fn an_unknown_path_is_a_readable_page_in_the_readers_language() {
+    let app = TestApp::spawn().await;
+    for (language, says) in
+        [("fr-FR,fr;q=0.9", "Cette page n’existe pas ou plus."), ("en-GB", "This page does not exist")]
+    {
+        let response =
+            app.client.get(app.url("/nothing-here")).header("accept-language", language).send().await.unwrap();
+        assert_eq!(response.status(), 404);
+        assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+        let page = response.text().await.unwrap();
+        assert!(page.contains(says) && page.contains(&format!(r#"<html lang="{}""#, &language[..2])), "{page}");
+    }
+}
+
+#[tokio::test]
 async fn oversized_bodies_are_refused() {
     let app = TestApp::spawn().await;
     let response = app.client.post(app.url("/csp-report")).body(vec![b'x'; 100 * 1024]).send().await.unwrap();

@@ -29,6 +29,10 @@ async fn citizen_id(app: &TestApp, shown: &str) -> String {
     app.state.db.citizen_by_identifier(identifier.as_str()).await.unwrap().unwrap().id
 }
 
+fn canonical_of(shown: &str) -> String {
+    CitizenIdentifier::parse(shown).unwrap().as_str().to_owned()
+}
+
 fn flow_for(client: idp::clients::Registered) -> Flow {
     let (verifier, challenge) = pkce();
     Flow { client, cookie: String::new(), citizen_id: String::new(), verifier, challenge }
@@ -213,6 +217,20 @@ async fn export_holds_everything_and_deletion_leaves_nothing() {
     browser.forget_csrf();
     let response = browser.try_sign_in(None).await;
     assert_eq!(response.status(), 401, "the passkey is gone");
+    // What the service may have to prove stays, detached from the person,
+    // for the release records' period counted from each release.
+    let records = app.state.db.release_records().await.unwrap();
+    assert!(!records.is_empty() && records.iter().all(|r| r.client_id == flow.client_id()), "{records:?}");
+    assert!(records.iter().any(|r| r.target == "id_token" && r.claims.contains(&"given_name".to_owned())));
+    let kept = format!("{records:?}");
+    for personal in [citizen.as_str(), shown.identifier.as_str(), canonical_of(&shown.identifier).as_str(), "Camille"] {
+        assert!(!kept.contains(personal), "{personal} in {kept}");
+    }
+    let released_at = records[0].at;
+    app.clock.set(released_at + 365 * 86_400 - 1);
+    assert_eq!(idp::retention::purge(&app.state).await.unwrap().release_records, 0);
+    app.clock.advance(1);
+    assert_eq!(idp::retention::purge(&app.state).await.unwrap().release_records, records.len() as u64);
 }
 
 #[tokio::test]

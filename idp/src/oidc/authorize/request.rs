@@ -330,4 +330,31 @@ mod tests {
         assert!(parse_claims(r#"{"userinfo":{"email":true}}"#).is_none());
         assert!(parse_claims(r#"{"id_token":{"acr":{"essential":"yes"}}}"#).is_none());
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::parse_claims;
+
+        proptest! {
+            #![proptest_config(crate::properties::config())]
+
+            #[test]
+            fn any_text_is_read_or_refused_without_panic(text in any::<String>()) {
+                let _ = parse_claims(&text);
+            }
+
+            #[test]
+            fn an_accepted_claims_request_is_the_json_sent(
+                value in crate::properties::json(&[
+                    "userinfo", "id_token", "essential", "values", "value", "acr", "sub", "email", "given_name",
+                ]),
+            ) {
+                if let Some(read) = parse_claims(&value.to_string()) {
+                    prop_assert!(read.is_object());
+                    prop_assert_eq!(read, value);
+                }
+            }
+        }
+    }
 }
