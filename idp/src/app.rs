@@ -77,6 +77,7 @@ pub fn router(state: AppState) -> Router {
         .route(paths::AUTHORIZE, get(oidc::authorize::authorize).post(oidc::authorize::authorize))
         .route(paths::AUTHORIZE_CONTINUE, get(oidc::authorize::resume))
         .route(paths::CONSENT, get(oidc::consent::show).post(oidc::consent::decide))
+        .route(paths::SELECT_ACCOUNT, get(oidc::select_account::show).post(oidc::select_account::choose))
         .route(oidc::authorize::response::FORM_POST_SCRIPT_PATH, get(oidc::authorize::response::form_post_script))
         .route(paths::TOKEN, post(oidc::token::token))
         .route(paths::USERINFO, get(oidc::userinfo::userinfo).post(oidc::userinfo::userinfo))

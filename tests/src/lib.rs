@@ -58,22 +58,22 @@ fn origin_of(url: &str) -> String {
     url.split('/').take(3).collect::<Vec<_>>().join("/")
 }
 
-/// Follows redirects by hand with the browser's cookies; returns the final
-/// URL and body.
+/// Follows redirects (and pages that navigate on at once, as after a
+/// consent) by hand with the browser's cookies; returns the final URL and body.
 pub async fn follow(browser: &Browser, mut url: String) -> (String, String) {
     for _ in 0..12 {
         let response = browser.client.get(&url).send().await.unwrap();
-        match response.headers().get("location") {
-            Some(location) => {
-                let location = location.to_str().unwrap();
-                url = if location.starts_with('/') {
-                    format!("{}{location}", origin_of(&url))
-                } else {
-                    location.to_owned()
-                };
+        let next = match response.headers().get("location") {
+            Some(location) => location.to_str().unwrap().to_owned(),
+            None => {
+                let page = response.text().await.unwrap();
+                match idp::testing::browser::refresh_target(&page) {
+                    Some(target) => target,
+                    None => return (url, page),
+                }
             }
-            None => return (url, response.text().await.unwrap()),
-        }
+        };
+        url = if next.starts_with('/') { format!("{}{next}", origin_of(&url)) } else { next };
     }
     panic!("too many redirects");
 }

@@ -110,6 +110,8 @@ pub struct ClientFilter {
 fn client_view(state: &AppState, client: &Client, secret: Option<&str>, token: Option<&str>) -> Value {
     let mut value = client_information(state, client, secret, token);
     value["skip_consent"] = json!(client.skip_consent);
+    value["pkce_exempt"] = json!(client.pkce_exempt_reason.is_some());
+    value["pkce_exempt_reason"] = json!(client.pkce_exempt_reason);
     value["secret_overlap"] = json!(client.secret_overlap);
     value["registered_by"] = json!(client.registered_by);
     value["version"] = json!(client.version);
@@ -243,7 +245,12 @@ pub async fn rotate_secret(
 }
 
 fn entitlements_of(client: &Client) -> Value {
-    json!({ "public_subject": client.public_subject(), "skip_consent": client.skip_consent })
+    json!({
+        "public_subject": client.public_subject(),
+        "skip_consent": client.skip_consent,
+        "pkce_exempt": client.pkce_exempt_reason.is_some(),
+        "pkce_exempt_reason": client.pkce_exempt_reason,
+    })
 }
 
 pub async fn entitlements(
@@ -256,7 +263,9 @@ pub async fn entitlements(
     Ok(reply(StatusCode::OK, entitlements_of(&client)))
 }
 
-/// Entitlements are granted by global administrators only.
+/// Entitlements are granted by global administrators only. A PKCE
+/// exemption (`pkce_exempt`) needs a `pkce_exempt_reason`, which the
+/// administrators' log keeps.
 pub async fn set_entitlements(
     State(state): State<AppState>,
     Path(client_id): Path<String>,
@@ -275,12 +284,26 @@ pub async fn set_entitlements(
         }
     };
     let (public_subject, skip_consent) = (flag("public_subject")?, flag("skip_consent")?);
+    let pkce_exempt_reason = match (flag("pkce_exempt")?, fields.get("pkce_exempt_reason")) {
+        (Some(true), Some(Value::String(reason))) => Some(Some(reason.clone())),
+        (Some(true), _) => {
+            return Err(ClientError::InvalidMetadata("pkce_exempt needs a pkce_exempt_reason (a string)".into()).into());
+        }
+        (Some(false), _) => Some(None),
+        (None, None | Some(Value::Null)) => None,
+        (None, Some(_)) => {
+            return Err(ClientError::InvalidMetadata("pkce_exempt_reason goes with pkce_exempt: true".into()).into());
+        }
+    };
     let updated = clients::modify(&state.db, &state.fetcher, &client_id, &admin.actor(), state.clock.now(), |new| {
         if let Some(public) = public_subject {
             new.public_subject = public;
         }
         if let Some(skip) = skip_consent {
             new.skip_consent = skip;
+        }
+        if let Some(exemption) = &pkce_exempt_reason {
+            new.pkce_exempt_reason = exemption.clone();
         }
     })
     .await?;

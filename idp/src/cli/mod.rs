@@ -141,6 +141,13 @@ pub enum ClientCommand {
         /// Grant (true) or withdraw (false) skipping the consent page.
         #[arg(long)]
         skip_consent: Option<bool>,
+        /// Exempt a confidential service from PKCE (true; `nonce` is then
+        /// required of it) or require PKCE again (false). Needs --reason.
+        #[arg(long)]
+        pkce_exempt: Option<bool>,
+        /// Why the exemption: kept in the administrators' log and shown with the service.
+        #[arg(long, requires = "pkce_exempt", required_if_eq("pkce_exempt", "true"))]
+        reason: Option<String>,
     },
     /// Delete a service with its consents, grants and refresh tokens.
     Delete {
@@ -482,7 +489,7 @@ async fn client(db: &Db, fetcher: &Fetcher, command: ClientCommand, actor: &Acto
                 clients::find(db, &client_id).await?.ok_or_else(|| cli_error(format!("no client {client_id:?}")))?;
             print::client(&client, json);
         }
-        ClientCommand::Update { client_id, org, options, public_subject, skip_consent } => {
+        ClientCommand::Update { client_id, org, options, public_subject, skip_consent, pkce_exempt, reason } => {
             let jwks = read_jwks(&options.jwks_file)?;
             let updated = clients::modify(db, fetcher, &client_id, actor, now, |new| {
                 apply(&options, &jwks, new);
@@ -494,6 +501,11 @@ async fn client(db: &Db, fetcher: &Fetcher, command: ClientCommand, actor: &Acto
                 }
                 if let Some(skip) = skip_consent {
                     new.skip_consent = skip;
+                }
+                match pkce_exempt {
+                    Some(true) => new.pkce_exempt_reason = reason.clone(),
+                    Some(false) => new.pkce_exempt_reason = None,
+                    None => {}
                 }
             })
             .await

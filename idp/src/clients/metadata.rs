@@ -105,6 +105,9 @@ impl NewClient {
         if boolean(&map, "skip_consent")? == Some(true) {
             return Err(meta("skip_consent is granted by an administrator only".into()));
         }
+        if boolean(&map, "pkce_exempt")? == Some(true) {
+            return Err(meta("a PKCE exemption is granted by a global administrator only".into()));
+        }
         let jwks = match map.get("jwks") {
             None | Some(Value::Null) => None,
             Some(v @ Value::Object(_)) => Some(v.clone()),
@@ -142,6 +145,7 @@ impl NewClient {
             },
             public_subject: false,
             skip_consent: false,
+            pkce_exempt_reason: None,
             secret_overlap: None,
             origin: Origin::Registration,
         })

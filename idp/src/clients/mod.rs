@@ -96,6 +96,40 @@ pub fn is_loopback(host: &str) -> bool {
     matches!(host, "localhost" | "127.0.0.1" | "[::1]")
 }
 
+/// Whether `presented` is the registered redirect URI: the exact string
+/// (OAuth 2.0 Security BCP §4.1.3), except that for the loopback IP
+/// literals `http://127.0.0.1` and `http://[::1]` any port matches (RFC 8252
+/// §7.3: a native app listens on whatever port the system gives it); the
+/// path and query still match exactly. Not `localhost` (RFC 8252 §8.3).
+pub fn redirect_uri_matches(registered: &str, presented: &str) -> bool {
+    if registered == presented {
+        return true;
+    }
+    match (loopback_without_port(registered), loopback_without_port(presented)) {
+        (Some(registered), Some(presented)) => registered == presented,
+        _ => false,
+    }
+}
+
+/// `(host, rest)` of an `http://127.0.0.1[:port]rest` or `http://[::1][:port]rest`
+/// URI, the port left out; `None` for anything else.
+fn loopback_without_port(uri: &str) -> Option<(&str, &str)> {
+    let authority_and_rest = uri.strip_prefix("http://")?;
+    let host = ["127.0.0.1", "[::1]"].into_iter().find(|h| authority_and_rest.starts_with(h))?;
+    let after_host = &authority_and_rest[host.len()..];
+    let rest = match after_host.strip_prefix(':') {
+        Some(port_and_rest) => {
+            let digits = port_and_rest.bytes().take_while(u8::is_ascii_digit).count();
+            if !(1..=5).contains(&digits) {
+                return None;
+            }
+            &port_and_rest[digits..]
+        }
+        None => after_host,
+    };
+    (rest.is_empty() || rest.starts_with(['/', '?'])).then_some((host, rest))
+}
+
 /// How long the previous secret stays valid after a rotation, unless the
 /// client was registered with another overlap.
 pub const DEFAULT_SECRET_OVERLAP: i64 = 86_400;
@@ -137,6 +171,9 @@ pub struct Client {
     pub metadata: ExtraMetadata,
     /// Entitlement: consent is not asked (first-party services; administrators only).
     pub skip_consent: bool,
+    /// Exempt from PKCE by a global administrator, for this reason; `nonce`
+    /// is then required (RFC 9700 §2.1.1). Confidential clients only.
+    pub pkce_exempt_reason: Option<String>,
     /// Seconds the previous secret outlives a rotation.
     pub secret_overlap: i64,
     pub registered_by: Origin,
@@ -170,7 +207,13 @@ impl Client {
         new.organisation_id = self.organisation_id.clone().unwrap_or_default();
         new.public_subject = self.public_subject();
         new.skip_consent = self.skip_consent;
+        new.pkce_exempt_reason = self.pkce_exempt_reason.clone();
         new.secret_overlap = Some(self.secret_overlap);
+    }
+
+    /// Whether `uri` is one of the registered redirect URIs ([`redirect_uri_matches`]).
+    pub fn accepts_redirect_uri(&self, uri: &str) -> bool {
+        self.redirect_uris.iter().any(|registered| redirect_uri_matches(registered, uri))
     }
 
     pub fn allows_grant(&self, grant: &str) -> bool {
@@ -219,6 +262,7 @@ impl Client {
             extra: self.metadata.clone(),
             public_subject: self.public_subject(),
             skip_consent: self.skip_consent,
+            pkce_exempt_reason: self.pkce_exempt_reason.clone(),
             secret_overlap: Some(self.secret_overlap),
             origin: self.registered_by,
         }
@@ -272,6 +316,7 @@ impl Client {
             client_name: r.client_name,
             sector: r.sector,
             skip_consent: r.skip_consent,
+            pkce_exempt_reason: r.pkce_exempt_reason,
             secret_overlap: r.secret_overlap,
             created_at: r.created_at,
             updated_at: r.updated_at,
@@ -304,6 +349,8 @@ pub struct NewClient {
     pub public_subject: bool,
     /// Entitlement (administrators only): no consent page (first-party service).
     pub skip_consent: bool,
+    /// Global administrators only: exempt from PKCE, for this reason.
+    pub pkce_exempt_reason: Option<String>,
     pub secret_overlap: Option<i64>,
     pub origin: Origin,
 }
@@ -455,13 +502,13 @@ pub async fn update(
         (false, true) => (SecretChange::Clear, None),
         (false, false) => (SecretChange::Keep, None),
     };
-    let event = actor.record(
-        AdminAction::ClientUpdated,
-        record.organisation_id.as_deref(),
-        client_id,
-        serde_json::json!({ "from_version": record.version }),
-        now,
-    );
+    let mut detail = serde_json::json!({ "from_version": record.version });
+    // The administrators' log says who exempted a client from PKCE, and why.
+    if record.pkce_exempt_reason != current.pkce_exempt_reason {
+        detail["pkce_exempt"] = serde_json::json!(record.pkce_exempt_reason.is_some());
+        detail["pkce_exempt_reason"] = serde_json::json!(record.pkce_exempt_reason);
+    }
+    let event = actor.record(AdminAction::ClientUpdated, record.organisation_id.as_deref(), client_id, detail, now);
     if !db.update_client(&record, &secret, &event).await? {
         return Err(ClientError::Conflict(format!(
             "client {client_id:?} was changed by someone else meanwhile: read it again and retry"
@@ -599,6 +646,35 @@ mod tests {
             "custom:/cb",
         ] {
             assert!(matches!(check_redirect_uri(bad), Err(ClientError::InvalidRedirectUri(_))), "{bad}");
+        }
+    }
+
+    #[test]
+    fn loopback_redirect_uris_match_any_port() {
+        let yes = [
+            ("http://127.0.0.1/cb", "http://127.0.0.1:51004/cb"),
+            ("http://127.0.0.1:8080/cb?x=1", "http://127.0.0.1:9/cb?x=1"),
+            ("http://[::1]/cb", "http://[::1]:61000/cb"),
+            ("http://127.0.0.1", "http://127.0.0.1:1234"),
+            ("https://mairie.example.fr/cb", "https://mairie.example.fr/cb"),
+        ];
+        for (registered, presented) in yes {
+            assert!(redirect_uri_matches(registered, presented), "{registered} {presented}");
+        }
+        let no = [
+            ("http://127.0.0.1/cb", "http://127.0.0.1:51004/cb2"),
+            ("http://127.0.0.1/cb", "http://127.0.0.1:51004/cb?x=1"),
+            ("http://127.0.0.1/cb", "http://[::1]:51004/cb"),
+            ("http://127.0.0.1/cb", "http://127.0.0.10:51004/cb"),
+            ("http://127.0.0.1/cb", "http://127.0.0.1.evil.example/cb"),
+            ("http://127.0.0.1/cb", "http://127.0.0.1:/cb"),
+            ("http://127.0.0.1/cb", "http://127.0.0.1:123456/cb"),
+            ("http://127.0.0.1/cb", "https://127.0.0.1:443/cb"),
+            ("http://localhost/cb", "http://localhost:8080/cb"),
+            ("https://mairie.example.fr/cb", "https://mairie.example.fr:8443/cb"),
+        ];
+        for (registered, presented) in no {
+            assert!(!redirect_uri_matches(registered, presented), "{registered} {presented}");
         }
     }
 

@@ -166,6 +166,16 @@ pub(super) fn validate(new: &NewClient) -> Result<Valid, ClientError> {
         }
         (false, None, None) => {}
     }
+    if let Some(reason) = &new.pkce_exempt_reason {
+        // RFC 9700 §2.1.1: nonce stands in for PKCE only where the code is
+        // redeemed with the client's own credentials.
+        if auth_method == AuthMethod::None {
+            return Err(meta("a public client (token_endpoint_auth_method none) is never exempt from PKCE".into()));
+        }
+        if reason.trim().is_empty() || reason.chars().count() > 500 {
+            return Err(meta("a PKCE exemption needs a reason of 1 to 500 characters".into()));
+        }
+    }
     if grant_types.iter().any(|g| g == GRANT_CLIENT_CREDENTIALS) && auth_method == AuthMethod::None {
         return Err(meta(
             "grant_types: client_credentials needs a confidential client (token_endpoint_auth_method other than none)"
@@ -260,6 +270,7 @@ pub(super) fn record_of(
         previous_secret_expires_at: None,
         secret_overlap: valid.secret_overlap,
         skip_consent: new.skip_consent,
+        pkce_exempt_reason: new.pkce_exempt_reason.as_ref().map(|r| r.trim().to_owned()),
         registered_by: new.origin.as_str().to_owned(),
         version: 1,
     }

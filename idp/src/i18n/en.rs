@@ -252,6 +252,18 @@ pub const MESSAGES: &[(&str, &str)] = &[
     ("logout.frame_title", "Signing out of a service"),
     ("logout.back_to_service", "Back to the service"),
     ("logout.sign_in_again", "Sign in again"),
+    ("select_account.title", "Choose an account"),
+    ("select_account.intro", "{service} asks which account to continue with."),
+    ("select_account.signed_in_as", "You are signed in to Sésame with this account:"),
+    ("select_account.current", "Continue as {name}"),
+    ("select_account.another", "Use another account"),
+    (
+        "select_account.another_hint",
+        "With another account, you sign in again; this account is then signed out on this device.",
+    ),
+    ("continue.title", "Back to the service"),
+    ("continue.text", "Taking you back to the service…"),
+    ("continue.link", "Continue to the service"),
     ("logout.bad_hint", "This sign-out request was not issued by Sésame for this service."),
     ("account.counter_title", "At your town hall's counter"),
     (

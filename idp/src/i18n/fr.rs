@@ -273,6 +273,18 @@ pub const MESSAGES: &[(&str, &str)] = &[
     ("logout.frame_title", "Déconnexion d’un service"),
     ("logout.back_to_service", "Revenir au service"),
     ("logout.sign_in_again", "Se reconnecter"),
+    ("select_account.title", "Choisir un compte"),
+    ("select_account.intro", "{service} vous demande avec quel compte continuer."),
+    ("select_account.signed_in_as", "Vous êtes connecté(e) à Sésame avec ce compte :"),
+    ("select_account.current", "Continuer en tant que {name}"),
+    ("select_account.another", "Utiliser un autre compte"),
+    (
+        "select_account.another_hint",
+        "Avec un autre compte, vous vous connectez de nouveau ; ce compte-ci est alors déconnecté sur cet appareil.",
+    ),
+    ("continue.title", "Retour au service"),
+    ("continue.text", "Retour au service en cours…"),
+    ("continue.link", "Continuer vers le service"),
     ("logout.bad_hint", "La demande de déconnexion n’a pas été émise par Sésame pour ce service."),
     ("account.counter_title", "Au guichet de votre mairie"),
     (

@@ -4,7 +4,7 @@
 use axum::http::{HeaderMap, header};
 use base64::Engine as _;
 
-use super::error::{Challenge, OAuthError};
+use super::error::OAuthError;
 use super::params::Params;
 use crate::app::AppState;
 use crate::clients::documents::{self, KeysError};
@@ -18,11 +18,10 @@ const SKEW: i64 = 30;
 const MAX_ASSERTION_LIFETIME: i64 = 600;
 
 /// Identifies and authenticates the client of a back-channel request. Every
-/// failure is `invalid_client` (401), with a Basic challenge when Basic was used.
+/// failure is `invalid_client` (401, with a Basic challenge: `OAuthError`).
 pub async fn authenticate(state: &AppState, headers: &HeaderMap, params: &Params) -> Result<Client, OAuthError> {
     let basic = basic_credentials(headers)?;
-    let challenge = if basic.is_some() { Challenge::Basic } else { Challenge::None };
-    let fail = |why: &'static str| OAuthError::invalid_client(why).with_challenge(challenge);
+    let fail = |why: &'static str| OAuthError::invalid_client(why);
 
     let assertion = params.get("client_assertion");
     let used = [basic.is_some(), params.contains("client_secret"), assertion.is_some()];
@@ -54,8 +53,7 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap, params: &Params
         return Err(OAuthError::invalid_client(format!(
             "this client is registered for token_endpoint_auth_method {}",
             client.token_endpoint_auth_method.as_str()
-        ))
-        .with_challenge(challenge));
+        )));
     }
     match method {
         AuthMethod::ClientSecretBasic => {
@@ -81,7 +79,7 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap, params: &Params
 /// RFC 6749 §2.3.1: id and secret are form-urlencoded, then joined by `:`.
 pub fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuthError> {
     let Some(value) = headers.get(header::AUTHORIZATION) else { return Ok(None) };
-    let bad = || OAuthError::invalid_client("malformed Basic authorization header").with_challenge(Challenge::Basic);
+    let bad = || OAuthError::invalid_client("malformed Basic authorization header");
     let text = value.to_str().map_err(|_| bad())?;
     let Some(encoded) = text.strip_prefix("Basic ").or_else(|| text.strip_prefix("basic ")) else {
         return Err(bad());
@@ -102,6 +100,9 @@ fn assertion_subject(jwt: &str) -> Option<String> {
 async fn verify_assertion(state: &AppState, client: &Client, jwt: &str) -> Result<(), OAuthError> {
     let fail = |why: &'static str| OAuthError::invalid_client(why);
     let header = keys::segment(jwt, 0).ok_or_else(|| fail("client_assertion is not a JWT"))?;
+    if !header.get("typ").is_none_or(|typ| typ.as_str().is_some_and(assertion_type_ok)) {
+        return Err(fail("client_assertion typ must be client-authentication+jwt or JWT"));
+    }
     let kid = header.get("kid").and_then(|k| k.as_str());
     let claims = match (&client.jwks, &client.jwks_uri) {
         (Some(set), _) => verify_with(set, jwt, kid),
@@ -114,16 +115,11 @@ async fn verify_assertion(state: &AppState, client: &Client, jwt: &str) -> Resul
     if text("iss") != Some(&client.client_id) || text("sub") != Some(&client.client_id) {
         return Err(fail("client_assertion iss and sub must be the client_id"));
     }
-    let token_endpoint = state.config.url(super::paths::TOKEN);
-    let audience_ok = match claims.get("aud") {
-        Some(serde_json::Value::String(aud)) => *aud == token_endpoint || *aud == state.config.issuer,
-        Some(serde_json::Value::Array(list)) => {
-            list.iter().any(|a| a.as_str() == Some(&token_endpoint) || a.as_str() == Some(&state.config.issuer))
-        }
-        _ => false,
-    };
-    if !audience_ok {
-        return Err(fail("client_assertion aud must be the token endpoint or the issuer"));
+    // draft-ietf-oauth-rfc7523bis §4: the issuer identifier alone, as one
+    // string; a token endpoint URL or an array (the 2025 audience injection,
+    // where an assertion meant for another server is replayed here) never.
+    if text("aud") != Some(&state.config.issuer) {
+        return Err(fail("client_assertion aud must be the issuer identifier, as a single string"));
     }
     let exp = claims.get("exp").and_then(|v| v.as_i64()).ok_or_else(|| fail("client_assertion exp is required"))?;
     if exp + SKEW <= now {
@@ -144,6 +140,15 @@ async fn verify_assertion(state: &AppState, client: &Client, jwt: &str) -> Resul
         return Err(fail("client_assertion jti was already used"));
     }
     Ok(())
+}
+
+/// draft-ietf-oauth-rfc7523bis §5: `client-authentication+jwt` (the
+/// `application/` prefix may be left out, RFC 7515 §4.1.9), or the `JWT`
+/// most libraries write; media types compare without case.
+fn assertion_type_ok(typ: &str) -> bool {
+    let typ = typ.to_ascii_lowercase();
+    let typ = typ.strip_prefix("application/").unwrap_or(&typ);
+    typ == "client-authentication+jwt" || typ == "jwt"
 }
 
 /// The claims of `jwt` if a key of `set` (the one named `kid`, if any) verifies it.

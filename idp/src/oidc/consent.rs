@@ -23,7 +23,7 @@ use crate::web::respond::{PageError, html, see_other};
 
 /// The pending request this browser started, its client, and the
 /// signed-in citizen; `None` when signed out meanwhile (see [`resume`]).
-async fn load(
+pub(super) async fn load(
     state: &AppState,
     session: &Session,
     id: &str,
@@ -37,7 +37,7 @@ async fn load(
 }
 
 /// Signed out meanwhile: the request resumes through sign-in.
-fn resume(id: &str) -> Response {
+pub(super) fn resume(id: &str) -> Response {
     see_other(&format!("/authorize/continue/{id}"))
 }
 
@@ -67,12 +67,11 @@ pub async fn show(
     let path = format!("/authorize/consent/{id}");
     let frame = Frame { lang, csrf: &token, signed_in: true, path: &path };
     let mut response = html(StatusCode::OK, pages::consent::consent(&frame, &view));
-    // Either answer ends at the service: its origin must be a form target.
-    let mut policy = crate::web::csp_allowing_form_to(&request.redirect_uri);
+    // The form posts here only (`form-action 'self'`): the answer reaches the
+    // service through a page (`AuthorizationRequest::after_form`).
     if let Some(logo) = &client.metadata.logo_uri {
-        policy = crate::web::csp_allowing_image_from(&policy, logo);
+        crate::web::set_csp(&mut response, &crate::web::csp_allowing_image_from(crate::web::CSP, logo));
     }
-    crate::web::set_csp(&mut response, &policy);
     Ok(response)
 }
 
@@ -80,11 +79,15 @@ pub async fn show(
 pub async fn decide(
     State(state): State<AppState>,
     session: Session,
+    lang: Lang,
     MaybeSignedIn(auth): MaybeSignedIn,
     Path(id): Path<String>,
     form: CsrfForm,
 ) -> Result<Response, PageError> {
     let Some((request, client, auth)) = load(&state, &session, &id, auth).await? else { return Ok(resume(&id)) };
+    // Whatever the service's callback does next (a redirect to another
+    // origin, an SSO portal's), this form's CSP must not govern it.
+    let request = AuthorizationRequest { after_form: Some(lang), ..request };
     match form.field("decision").as_deref() {
         Some("allow") => {}
         Some("deny") => {

@@ -77,12 +77,11 @@ impl ErrorCode {
     }
 }
 
-/// How the client presented itself, for `WWW-Authenticate` on 401.
+/// The scheme a 401 names in `WWW-Authenticate`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Challenge {
+    /// Client authentication (RFC 6749 §5.2): `Basic` on every 401.
     None,
-    /// RFC 6749 §5.2: client authentication by HTTP Basic failed.
-    Basic,
     /// RFC 6750 §3: a bearer-protected resource.
     Bearer,
 }
@@ -157,6 +156,8 @@ impl OAuthError {
     }
 }
 
+const BASIC_CHALLENGE: &str = r#"Basic realm="sesame", charset="UTF-8""#;
+
 #[derive(Serialize)]
 struct Body<'a> {
     error: &'static str,
@@ -182,8 +183,11 @@ impl IntoResponse for OAuthError {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(crate::outage::RETRY_AFTER_SECONDS));
         }
         let challenge = match self.challenge {
+            // RFC 9110 §15.5.2: every 401 names a scheme. A client that did not
+            // use Basic (a wrong client_secret_post, no credentials at all)
+            // could have: RFC 6749 §2.3.1 makes Basic the one every server takes.
+            Challenge::None if status == StatusCode::UNAUTHORIZED => Some(BASIC_CHALLENGE.to_owned()),
             Challenge::None => None,
-            Challenge::Basic => Some(r#"Basic realm="sesame", charset="UTF-8""#.to_owned()),
             // RFC 6750 §3: no error attributes when no token was presented at all.
             Challenge::Bearer if self.description.is_empty() => Some(r#"Bearer realm="sesame""#.to_owned()),
             Challenge::Bearer => Some(format!(

@@ -14,6 +14,7 @@ pub mod logout;
 pub mod params;
 pub mod register;
 pub mod revoke;
+pub mod select_account;
 pub mod token;
 pub mod userinfo;
 pub mod verified_claims;
@@ -27,6 +28,8 @@ pub mod paths {
     pub const AUTHORIZE: &str = "/authorize";
     pub const AUTHORIZE_CONTINUE: &str = "/authorize/continue/{id}";
     pub const CONSENT: &str = "/authorize/consent/{id}";
+    /// `prompt=select_account`: the account choice.
+    pub const SELECT_ACCOUNT: &str = "/authorize/select-account/{id}";
     pub const TOKEN: &str = "/token";
     pub const USERINFO: &str = "/userinfo";
     pub const INTROSPECT: &str = "/introspect";

@@ -46,9 +46,16 @@ pub fn client_information(
 ) -> Value {
     let mut value = serde_json::to_value(client).unwrap_or_else(|_| json!({}));
     if let Some(map) = value.as_object_mut() {
-        for internal in
-            ["sector", "skip_consent", "secret_overlap", "registered_by", "created_at", "updated_at", "version"]
-        {
+        for internal in [
+            "sector",
+            "skip_consent",
+            "pkce_exempt_reason",
+            "secret_overlap",
+            "registered_by",
+            "created_at",
+            "updated_at",
+            "version",
+        ] {
             map.remove(internal);
         }
         map.insert("client_id_issued_at".into(), json!(client.created_at));

@@ -37,6 +37,8 @@ pub struct ClientRecord {
     pub previous_secret_expires_at: Option<UnixTime>,
     pub secret_overlap: i64,
     pub skip_consent: bool,
+    /// `Some(reason)`: exempt from PKCE by a global administrator.
+    pub pkce_exempt_reason: Option<String>,
     pub registered_by: String,
     pub version: i64,
 }
@@ -44,7 +46,8 @@ pub struct ClientRecord {
 const CLIENT_COLUMNS: &str = "client_id, client_secret_hash, client_name, redirect_uris, post_logout_redirect_uris, \
      grant_types, token_endpoint_auth_method, scope, id_token_signed_response_alg, userinfo_signed_response_alg, \
      subject_type, sector, jwks, created_at, updated_at, organisation_id, metadata, registration_token_hash, \
-     previous_secret_hash, previous_secret_expires_at, secret_overlap, skip_consent, registered_by, version, jwks_uri";
+     previous_secret_hash, previous_secret_expires_at, secret_overlap, skip_consent, registered_by, version, jwks_uri, \
+     pkce_exempt_reason";
 
 /// How an update treats the client's secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,6 +83,7 @@ fn client_from_row(r: &sqlx::any::AnyRow) -> Result<ClientRecord, StoreError> {
         previous_secret_expires_at: r.try_get("previous_secret_expires_at")?,
         secret_overlap: r.try_get("secret_overlap")?,
         skip_consent: r.try_get::<i64, _>("skip_consent")? != 0,
+        pkce_exempt_reason: r.try_get("pkce_exempt_reason")?,
         registered_by: r.try_get("registered_by")?,
         version: r.try_get("version")?,
     })
@@ -112,7 +116,7 @@ impl Db {
         }
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO clients ({CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
-             $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)"
+             $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)"
         )))
         .bind(&c.client_id)
         .bind(&c.client_secret_hash)
@@ -139,6 +143,7 @@ impl Db {
         .bind(&c.registered_by)
         .bind(c.version)
         .bind(&c.jwks_uri)
+        .bind(&c.pkce_exempt_reason)
         .execute(&mut *tx)
         .await?;
         insert_event(&mut tx, event).await?;
@@ -161,7 +166,7 @@ impl Db {
              token_endpoint_auth_method = $5, scope = $6, id_token_signed_response_alg = $7, \
              userinfo_signed_response_alg = $8, subject_type = $9, sector = $10, jwks = $11, updated_at = $12, \
              organisation_id = $13, metadata = $14, secret_overlap = $15, skip_consent = $16, jwks_uri = $17, \
-             version = version + 1 WHERE client_id = $18 AND version = $19",
+             pkce_exempt_reason = $18, version = version + 1 WHERE client_id = $19 AND version = $20",
         )
         .bind(&c.client_name)
         .bind(&c.redirect_uris)
@@ -180,6 +185,7 @@ impl Db {
         .bind(c.secret_overlap)
         .bind(i64::from(c.skip_consent))
         .bind(&c.jwks_uri)
+        .bind(&c.pkce_exempt_reason)
         .bind(&c.client_id)
         .bind(c.version)
         .execute(&mut *tx)

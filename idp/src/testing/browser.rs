@@ -96,10 +96,14 @@ impl Browser {
         (status, body)
     }
 
-    /// `Location` of a redirecting GET.
+    /// Where a GET sends the browser: its `Location`, or the target of the
+    /// page it answers when that page navigates on at once ([`refresh_target`]).
     pub async fn get_location(&mut self, path: &str) -> Option<String> {
         let response = self.client.get(self.url(path)).send().await.expect("GET sent");
-        response.headers().get("location").map(|l| l.to_str().unwrap().to_owned())
+        if let Some(location) = response.headers().get("location") {
+            return Some(location.to_str().unwrap().to_owned());
+        }
+        refresh_target(&response.text().await.ok()?)
     }
 
     /// The CSRF token of this browser's session (loads `/signin` if none yet).
@@ -244,6 +248,21 @@ pub fn meta_csrf(page: &str) -> Option<String> {
     let rest = page.split(r#"<meta name="csrf-token" content=""#).nth(1)?;
     let token = rest.split('"').next()?;
     (!token.is_empty()).then(|| token.to_owned())
+}
+
+/// Where a page sends the browser at once: the URL of its
+/// `<meta http-equiv="refresh" content="0;url=…">` (after a form, the way
+/// on to a service), unescaped.
+pub fn refresh_target(page: &str) -> Option<String> {
+    let rest = page.split(r#"<meta http-equiv="refresh" content="0;url="#).nth(1)?;
+    let url = rest.split('"').next()?;
+    Some(
+        url.replace("&quot;", "\"")
+            .replace("&#39;", "'")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&amp;", "&"),
+    )
 }
 
 /// Text content of the first element carrying `marker` in its start tag.

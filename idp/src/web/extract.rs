@@ -19,6 +19,28 @@ use crate::login::AuthSession;
 /// Session key of the language a `ui_locales` chose.
 const LANG_KEY: &str = "lang";
 
+/// Whether the request carries this provider's session cookie. A POST from
+/// another site never does, even when the browser holds one: the cookie is
+/// `SameSite=Lax`.
+pub fn carries_session_cookie(headers: &axum::http::HeaderMap) -> bool {
+    let prefix = format!("{}=", crate::app::SESSION_COOKIE);
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .any(|cookie| cookie.trim_start().starts_with(&prefix))
+}
+
+/// The answer to a protocol POST that came without the session cookie
+/// (from another site, `SameSite=Lax`): the same request again as a GET,
+/// a top-level navigation that does carry the cookie. Nothing is read or
+/// written in the session before, so the citizen's session cookie is never
+/// replaced by a fresh one.
+pub fn again_as_get(path: &str, params: &crate::oidc::params::Params) -> Response {
+    see_other(&format!("{path}?{}", params.to_query()))
+}
+
 /// First value of a query parameter (duplicates and junk tolerated).
 pub fn query_param(raw: Option<&str>, name: &str) -> Option<String> {
     url::form_urlencoded::parse(raw.unwrap_or("").as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())

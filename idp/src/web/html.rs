@@ -39,6 +39,8 @@ pub struct Page<'a> {
     pub signed_in: bool,
     /// The path (with query) of this page, for the language switch.
     pub path: &'a str,
+    /// Where the browser goes at once (`<meta http-equiv="refresh">`).
+    pub refresh_to: Option<&'a str>,
 }
 
 /// The frame around every page: language, title, stylesheet, script,
@@ -65,7 +67,7 @@ pub fn layout(page: &Page<'_>) -> String {
 <html lang="{lang_code}">
 <head>
 <meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="viewport" content="width=device-width, initial-scale=1">{refresh}
 <meta name="csrf-token" content="{csrf}">
 <title>{title} – Sésame</title>
 <link rel="icon" href="data:,">
@@ -85,6 +87,10 @@ pub fn layout(page: &Page<'_>) -> String {
 </html>
 "##,
         lang_code = lang.code(),
+        refresh = page
+            .refresh_to
+            .map(|url| format!(r#"<meta http-equiv="refresh" content="0;url={}">"#, esc(url)))
+            .unwrap_or_default(),
         csrf = esc(page.csrf),
         title = esc(page.title),
         css = assets::CSS.path(),

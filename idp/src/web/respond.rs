@@ -25,6 +25,14 @@ pub fn see_other(path: &str) -> Response {
         .into_response()
 }
 
+/// After one of our forms, the way on to `url` (a service): a page that
+/// navigates there ([`pages::continue_to`]) rather than a redirect, which
+/// the form page's `form-action` would govern hop after hop.
+pub fn continue_to(lang: Lang, url: &str) -> Response {
+    let frame = Frame { lang, csrf: "", signed_in: false, path: "/account" };
+    html(StatusCode::OK, pages::continue_to(&frame, url))
+}
+
 /// A readable error page for page routes. Handlers return it (or turn any
 /// domain failure into it with `?`) without knowing the language: the
 /// [`render_page_errors`] layer writes the page in the request's language.

@@ -197,7 +197,9 @@ async fn a_global_token_administers_everything_and_every_action_is_logged() {
     let path = format!("/clients/{}/entitlements", w.client_b);
     let (status, ent) =
         call(&app, Method::PUT, &path, g, Some(json!({"public_subject": true, "skip_consent": true}))).await;
-    assert_eq!((status, ent), (200, json!({"public_subject": true, "skip_consent": true})));
+    let expected =
+        json!({"public_subject": true, "skip_consent": true, "pkce_exempt": false, "pkce_exempt_reason": null});
+    assert_eq!((status, ent), (200, expected));
     let (status, rotated) =
         call(&app, Method::POST, &format!("/clients/{}/rotate-secret", w.client_b), g, Some(json!({"overlap": 60})))
             .await;

@@ -353,6 +353,20 @@ async fn org_and_client_commands_against_a_real_database() {
     assert_ne!(rotated["client_secret"], created["client_secret"]);
     assert!(rotated["previous_secret_expires_at"].as_i64().is_some());
 
+    // A PKCE exemption: a reason required, shown by `client show`, kept in the log.
+    let (ok, _, stderr) = run(&env.env, &["client", "update", &client_id, "--pkce-exempt", "true"]).await;
+    assert!(!ok && stderr.contains("--reason"), "{stderr}");
+    let reason = "LemonLDAP::NG 2.16 (Debian 12) sends no code_challenge";
+    let (ok, _, stderr) =
+        run(&env.env, &["client", "update", &client_id, "--pkce-exempt", "true", "--reason", reason]).await;
+    assert!(ok, "{stderr}");
+    let (ok, stdout, _) = run(&env.env, &["client", "show", &client_id]).await;
+    assert!(ok && stdout.contains("pkce_exempt_reason") && stdout.contains(reason), "{stdout}");
+    let (ok, stdout, _) = run(&env.env, &["admin", "events", "--json"]).await;
+    assert!(ok && stdout.contains(reason), "the administrators' log keeps the reason: {stdout}");
+    let (ok, stdout, _) = run(&env.env, &["client", "update", &client_id, "--pkce-exempt", "false", "--json"]).await;
+    assert!(ok && json_of(&stdout)["pkce_exempt_reason"].is_null(), "{stdout}");
+
     let (ok, stdout, _) = run(&env.env, &["client", "delete", &client_id]).await;
     assert!(ok && stdout.contains("deleted"), "{stdout}");
     let (ok, _, stderr) = run(&env.env, &["client", "show", &client_id]).await;

@@ -104,3 +104,124 @@ async fn the_account_pages_in_headless_chromium() {
         .await;
     assert_eq!(app.state.db.count_citizens().await.unwrap(), 2);
 }
+
+/// A service laid out as an SSO portal (its callback and post-logout page on
+/// one loopback port redirect to the application on another: two origins),
+/// in headless Chromium: consent, account choice and logout confirmation
+/// end at the application; the application's POSTs to /authorize and
+/// /logout from its own origin reach the citizen's session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_sso_portal_on_two_origins_in_headless_chromium() {
+    use std::sync::{Arc, Mutex};
+
+    use axum::extract::Query;
+    use axum::response::{Html, Redirect};
+    use axum::routing::get;
+
+    let Some(chromium) = chromium_or_skip() else { return };
+    let app = TestApp::spawn().await;
+    let portal_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let application_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let portal = format!("http://127.0.0.1:{}", portal_listener.local_addr().unwrap().port());
+    let application = format!("http://127.0.0.1:{}", application_listener.local_addr().unwrap().port());
+    let registered = app
+        .register_client(idp::clients::NewClient {
+            client_name: "Portail".into(),
+            redirect_uris: vec![format!("{portal}/callback")],
+            post_logout_redirect_uris: vec![format!("{portal}/logged-out")],
+            ..Default::default()
+        })
+        .await;
+    let client_id = registered.client.client_id.clone();
+    let (_, challenge) = crate::oidc_support::pkce();
+    let params = |extra: &[(&str, &str)]| {
+        let mut params = vec![
+            ("response_type".to_owned(), "code".to_owned()),
+            ("client_id".to_owned(), client_id.clone()),
+            ("redirect_uri".to_owned(), format!("{portal}/callback")),
+            ("scope".to_owned(), "openid profile".to_owned()),
+            ("state".to_owned(), "portal-state".to_owned()),
+            ("code_challenge".to_owned(), challenge.clone()),
+            ("code_challenge_method".to_owned(), "S256".to_owned()),
+        ];
+        params.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        params
+    };
+    let form = |action: String, fields: Vec<(String, String)>| {
+        let hidden: String = fields
+            .iter()
+            .map(|(k, v)| format!(r#"<input type="hidden" name="{k}" value="{}">"#, v.replace('"', "&quot;")))
+            .collect();
+        format!(
+            r#"<!doctype html><html lang="fr"><head><title>Application</title></head><body><main><h1>Application</h1><form method="post" action="{action}">{hidden}<button type="submit">Sésame</button></form></main></body></html>"#
+        )
+    };
+
+    // The portal: records the codes it receives, then sends the browser to the application.
+    let codes = Arc::new(Mutex::new(Vec::<String>::new()));
+    let portal_router = axum::Router::new()
+        .route(
+            "/callback",
+            get({
+                let (codes, to) = (codes.clone(), application.clone());
+                move |Query(query): Query<std::collections::HashMap<String, String>>| {
+                    codes.lock().unwrap().extend(query.get("code").cloned());
+                    let to = format!("{to}/app");
+                    async move { Redirect::to(&to) }
+                }
+            })
+            .post({
+                let (codes, to) = (codes.clone(), application.clone());
+                move |axum::Form(form): axum::Form<std::collections::HashMap<String, String>>| {
+                    codes.lock().unwrap().extend(form.get("code").cloned());
+                    let to = format!("{to}/app");
+                    async move { Redirect::to(&to) }
+                }
+            }),
+        )
+        .route(
+            "/logged-out",
+            get({
+                let to = format!("{application}/bye");
+                move || async move { Redirect::to(&to) }
+            }),
+        );
+    let page = |title: &'static str| {
+        Html(format!(
+            r#"<!doctype html><html lang="fr"><head><title>{title}</title></head><body><main><h1>{title}</h1></main></body></html>"#
+        ))
+    };
+    let sign_in = form(format!("{}/authorize", app.issuer), params(&[("prompt", "select_account")]));
+    let sign_out = form(
+        format!("{}/logout", app.issuer),
+        vec![
+            ("client_id".into(), client_id.clone()),
+            ("post_logout_redirect_uri".into(), format!("{portal}/logged-out")),
+            ("ui_locales".into(), "fr".into()),
+        ],
+    );
+    let application_router = axum::Router::new()
+        .route("/app", get(move || async move { page("Application ouverte") }))
+        .route("/bye", get(move || async move { page("Au revoir") }))
+        .route(
+            "/sign-in",
+            get(move |Query(q): Query<std::collections::HashMap<String, String>>| {
+                let lang = q.get("ui_locales").cloned().unwrap_or_default();
+                let html = sign_in
+                    .replace("</form>", &format!(r#"<input type="hidden" name="ui_locales" value="{lang}"></form>"#));
+                async move { Html(html) }
+            }),
+        )
+        .route("/sign-out", get(move || async move { Html(sign_out) }));
+    tokio::spawn(async move { axum::serve(portal_listener, portal_router).await });
+    tokio::spawn(async move { axum::serve(application_listener, application_router).await });
+
+    let query = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(params(&[])).finish();
+    let authorize = format!("{}/authorize?{query}", app.issuer);
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params(&[("response_mode", "form_post")]))
+        .finish();
+    let form_post = format!("{}/authorize?{query}", app.issuer);
+    run_script(&chromium, "portal.mjs", &[&app.issuer, &authorize, &application, &form_post]).await;
+    assert_eq!(codes.lock().unwrap().len(), 4, "a code after consent, after each account choice, by form_post");
+}

@@ -165,7 +165,6 @@ async fn request_errors_go_back_with_state_and_iss() {
         (vec![("response_type", "token")], "unsupported_response_type"),
         (vec![("response_type", "code id_token")], "unsupported_response_type"),
         (vec![("scope", "profile")], "invalid_scope"),
-        (vec![("nonce", "")], "invalid_request"),
         (vec![("prompt", "none login")], "invalid_request"),
         (vec![("prompt", "sometimes")], "invalid_request"),
         (vec![("max_age", "-1")], "invalid_request"),
@@ -183,7 +182,7 @@ async fn request_errors_go_back_with_state_and_iss() {
         assert_eq!(response["state"], "st-123");
         assert_eq!(response["iss"], app.issuer);
     }
-    let (_, location) = flow.authorize(&app, &[("state", "")]).await;
+    let (_, location) = flow.authorize(&app, &[("state", ""), ("prompt", "sometimes")]).await;
     let response = query_of(&location);
     assert_eq!(response["error"], "invalid_request");
     assert!(!response.contains_key("state"));

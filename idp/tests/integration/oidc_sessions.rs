@@ -45,7 +45,7 @@ async fn without_a_session_the_citizen_is_sent_to_sign_in_and_comes_back() {
 
 /// Puts `auth` into the session behind `cookie` (what sign-in does), keeping
 /// its other data (the pending requests).
-async fn sign_in_same_browser(app: &TestApp, cookie: &str, auth: &idp::login::AuthSession) -> String {
+pub(crate) async fn sign_in_same_browser(app: &TestApp, cookie: &str, auth: &idp::login::AuthSession) -> String {
     use tower_sessions::SessionStore as _;
     let store = app.state.cache.sessions();
     let id: tower_sessions::session::Id = cookie.split_once('=').unwrap().1.parse().unwrap();
@@ -143,6 +143,39 @@ async fn id_token_hint_for_another_citizen_requires_login() {
         .unwrap();
     let (_, location) = other.authorize(&app, &[("prompt", "none"), ("id_token_hint", &hint)]).await;
     assert_eq!(query_of(&location)["error"], "login_required");
+}
+
+/// OIDC Core §5.5.1: a `sub` requested with a value is answered only for
+/// that citizen: another signed-in citizen is sent to sign in again
+/// (`login_required` under `prompt=none`), and a fresh sign-in as someone
+/// else still gets `login_required`, never a code.
+#[tokio::test]
+async fn a_claims_request_for_one_sub_is_never_answered_for_another() {
+    let app = TestApp::spawn().await;
+    let flow = Flow::new(&app).await;
+    let sub = verified(&app, flow.tokens(&app).await["id_token"].as_str().unwrap())["sub"].as_str().unwrap().to_owned();
+    let for_sub = |member: &str, sub: &str| serde_json::json!({ member: {"sub": {"value": sub}} }).to_string();
+
+    for member in ["id_token", "userinfo"] {
+        let (_, location) = flow.authorize(&app, &[("claims", &for_sub(member, &sub))]).await;
+        assert!(query_of(&location).contains_key("code"), "the citizen named: {location}");
+        let (_, location) = flow.authorize(&app, &[("claims", &for_sub(member, "someone-else"))]).await;
+        assert!(location.starts_with("/signin?"), "another citizen signs in again: {location}");
+        let (_, location) =
+            flow.authorize(&app, &[("prompt", "none"), ("claims", &for_sub(member, "someone-else"))]).await;
+        assert_eq!(query_of(&location)["error"], "login_required");
+    }
+
+    // Signing in afresh as the same (wrong) citizen does not make the answer right.
+    let (_, location) = flow.authorize(&app, &[("claims", &for_sub("id_token", "someone-else"))]).await;
+    let next = query_of(&location)["next"].clone();
+    app.clock.advance(3);
+    let cookie = sign_in_same_browser(&app, &flow.cookie, &app.citizen_session(&flow.citizen_id)).await;
+    let response = app.client.get(app.url(&next)).header("cookie", &cookie).send().await.unwrap();
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    let answer = query_of(&location);
+    assert_eq!(answer.get("error").map(String::as_str), Some("login_required"), "{location}");
+    assert!(!answer.contains_key("code"));
 }
 
 #[tokio::test]

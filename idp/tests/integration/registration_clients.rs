@@ -36,10 +36,7 @@ async fn a_private_key_jwt_client_authenticates_with_its_registered_keys() {
     let client_id = body["client_id"].as_str().unwrap();
     let exp = app.clock.now() + 60;
     let assertion = key
-        .sign_jwt(
-            "JWT",
-            &json!({"iss": client_id, "sub": client_id, "aud": app.url("/token"), "jti": "j1", "exp": exp}),
-        )
+        .sign_jwt("JWT", &json!({"iss": client_id, "sub": client_id, "aud": app.issuer, "jti": "j1", "exp": exp}))
         .unwrap();
     let response = app
         .client

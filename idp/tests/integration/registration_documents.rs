@@ -294,7 +294,7 @@ async fn updates_recheck_the_document_and_never_move_the_sector() {
 }
 
 fn assertion(key: &SigningKey, client_id: &str, app: &TestApp, jti: &str) -> String {
-    crate::oidc_client_auth::assertion(key, client_id, &app.url("/token"), jti, app.clock.now() + 60)
+    crate::oidc_client_auth::assertion(key, client_id, &app.issuer, jti, app.clock.now() + 60)
 }
 
 /// Redeems a fresh code with `assertion`; status and body.

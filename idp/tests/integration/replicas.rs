@@ -390,7 +390,15 @@ async fn login_steps(
         }
         let path = at.strip_prefix(issuer).unwrap_or(&at).to_owned();
         b.switch_to(rotation.next());
-        at = location(&step(b.client.get(b.url(&path)), &[302, 303]).await?);
+        // After the consent form, the way to the service is a page that navigates there.
+        let answer = step(b.client.get(b.url(&path)), &[200, 302, 303]).await?;
+        at = match answer.headers().get("location") {
+            Some(_) => location(&answer),
+            None => {
+                let page = answer.text().await.map_err(|e| Failed::Connection(e.to_string()))?;
+                idp::testing::browser::refresh_target(&page).ok_or(Failed::Status(200, page))?
+            }
+        };
     }
     let code = crate::oidc_support::query_of(&at).remove("code").ok_or(Failed::Status(0, at.clone()))?;
     let token = reqwest::Client::new()

@@ -12,7 +12,7 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
-use self::request::{AuthorizationRequest, Refusal, WantedAcr};
+use self::request::{AccountChoice, AuthorizationRequest, Refusal, WantedAcr};
 use self::response::redirect;
 use super::error::{ErrorCode, OAuthError};
 use super::grant::{Grant, subject};
@@ -24,7 +24,7 @@ use crate::endings::cache_keys;
 use crate::login::AuthSession;
 use crate::outage::{Dependency, Failure};
 use crate::random;
-use crate::web::extract::remember_ui_locales;
+use crate::web::extract::{again_as_get, carries_session_cookie, remember_ui_locales};
 use crate::web::respond::PageError;
 
 /// Authorization codes live 60 s (DESIGN.md; RFC 6749 §4.1.2 says at most 10 min).
@@ -41,8 +41,9 @@ const PENDING_KEY: &str = "pending_authorizations";
 pub struct CodeRecord {
     pub grant: Grant,
     pub redirect_uri: String,
-    pub code_challenge: String,
-    pub nonce: String,
+    /// `None` only for a client exempt from PKCE (then `nonce` is set).
+    pub code_challenge: Option<String>,
+    pub nonce: Option<String>,
 }
 
 /// `GET` and `POST /authorize`.
@@ -71,6 +72,11 @@ pub async fn authorize(
         tracing::info!(reason = %e.description, "malformed authorization request");
         PageError::bad_request("authz.malformed")
     })?;
+    // A POST from another site never sees the session (SameSite=Lax): without
+    // the cookie, touching the session would set a new one over the citizen's.
+    if method == Method::POST && !carries_session_cookie(&headers) {
+        return Ok(again_as_get(super::paths::AUTHORIZE, &params));
+    }
     // Pages from here on (sign-in, consent, errors) speak the language asked for.
     remember_ui_locales(&session, params.get("ui_locales")).await;
     match request::validate(&state, &params).await {
@@ -189,22 +195,27 @@ async fn decide(
 ) -> Result<Response, OAuthError> {
     let now = state.clock.now();
     let auth = AuthSession::current(session, &state.db, now).await.map_err(|e| OAuthError::failed(&e))?;
-    // Whether the signed-in citizen is someone other than the one id_token_hint names.
-    let other_person = match (&auth, request.hinted_subject.as_deref()) {
-        (Some(auth), Some(hinted)) => hinted != subject(state, client, &auth.citizen_id).await?,
+    // Whether the signed-in citizen is someone other than the one id_token_hint
+    // or a `sub` value in `claims` names: then sign in again (as that citizen).
+    let other_person = match &auth {
+        Some(auth) if request.named_subjects().next().is_some() => {
+            let sub = subject(state, client, &auth.citizen_id).await?;
+            request.named_subjects().any(|named| named != sub)
+        }
         _ => false,
     };
+    // A sign-in this request asked for satisfies prompt=login and max_age, and chose the account.
+    let fresh = auth.as_ref().is_some_and(|auth| request.sent_to_sign_in && auth.auth_time >= request.received_at);
+    let another_account = request.account_choice == Some(AccountChoice::Another);
     let login_needed = match &auth {
         None => true,
         Some(auth) => {
-            // A sign-in this request asked for satisfies prompt=login and max_age.
-            let fresh = request.sent_to_sign_in && auth.auth_time >= request.received_at;
             let too_old = request.max_age.is_some_and(|max| now - auth.auth_time > max);
             // A voluntary level never turns prompt=none into an error: the real level is returned.
             let wanted = request.wanted_acr();
             let may_step_up = !matches!(wanted, WantedAcr::Voluntary(_)) || !request.prompt.none;
             let step_up = !fresh && may_step_up && step_up_helps(state, auth, wanted).await?;
-            !fresh && (request.prompt.login || too_old || other_person || step_up)
+            !fresh && (request.prompt.login || too_old || other_person || step_up || another_account)
         }
     };
     if login_needed {
@@ -223,12 +234,20 @@ async fn decide(
     let Some(auth) = auth else {
         return Err(OAuthError::server("signed-in session vanished"));
     };
-    // Signed in afresh, but as someone other than the hinted citizen (OIDC Core §3.1.2.1).
+    // Signed in afresh, but as someone other than the citizen named (OIDC Core
+    // §3.1.2.1, §5.5.1: never an answer for another user).
     if other_person {
         return Err(OAuthError::new(
             ErrorCode::LoginRequired,
-            "the signed-in citizen is not the one id_token_hint names",
+            "the signed-in citizen is not the one id_token_hint or the claims request names",
         ));
+    }
+    // OIDC Core §3.1.2.1 `select_account`: the signed-in citizen chooses
+    // between going on as themselves and signing in as someone else (a
+    // sign-in this request caused has already chosen).
+    if request.prompt.select_account && request.account_choice.is_none() && !fresh {
+        let id = save_pending(state, session, pending_id, &request).await.map_err(|e| OAuthError::failed(&e))?;
+        return Ok(redirect(&format!("/authorize/select-account/{id}")));
     }
     // A voluntary level not reached is not an error: the ID token says the real one.
     if let WantedAcr::Essential(wanted) = request.wanted_acr()

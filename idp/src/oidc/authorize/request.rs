@@ -32,9 +32,12 @@ pub struct AuthorizationRequest {
     pub response_mode: ResponseMode,
     /// Requested scopes the client is registered for (others are ignored), sorted.
     pub scope: Scope,
-    pub state: String,
-    pub nonce: String,
-    pub code_challenge: String,
+    /// Recommended, not required (RFC 6749 §4.1.1).
+    pub state: Option<String>,
+    /// Optional in the code flow (OIDC Core §3.1.2.1); PKCE binds the code.
+    pub nonce: Option<String>,
+    /// Required, except of a client a global administrator exempted (then `nonce` is).
+    pub code_challenge: Option<String>,
     pub prompt: Prompt,
     pub max_age: Option<i64>,
     pub acr_values: Vec<String>,
@@ -53,6 +56,24 @@ pub struct AuthorizationRequest {
     /// `received_at` then satisfies `prompt=login`, `max_age` and the hint.
     #[serde(default)]
     pub sent_to_sign_in: bool,
+    /// Set (to the page's language) when the citizen answered one of our
+    /// forms for this request: the answer then reaches the client through
+    /// a page, beyond the reach of that form's `form-action`.
+    #[serde(default)]
+    pub after_form: Option<crate::i18n::Lang>,
+    /// The citizen's answer on the account choice (`prompt=select_account`).
+    #[serde(default)]
+    pub account_choice: Option<AccountChoice>,
+}
+
+/// What the citizen chose on the account choice page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountChoice {
+    /// Go on as the signed-in citizen.
+    Current,
+    /// Sign in again, as someone else.
+    Another,
 }
 
 impl AuthorizationRequest {
@@ -60,7 +81,8 @@ impl AuthorizationRequest {
         RedirectTarget {
             redirect_uri: self.redirect_uri.clone(),
             response_mode: self.response_mode,
-            state: Some(self.state.clone()),
+            state: self.state.clone(),
+            in_page: self.after_form,
         }
     }
 
@@ -80,6 +102,16 @@ impl AuthorizationRequest {
             Some(level) => WantedAcr::Voluntary(level),
             None => WantedAcr::Nothing,
         }
+    }
+
+    /// The subjects this request names: an `id_token_hint`'s, and a `sub`
+    /// requested with a value in `claims` (OIDC Core §5.5.1). The provider
+    /// answers only for that citizen.
+    pub fn named_subjects(&self) -> impl Iterator<Item = &str> {
+        let requested = ["id_token", "userinfo"]
+            .into_iter()
+            .filter_map(|member| self.claims.get(member)?.get("sub")?.get("value")?.as_str());
+        self.hinted_subject.as_deref().into_iter().chain(requested)
     }
 
     fn essential_acr(&self) -> Option<Vec<String>> {
@@ -132,8 +164,8 @@ pub async fn validate(state: &AppState, params: &Params) -> Result<(Authorizatio
         .map_err(PageError::from)?
         .ok_or_else(|| PageError::bad_request("authz.unknown_client"))?;
     let redirect_uri = params.get("redirect_uri").ok_or_else(|| PageError::bad_request("authz.no_redirect_uri"))?;
-    // Exact string match (OAuth 2.0 Security BCP §4.1.3): no normalisation.
-    if !client.redirect_uris.iter().any(|u| u == redirect_uri) {
+    // Exact string match (OAuth 2.0 Security BCP §4.1.3), but for the port of a loopback IP (RFC 8252 §7.3).
+    if !client.accepts_redirect_uri(redirect_uri) {
         return Err(PageError::bad_request("authz.redirect_uri_mismatch").into());
     }
 
@@ -143,10 +175,11 @@ pub async fn validate(state: &AppState, params: &Params) -> Result<(Authorizatio
         Some("form_post") => ResponseMode::FormPost,
         Some(_) => ResponseMode::Query,
     };
-    let mut target = RedirectTarget {
+    let target = RedirectTarget {
         redirect_uri: redirect_uri.to_owned(),
         response_mode,
         state: params.get("state").map(str::to_owned),
+        in_page: None,
     };
     let refuse = |target: &RedirectTarget, code: ErrorCode, why: &'static str| {
         Refusal::Redirect(target.clone(), OAuthError::new(code, why))
@@ -181,31 +214,25 @@ pub async fn validate(state: &AppState, params: &Params) -> Result<(Authorizatio
             "this client is not registered for the authorization code flow",
         ));
     }
-    let Some(state_value) = params.get("state") else {
-        return Err(refuse(&target, ErrorCode::InvalidRequest, "state is required"));
-    };
-    target.state = Some(state_value.to_owned());
     let requested = Scope::parse(params.get("scope").unwrap_or_default());
     if !requested.contains("openid") {
         return Err(refuse(&target, ErrorCode::InvalidScope, "scope must contain openid"));
     }
     let scope = requested.narrowed_to(&client.scope).sorted();
-    let nonce = params.get("nonce").ok_or_else(|| refuse(&target, ErrorCode::InvalidRequest, "nonce is required"))?;
-    let code_challenge = params
-        .get("code_challenge")
-        .ok_or_else(|| refuse(&target, ErrorCode::InvalidRequest, "code_challenge is required (PKCE with S256)"))?;
-    if params.get("code_challenge_method") != Some("S256") {
-        return Err(refuse(&target, ErrorCode::InvalidRequest, "code_challenge_method must be S256"));
-    }
-    if code_challenge.len() != 43
-        || !code_challenge.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
-        return Err(refuse(
-            &target,
-            ErrorCode::InvalidRequest,
-            "code_challenge must be the base64url SHA-256 of the verifier (43 characters)",
-        ));
-    }
+    let code_challenge = match params.get("code_challenge") {
+        Some(challenge) => {
+            Some(code_challenge(params, challenge).map_err(|why| refuse(&target, ErrorCode::InvalidRequest, why))?)
+        }
+        // RFC 9700 §2.1.1: a confidential client exempted by an administrator
+        // defends its code with nonce instead.
+        None if client.pkce_exempt_reason.is_some() => {
+            if !params.contains("nonce") {
+                return Err(refuse(&target, ErrorCode::InvalidRequest, "nonce is required without a code_challenge"));
+            }
+            None
+        }
+        None => return Err(refuse(&target, ErrorCode::InvalidRequest, "code_challenge is required (PKCE with S256)")),
+    };
     let mut prompt = Prompt::default();
     for value in crate::scope::space_separated(params.get("prompt").unwrap_or_default()) {
         match value {
@@ -257,9 +284,9 @@ pub async fn validate(state: &AppState, params: &Params) -> Result<(Authorizatio
         redirect_uri: redirect_uri.to_owned(),
         response_mode,
         scope,
-        state: state_value.to_owned(),
-        nonce: nonce.to_owned(),
-        code_challenge: code_challenge.to_owned(),
+        state: target.state.clone(),
+        nonce: params.get("nonce").map(str::to_owned),
+        code_challenge,
         prompt,
         max_age,
         acr_values: match params.get("acr_values") {
@@ -274,8 +301,21 @@ pub async fn validate(state: &AppState, params: &Params) -> Result<(Authorizatio
         received_at: state.clock.now(),
         consented: false,
         sent_to_sign_in: false,
+        after_form: None,
+        account_choice: None,
     };
     Ok((request, client))
+}
+
+/// RFC 7636 §4.3, S256 only.
+fn code_challenge(params: &Params, challenge: &str) -> Result<String, &'static str> {
+    if params.get("code_challenge_method") != Some("S256") {
+        return Err("code_challenge_method must be S256");
+    }
+    if challenge.len() != 43 || !challenge.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        return Err("code_challenge must be the base64url SHA-256 of the verifier (43 characters)");
+    }
+    Ok(challenge.to_owned())
 }
 
 /// OIDC Core §5.5: an object whose `userinfo` / `id_token` members are

@@ -7,6 +7,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
+use crate::web::respond::continue_to;
+
+use crate::i18n::Lang;
 use crate::oidc::error::OAuthError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -22,6 +25,10 @@ pub struct RedirectTarget {
     pub redirect_uri: String,
     pub response_mode: ResponseMode,
     pub state: Option<String>,
+    /// The citizen's last step was one of our forms (consent, account
+    /// choice), in this language: a query response is then a page that
+    /// navigates to the client ([`continue_to`]), not a redirect.
+    pub in_page: Option<Lang>,
 }
 
 impl RedirectTarget {
@@ -37,7 +44,10 @@ impl RedirectTarget {
                 let query: String = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(&params).finish();
                 url.push(if url.contains('?') { '&' } else { '?' });
                 url.push_str(&query);
-                redirect(&url)
+                match self.in_page {
+                    Some(lang) => continue_to(lang, &url),
+                    None => redirect(&url),
+                }
             }
             ResponseMode::FormPost => form_post(&self.redirect_uri, &params),
         }
@@ -66,7 +76,7 @@ pub use crate::web::pages::form_post::{FORM_POST_SCRIPT, FORM_POST_SCRIPT_PATH};
 fn form_post(action: &str, params: &[(&'static str, String)]) -> Response {
     let mut response = Html(crate::web::pages::form_post::form_post(action, params)).into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    crate::web::set_csp(&mut response, &crate::web::csp_allowing_form_to(action));
+    crate::web::set_csp(&mut response, &crate::web::csp_for_form_post());
     response
 }
 
@@ -88,6 +98,7 @@ mod tests {
             redirect_uri: "https://rp.example/cb?x=1".into(),
             response_mode: ResponseMode::Query,
             state: Some("s t".into()),
+            in_page: None,
         };
         let response = target.respond("https://idp.example", vec![("code", "abc".into())]);
         assert_eq!(response.status(), StatusCode::SEE_OTHER);

@@ -20,9 +20,9 @@ use crate::endings::{self, LoginEnd};
 use crate::i18n::Lang;
 use crate::login::AuthSession;
 use crate::web::csrf;
-use crate::web::extract::{CsrfForm, MaybeSignedIn, negotiate};
+use crate::web::extract::{CsrfForm, MaybeSignedIn, again_as_get, carries_session_cookie, negotiate};
 use crate::web::pages::{self, Frame};
-use crate::web::respond::{PageError, html};
+use crate::web::respond::{PageError, continue_to, html};
 
 /// What a valid `id_token_hint` tells us.
 struct Hint {
@@ -101,12 +101,17 @@ pub async fn end_session(
 ) -> Result<Response, PageError> {
     let raw: &[u8] = if method == Method::POST { &body } else { query.as_deref().unwrap_or_default().as_bytes() };
     let params = Params::parse(raw).map_err(|_| PageError::bad_request("authz.malformed"))?;
+    // A POST from another site never sees the session (SameSite=Lax): it
+    // would look signed out while every login lives on. Ask again as a GET.
+    if method == Method::POST && !carries_session_cookie(&headers) {
+        return Ok(again_as_get(super::paths::END_SESSION, &params));
+    }
     // The request's own `ui_locales`, wherever it was sent (query or body).
     let lang = negotiate(Some(&session), headers.get(header::ACCEPT_LANGUAGE), params.get("ui_locales")).await;
     let request = validate(&state, &params).await.map_err(PageError::bad_request)?;
     let Some(auth) = auth else {
         // Already signed out: nothing to confirm.
-        return Ok(finish(lang, &request, Vec::new()));
+        return Ok(finish(lang, &request, Vec::new(), false));
     };
     let hint_matches = match (&request.hint, &request.client) {
         (Some(hint), Some(client)) => subject(&state, client, &auth.citizen_id).await.is_ok_and(|sub| hint.sub == sub),
@@ -116,7 +121,7 @@ pub async fn end_session(
         return confirmation_page(&session, lang, &request).await;
     }
     let frontchannel = end_login(&state, &session, &auth).await?;
-    Ok(finish(lang, &request, frontchannel))
+    Ok(finish(lang, &request, frontchannel, false))
 }
 
 /// `POST /logout/confirm`: the citizen confirmed on our page.
@@ -133,7 +138,7 @@ pub async fn confirm(
         Some(auth) => end_login(&state, &session, &auth).await?,
         None => Vec::new(),
     };
-    Ok(finish(lang, &request, frontchannel))
+    Ok(finish(lang, &request, frontchannel, true))
 }
 
 async fn confirmation_page(session: &Session, lang: Lang, request: &LogoutRequest) -> Result<Response, PageError> {
@@ -146,17 +151,17 @@ async fn confirmation_page(session: &Session, lang: Lang, request: &LogoutReques
     ];
     let service = request.client.as_ref().map(|c| c.display_name(lang));
     let frame = Frame { lang, csrf: &token, signed_in: true, path: "/logout" };
-    let mut response = html(StatusCode::OK, pages::logout::confirmation(&frame, service, &hidden));
-    if let Some(back) = &request.post_logout_redirect_uri {
-        crate::web::set_csp(&mut response, &crate::web::csp_allowing_form_to(back));
-    }
-    Ok(response)
+    // The form posts here only (`form-action 'self'`); the way back to the
+    // service is a page (see `finish`).
+    Ok(html(StatusCode::OK, pages::logout::confirmation(&frame, service, &hidden)))
 }
 
 /// After logout: straight back to the service when it asked and nothing
-/// else must load; otherwise our page (with front-channel iframes), which
-/// links back to the service.
-fn finish(lang: Lang, request: &LogoutRequest, frontchannel: Vec<String>) -> Response {
+/// else must load — after our confirmation form through a page that
+/// navigates there, so that form's `form-action` never governs where the
+/// service sends the browser next; otherwise our page (with front-channel
+/// iframes), which links back to the service.
+fn finish(lang: Lang, request: &LogoutRequest, frontchannel: Vec<String>, after_form: bool) -> Response {
     let back = request.post_logout_redirect_uri.as_ref().map(|uri| {
         let mut url = uri.clone();
         if let Some(value) = &request.state {
@@ -169,7 +174,7 @@ fn finish(lang: Lang, request: &LogoutRequest, frontchannel: Vec<String>) -> Res
     if frontchannel.is_empty()
         && let Some(back) = &back
     {
-        return redirect(back);
+        return if after_form { continue_to(lang, back) } else { redirect(back) };
     }
     let frame = Frame { lang, csrf: "", signed_in: false, path: "/logout" };
     let mut response = html(StatusCode::OK, pages::logout::signed_out(&frame, &frontchannel, back.as_deref()));

@@ -20,11 +20,11 @@ use crate::oidc::params::Params;
 pub async fn exchange(state: &AppState, client: &Client, params: &Params) -> Result<TokenResponse, OAuthError> {
     let code = params.require("code")?;
     let redirect_uri = params.require("redirect_uri")?;
-    let verifier =
-        params.require("code_verifier").map_err(|_| OAuthError::invalid_grant("code_verifier is required (PKCE)"))?;
-    if !(43..=128).contains(&verifier.len())
-        || !verifier.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
-    {
+    let verifier = params.get("code_verifier");
+    if verifier.is_some_and(|v| {
+        !(43..=128).contains(&v.len())
+            || !v.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+    }) {
         return Err(OAuthError::invalid_request(
             "code_verifier must be 43 to 128 unreserved characters (RFC 7636 §4.1)",
         ));
@@ -52,9 +52,21 @@ pub async fn exchange(state: &AppState, client: &Client, params: &Params) -> Res
     if record.redirect_uri != redirect_uri {
         return Err(OAuthError::invalid_grant("redirect_uri does not match the authorization request"));
     }
-    let computed = sha256_b64(verifier.as_bytes());
-    if !bool::from(computed.as_bytes().ct_eq(record.code_challenge.as_bytes())) {
-        return Err(OAuthError::invalid_grant("code_verifier does not match the code_challenge"));
+    match (&record.code_challenge, verifier) {
+        (Some(challenge), Some(verifier)) => {
+            let computed = sha256_b64(verifier.as_bytes());
+            if !bool::from(computed.as_bytes().ct_eq(challenge.as_bytes())) {
+                return Err(OAuthError::invalid_grant("code_verifier does not match the code_challenge"));
+            }
+        }
+        (Some(_), None) => return Err(OAuthError::invalid_grant("code_verifier is required (PKCE)")),
+        // RFC 9700 §2.1.1: a verifier for a code issued without a challenge is a downgrade.
+        (None, Some(_)) => {
+            return Err(OAuthError::invalid_grant("code_verifier sent for a code issued without code_challenge"));
+        }
+        // Only a client exempt from PKCE (checked again: it may have been withdrawn since).
+        (None, None) if client.pkce_exempt_reason.is_some() => {}
+        (None, None) => return Err(OAuthError::invalid_grant("code_verifier is required (PKCE)")),
     }
     let mut identity = Identity::load(&state.db, &record.grant.citizen_id)
         .await?
@@ -75,7 +87,7 @@ pub async fn exchange(state: &AppState, client: &Client, params: &Params) -> Res
     let now = state.clock.now();
     let event = release_event(client, &record.grant, Target::IdToken, &claim_names, now);
     let sub = subject_of(state, client, &identity.citizen);
-    let extras = IdTokenExtras { nonce: Some(&record.nonce), claims: id_token_claims };
+    let extras = IdTokenExtras { nonce: record.nonce.as_deref(), claims: id_token_claims };
     let minted = mint(state, client, &record.grant, &sub, Some(extras), None)?;
     if !state.db.login_session_active(&record.grant.sid, &record.grant.citizen_id, now).await? {
         return Err(OAuthError::invalid_grant("the sign-in this code belongs to has ended"));

@@ -1,5 +1,6 @@
-//! The consent page (OIDC Core §3.1.2.4): which service asks for what, in
-//! plain words, with its organisation, logo and policy links.
+//! The pages of an authorization's steps: consent (OIDC Core §3.1.2.4):
+//! which service asks for what, in plain words, with its organisation, logo
+//! and policy links; the account choice (`prompt=select_account`).
 
 use std::fmt::Write as _;
 
@@ -84,6 +85,43 @@ pub fn consent(frame: &Frame<'_>, view: &ConsentView<'_>) -> String {
         deny = esc(t("consent.deny")),
     );
     page(frame, "consent.title", body)
+}
+
+/// What the account choice shows.
+pub struct AccountView<'a> {
+    /// The pending authorization the form answers.
+    pub id: &'a str,
+    pub service: &'a str,
+    /// The signed-in citizen's names and email, so they recognise the account.
+    pub name: &'a str,
+    pub email: Option<&'a str>,
+}
+
+/// Two answers, one form: go on as the signed-in citizen, or sign in as
+/// someone else.
+pub fn select_account(frame: &Frame<'_>, view: &AccountView<'_>) -> String {
+    let t = |key| frame.lang.t(key);
+    let email = view.email.map(|email| format!("<br>{}", esc(email))).unwrap_or_default();
+    let body = format!(
+        r#"<p>{intro}</p>
+<p>{signed_in_as}</p>
+<p><strong>{name}</strong>{email}</p>
+<form method="post" action="/authorize/select-account/{id}">
+<input type="hidden" name="csrf" value="{csrf}">
+<button type="submit" name="account" value="current">{current}</button>
+<button type="submit" name="account" value="another" class="secondary">{another}</button>
+</form>
+<p>{another_hint}</p>"#,
+        intro = esc(t("select_account.intro")).replace("{service}", &format!("<strong>{}</strong>", esc(view.service))),
+        signed_in_as = esc(t("select_account.signed_in_as")),
+        name = esc(view.name),
+        id = esc(view.id),
+        csrf = esc(frame.csrf),
+        current = esc(&t("select_account.current").replace("{name}", view.name)),
+        another = esc(t("select_account.another")),
+        another_hint = esc(t("select_account.another_hint")),
+    );
+    page(frame, "select_account.title", body)
 }
 
 #[cfg(test)]

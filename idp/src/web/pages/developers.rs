@@ -59,7 +59,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {{
     )
     .set_redirect_uri(RedirectUrl::new("https://portail.mairie.example.fr/callback".to_string())?);
 
-    // 1. Send the citizen to Sésame: PKCE (S256), state and nonce are required.
+    // 1. Send the citizen to Sésame: PKCE (S256) is required; send state and nonce too.
     let (pkce_challenge, pkce_verifier) = PkceCodeChallenge::new_random_sha256();
     let (url, state, nonce) = client
         .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
@@ -116,9 +116,9 @@ const FR: Text = Text {
     manage: "Lire, modifier ou supprimer votre enregistrement (RFC 7592) avec le registration_access_token :",
     features_title: "Ce que Sésame propose",
     features: &[
-        "Flux authorization code uniquement, PKCE S256 obligatoire, state et nonce obligatoires, iss dans la réponse (RFC 9207)",
+        "Flux authorization code uniquement, PKCE S256 obligatoire (sauf exemption d'un client confidentiel par un administrateur : nonce alors obligatoire), state et nonce recommandés, iss dans la réponse (RFC 9207) ; redirect_uri comparée exactement, sauf le port de http://127.0.0.1 et http://[::1] (RFC 8252, applications natives) ; prompt none, login, consent, select_account",
         "Correspondance exacte des redirect_uri ; https obligatoire, sauf 127.0.0.1, [::1] et localhost en développement",
-        "Authentification au jeton : client_secret_basic, client_secret_post, private_key_jwt (clés publiques dans jwks, ou publiées à une jwks_uri que Sésame relit toutes les 5 minutes et dès qu'apparaît un kid inconnu, au plus une fois par minute), none (clients publics)",
+        "Authentification au jeton : client_secret_basic, client_secret_post, private_key_jwt (aud : l'identifiant d'émetteur seul, en une chaîne, jamais l'URL du jeton ; typ client-authentication+jwt ou JWT ; clés publiques dans jwks, ou publiées à une jwks_uri que Sésame relit toutes les 5 minutes et dès qu'apparaît un kid inconnu, au plus une fois par minute), none (clients publics)",
         "ID tokens ES256, PS256, RS256 ou EdDSA ; access tokens JWT (RFC 9068) ; introspection (RFC 7662) ; révocation (RFC 7009)",
         "Refresh tokens avec rotation (scope offline_access) ; sujets « pairwise » par défaut",
         "Secteur : l'hôte de vos redirect_uri ; pour des redirect_uri sur plusieurs hôtes, ou pour partager le même sub entre plusieurs services, publiez en https un sector_identifier_uri, tableau JSON listant toutes vos redirect_uri (son hôte devient le secteur). Sésame le lit à l'enregistrement et à chaque modification des redirect_uri ; le secteur d'un service ne change plus ensuite (les sub de ses usagers en dépendent).",
@@ -185,9 +185,9 @@ const EN: Text = Text {
     manage: "Read, replace or delete your registration (RFC 7592) with the registration_access_token:",
     features_title: "What Sésame offers",
     features: &[
-        "Authorization code flow only, PKCE S256 required, state and nonce required, iss in the response (RFC 9207)",
+        "Authorization code flow only, PKCE S256 required (unless an administrator exempted a confidential client: nonce is then required), state and nonce recommended, iss in the response (RFC 9207); redirect_uri matched exactly, except the port of http://127.0.0.1 and http://[::1] (RFC 8252, native apps); prompt none, login, consent, select_account",
         "Exact redirect_uri matching; https required, except 127.0.0.1, [::1] and localhost for development",
-        "Token endpoint authentication: client_secret_basic, client_secret_post, private_key_jwt (public keys inline in jwks, or published at a jwks_uri that Sésame reads again every 5 minutes and when an unknown kid shows up, at most once a minute), none (public clients)",
+        "Token endpoint authentication: client_secret_basic, client_secret_post, private_key_jwt (aud: the issuer identifier alone, as one string, never the token endpoint URL; typ client-authentication+jwt or JWT; public keys inline in jwks, or published at a jwks_uri that Sésame reads again every 5 minutes and when an unknown kid shows up, at most once a minute), none (public clients)",
         "ID tokens in ES256, PS256, RS256 or EdDSA; JWT access tokens (RFC 9068); introspection (RFC 7662); revocation (RFC 7009)",
         "Rotating refresh tokens (scope offline_access); pairwise subjects by default",
         "Sector: the host of your redirect_uris; for redirect_uris on several hosts, or to share one sub across several services, publish over https a sector_identifier_uri, a JSON array listing all your redirect_uris (its host becomes the sector). Sésame reads it at registration and whenever the redirect_uris change; a service's sector never changes afterwards (its users' subs depend on it).",

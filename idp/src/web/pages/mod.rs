@@ -34,6 +34,31 @@ pub(super) fn page(frame: &Frame<'_>, title_key: &'static str, body: String) -> 
         csrf: frame.csrf,
         signed_in: frame.signed_in,
         path: frame.path,
+        refresh_to: None,
+    })
+}
+
+/// A page that takes the browser on to `url` at once (meta refresh), with
+/// a link for when it does not. It ends the chain of redirects that follows
+/// one of our forms: `form-action` governs those redirects, never this
+/// navigation, so a service whose callback redirects to another origin
+/// (an SSO portal) is reached all the same.
+pub fn continue_to(frame: &Frame<'_>, url: &str) -> String {
+    let t = |key| frame.lang.t(key);
+    let body = format!(
+        r#"<p role="status">{text}</p><p><a href="{url}">{link}</a></p>"#,
+        text = esc(t("continue.text")),
+        url = esc(url),
+        link = esc(t("continue.link")),
+    );
+    layout(&Page {
+        lang: frame.lang,
+        title: t("continue.title"),
+        body,
+        csrf: frame.csrf,
+        signed_in: false,
+        path: frame.path,
+        refresh_to: Some(url),
     })
 }
 

@@ -228,7 +228,15 @@ pub fn account_deleted(lang: Lang) -> String {
         identifier = esc(lang.t("deleted.identifier")),
         again = esc(lang.t("deleted.signup")),
     );
-    layout(&Page { lang, title: lang.t("deleted.title"), body, csrf: "", signed_in: false, path: "/signin" })
+    layout(&Page {
+        lang,
+        title: lang.t("deleted.title"),
+        body,
+        csrf: "",
+        signed_in: false,
+        path: "/signin",
+        refresh_to: None,
+    })
 }
 
 #[cfg(test)]
