@@ -120,6 +120,8 @@ pub fn router(state: AppState) -> Router {
         .route("/static/{file}", get(web::assets::serve))
         .merge(passkey::routes::router())
         .merge(citizen::account::router())
+        .merge(citizen::account_email::router())
+        .merge(citizen::account_identity::router())
         .merge(crate::counter::router())
         .merge(crate::console::router())
         .merge(citizen::invitation::router())

@@ -19,6 +19,9 @@ pub enum AuditEvent {
         device: String,
         #[serde(default)]
         amr: Vec<String>,
+        /// The passkey used (credential id), for telling a new device.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        passkey: Option<String>,
     },
     /// The citizen signed their other sessions out.
     #[serde(rename = "session.others_ended")]
@@ -170,7 +173,7 @@ pub(crate) fn one_of_each() -> Vec<AuditEvent> {
     let id = || "id".to_owned();
     vec![
         E::SignedUp,
-        E::SignedIn { device: "Firefox · Linux".into(), amr: vec!["hwk".into()] },
+        E::SignedIn { device: "Firefox · Linux".into(), amr: vec!["hwk".into()], passkey: Some(id()) },
         E::OtherSessionsEnded { count: 2 },
         E::PasskeyAdded { credential_id: id(), synced: true },
         E::PasskeyRenamed { credential_id: id() },

@@ -32,6 +32,13 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     ("KEY_PUBLISH_BEFORE_USE", "1h", "How long a rotated key is published before it signs"),
     ("SHUTDOWN_GRACE", "25s", "How long in-flight requests may finish after SIGTERM"),
     ("LOGOUT_DELIVERY_INTERVAL", "2s", "How often each replica looks for back-channel logouts to deliver"),
+    (
+        "SMTP_URL",
+        "",
+        "Mail server: smtp://host:25 (no TLS), smtp://host:587?tls=required (STARTTLS), smtps://user:pass@host:465 (TLS); unset: mail goes to the log",
+    ),
+    ("MAIL_FROM", "Sésame <no-reply@issuer host>", "Sender of every mail (an address, or Name <address>)"),
+    ("MAIL_DELIVERY_INTERVAL", "2s", "How often each replica looks for mail to send"),
     ("DEPENDENCY_TIMEOUT", "5s", "Longest wait for a database connection or a Redis answer before a request gets 503"),
     ("RATE_LIMIT_WINDOW", "1m", "Length of the fixed window every rate limit counts in"),
     (
@@ -133,6 +140,7 @@ pub struct Config {
     pub lifetimes: Lifetimes,
     pub shutdown_grace: i64,
     pub logout_delivery_interval: i64,
+    pub mail: MailSettings,
     /// Seconds a request waits for a database connection or a Redis answer.
     pub dependency_timeout: i64,
     pub rate_limits: RateLimits,
@@ -140,6 +148,32 @@ pub struct Config {
     /// registered may reach all the same (`clients::outbound`).
     pub outbound_allow: Vec<IpNet>,
     pub retention: crate::retention::Policy,
+}
+
+/// Where mail goes (`crate::mail`).
+#[derive(Clone)]
+pub struct MailSettings {
+    /// `None`: mail is written to the log.
+    pub smtp_url: Option<String>,
+    /// Checked at start (`lettre::message::Mailbox`).
+    pub from: String,
+    pub delivery_interval: i64,
+}
+
+impl std::fmt::Debug for MailSettings {
+    // The URL may hold the SMTP password: only its scheme and host are shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let server = self
+            .smtp_url
+            .as_deref()
+            .and_then(|u| url::Url::parse(u).ok())
+            .map(|u| format!("{}://{}:{}", u.scheme(), u.host_str().unwrap_or(""), u.port().unwrap_or(0)));
+        f.debug_struct("MailSettings")
+            .field("smtp", &server)
+            .field("from", &self.from)
+            .field("delivery_interval", &self.delivery_interval)
+            .finish()
+    }
 }
 
 /// Shared rate limits (`web::rate_limit`): counts per fixed window.
@@ -289,6 +323,15 @@ impl Config {
         };
         let shutdown_grace = p.parse("SHUTDOWN_GRACE", "25s", parse_duration);
         let logout_delivery_interval = p.parse("LOGOUT_DELIVERY_INTERVAL", "2s", parse_duration);
+        let smtp_url = raw.get("SMTP_URL").filter(|v| !v.is_empty()).and_then(|v| match check_smtp_url(v) {
+            Ok(()) => Some(v.clone()),
+            Err(message) => {
+                p.problem("SMTP_URL", &message);
+                None
+            }
+        });
+        let mail_from = raw.get("MAIL_FROM").cloned();
+        let mail_delivery_interval = p.parse("MAIL_DELIVERY_INTERVAL", "2s", parse_duration);
         let rate_window = p.parse("RATE_LIMIT_WINDOW", "1m", parse_duration);
         let per_address = p.parse("RATE_LIMIT_PER_ADDRESS", "60", parse_count);
         let per_client = p.parse("RATE_LIMIT_PER_CLIENT", "6000", parse_count);
@@ -334,6 +377,15 @@ impl Config {
                 None
             }
         };
+        let mail_from = mail_from.unwrap_or_else(|| format!("Sésame <no-reply@{}>", issuer_host(&issuer)));
+        if mail_from.parse::<lettre::message::Mailbox>().is_err() {
+            p.problem("MAIL_FROM", "is not a mail address (name@example.org or Name <name@example.org>)");
+        }
+        let mail = mail_delivery_interval.map(|delivery_interval| MailSettings {
+            smtp_url,
+            from: mail_from,
+            delivery_interval,
+        });
         let database_url = database_url.map(|url| {
             if url.is_empty() { format!("sqlite://{}?mode=rwc", data_dir.join("sesame.db").display()) } else { url }
         });
@@ -349,6 +401,7 @@ impl Config {
             dependency_timeout,
             rate_limits,
             outbound_allow,
+            mail,
             retention,
         );
         match settings {
@@ -363,6 +416,7 @@ impl Config {
                 Some(dependency_timeout),
                 Some(rate_limits),
                 Some(outbound_allow),
+                Some(mail),
                 Some(retention),
             ) if problems.is_empty() => Ok(Config {
                 issuer,
@@ -379,6 +433,7 @@ impl Config {
                 lifetimes,
                 shutdown_grace,
                 logout_delivery_interval,
+                mail,
                 dependency_timeout,
                 rate_limits,
                 outbound_allow,
@@ -412,6 +467,17 @@ impl Config {
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.issuer, path)
     }
+}
+
+/// An SMTP URL lettre accepts (scheme, host, `tls` mode), checked without connecting.
+fn check_smtp_url(value: &str) -> Result<(), String> {
+    let parsed = url::Url::parse(value).map_err(|_| "is not a URL".to_owned())?;
+    if !matches!(parsed.scheme(), "smtp" | "smtps") {
+        return Err("must start with smtp:// or smtps://".into());
+    }
+    lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(value)
+        .map(|_| ())
+        .map_err(|e| format!("is not a usable SMTP URL ({e}); the TLS mode is ?tls=required or ?tls=opportunistic"))
 }
 
 /// Lifetimes as parsed, each possibly missing after a problem.

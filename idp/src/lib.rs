@@ -16,9 +16,11 @@ pub mod endings;
 pub mod i18n;
 pub mod keys;
 pub mod login;
+pub mod mail;
 pub mod oidc;
 pub mod ops;
 pub mod outage;
+pub mod outbox;
 pub mod passkey;
 #[cfg(test)]
 mod properties;

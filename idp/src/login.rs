@@ -10,6 +10,19 @@ use crate::store::{Db, StoreError};
 
 /// Session key under which [`AuthSession`] is stored.
 const AUTH_KEY: &str = "auth";
+/// Session key of the last passkey confirmation ([`AuthSession::confirmed`]).
+const CONFIRMED_KEY: &str = "confirmed";
+/// How long a user-verified passkey assertion lets sensitive account
+/// changes through (ASVS V3.7.1): adding or removing a passkey, deleting
+/// the account, withdrawing a service, renewing recovery codes.
+pub const FRESH_FOR: UnixTime = 5 * 60;
+
+/// A passkey assertion made by the signed-in citizen during login `sid`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Confirmed {
+    sid: String,
+    at: UnixTime,
+}
 
 /// Who is signed in on this browser, and how.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,6 +73,23 @@ impl AuthSession {
     pub async fn establish(self, session: &Session) -> Result<(), SessionError> {
         session.cycle_id().await?;
         session.insert(AUTH_KEY, self).await?;
+        Ok(())
+    }
+
+    /// Whether a user-verified passkey assertion of this login is recent
+    /// enough for a sensitive change: the sign-in itself, or a later
+    /// confirmation.
+    pub async fn is_fresh(&self, session: &Session, now: UnixTime) -> Result<bool, SessionError> {
+        if now - self.auth_time <= FRESH_FOR {
+            return Ok(true);
+        }
+        let confirmed: Option<Confirmed> = session.get(CONFIRMED_KEY).await?;
+        Ok(confirmed.is_some_and(|c| c.sid == self.sid && now - c.at <= FRESH_FOR))
+    }
+
+    /// Records a confirmation (a user-verified assertion by this citizen).
+    pub async fn confirmed(&self, session: &Session, now: UnixTime) -> Result<(), SessionError> {
+        session.insert(CONFIRMED_KEY, Confirmed { sid: self.sid.clone(), at: now }).await?;
         Ok(())
     }
 

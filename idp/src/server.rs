@@ -224,6 +224,7 @@ pub async fn serve(
     let grace = Duration::from_secs(u64::try_from(state.config.shutdown_grace).unwrap_or(25));
     let maintenance = tokio::spawn(maintain(state.clone()));
     let logout_deliveries = tokio::spawn(crate::oidc::logout::backchannel::run(state.clone()));
+    let mail = tokio::spawn(crate::mail::delivery::run(state.clone()));
     // The operators' listener lives as long as the public one.
     let ops = axum::serve(listeners.ops, app::ops_router(state.clone()).into_make_service());
     let ops = tokio::spawn(async move { ops.await });
@@ -251,6 +252,7 @@ pub async fn serve(
     };
     maintenance.abort();
     logout_deliveries.abort();
+    mail.abort();
     ops.abort();
     result
 }

@@ -86,7 +86,8 @@ async fn flaky_proxy()
 
 #[tokio::test]
 async fn a_receiver_that_fails_twice_ends_its_session_once_after_retries() {
-    use idp::oidc::logout::backchannel::{backoff, deliver_due, http_client};
+    use idp::oidc::logout::backchannel::{deliver_due, http_client};
+    use idp::outbox::backoff;
     let app = TestApp::spawn().await;
     let (proxy, target, calls) = flaky_proxy().await;
     let library = start_service(&app, "Médiathèque", "127.0.0.1", |_| {}).await;

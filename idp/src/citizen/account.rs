@@ -12,9 +12,11 @@ use tower_sessions::Session;
 
 use crate::app::AppState;
 use crate::audit::AuditEvent;
-use crate::citizen::{CitizenIdentifier, counter, transparency};
+use crate::citizen::{CitizenIdentifier, RecoveryCode, counter, recovery, transparency};
 use crate::endings;
 use crate::i18n::Lang;
+use crate::login::AuthSession;
+use crate::mail::{self, Notice};
 use crate::store::{NewAuditEvent, PasskeyRemoval};
 use crate::web::csrf;
 use crate::web::extract::{CsrfForm, SignedIn, query_param};
@@ -31,6 +33,8 @@ pub fn router() -> Router<AppState> {
         .route("/account/services/revoke", post(revoke_consent))
         .route("/account/export", post(export))
         .route("/account/delete", post(delete_account))
+        .route("/account/recovery-codes", post(renew_recovery_codes))
+        .route("/account/notices", post(save_notices))
 }
 
 const PASSKEY_NAME_MAX: usize = 60;
@@ -61,6 +65,9 @@ fn notice(value: Option<&str>) -> Option<(&'static str, bool)> {
         "consent_not_found" => ("notice.consent_not_found", true),
         "delete_unconfirmed" => ("notice.delete_unconfirmed", true),
         "joined" => ("notice.joined", false),
+        "email_verified" => ("notice.email_verified", false),
+        "identity_saved" => ("notice.identity_saved", false),
+        "notices_saved" => ("notice.notices_saved", false),
         _ => return None,
     })
 }
@@ -80,6 +87,7 @@ async fn account_page(
     let codes_left = state.db.unused_recovery_codes(&citizen.id).await?;
     let attributes = state.db.attributes_of(&citizen.id).await?;
     let verifications = state.db.verifications_of(&citizen.id).await?;
+    let quiet = state.db.mail_settings(&citizen.id).await?.is_some_and(|(_, quiet)| quiet);
     let events = state.db.audit_events_of(&citizen.id).await?;
     let services = transparency::connected_services(&state, &citizen.id, &events, lang).await?;
     let activity = transparency::activity(&events);
@@ -89,6 +97,9 @@ async fn account_page(
         given_name: &citizen.given_name,
         family_name: &citizen.family_name,
         email: citizen.email.as_deref(),
+        email_verified: attributes.iter().any(|a| {
+            a.name == "email" && a.verified_by.is_some() && citizen.email.as_deref() == Some(a.value.as_str())
+        }),
         identifier: &identifier,
         acr: &auth.acr,
         passkeys: passkeys
@@ -102,6 +113,7 @@ async fn account_page(
             })
             .collect(),
         recovery_codes_left: codes_left,
+        optional_notices: !quiet,
         sessions: sessions
             .iter()
             .map(|s| SessionView { device: &s.device, created_at: s.created_at, current: s.sid == auth.sid })
@@ -134,15 +146,42 @@ async fn rename_passkey(
     })
 }
 
+/// Sensitive changes (here, and replacing a verified email address) need a
+/// user-verified passkey assertion within the last five minutes (ASVS V3.7.1): otherwise the confirmation page, which
+/// carries the form and sends it again once the citizen has confirmed.
+pub(crate) async fn confirm_first(
+    state: &AppState,
+    session: &Session,
+    lang: Lang,
+    auth: &AuthSession,
+    action: &str,
+    form: &CsrfForm,
+) -> Result<Option<Response>, PageError> {
+    if auth.is_fresh(session, state.clock.now()).await? {
+        return Ok(None);
+    }
+    let fields: Vec<(String, String)> = url::form_urlencoded::parse(form.bytes()).into_owned().collect();
+    let token = csrf::token(session).await?;
+    let frame = Frame { lang, csrf: &token, signed_in: true, path: "/account" };
+    Ok(Some(html(StatusCode::OK, pages::account::reauthenticate(&frame, action, &fields))))
+}
+
 async fn remove_passkey(
     State(state): State<AppState>,
+    session: Session,
+    lang: Lang,
     SignedIn(auth): SignedIn,
     form: CsrfForm,
 ) -> Result<Response, PageError> {
+    if let Some(page) = confirm_first(&state, &session, lang, &auth, "/account/passkeys/remove", &form).await? {
+        return Ok(page);
+    }
     let credential_id = form.field("credential_id").unwrap_or_default();
     let now = state.clock.now();
+    let notice = mail::notice(&state.db, &state.config, &auth.citizen_id, &Notice::PasskeyRemoved, now).await?;
     let event =
-        NewAuditEvent::new(&auth.citizen_id, AuditEvent::PasskeyRemoved { credential_id: credential_id.clone() }, now);
+        NewAuditEvent::new(&auth.citizen_id, AuditEvent::PasskeyRemoved { credential_id: credential_id.clone() }, now)
+            .with_mail(notice);
     Ok(match state.db.remove_passkey(&auth.citizen_id, &credential_id, &event).await? {
         PasskeyRemoval::Removed => see_other("/account?notice=passkey_removed"),
         PasskeyRemoval::LastOne => see_other("/account?notice=last_passkey"),
@@ -179,14 +218,52 @@ async fn counter_code(
 /// `POST /account/services/revoke`: takes a service's consent back.
 async fn revoke_consent(
     State(state): State<AppState>,
+    session: Session,
+    lang: Lang,
     SignedIn(auth): SignedIn,
     form: CsrfForm,
 ) -> Result<Response, PageError> {
+    if let Some(page) = confirm_first(&state, &session, lang, &auth, "/account/services/revoke", &form).await? {
+        return Ok(page);
+    }
     let client_id = form.field("client_id").unwrap_or_default();
     Ok(match endings::consent_revoked(&state, &auth.citizen_id, &client_id).await? {
         true => see_other("/account?notice=consent_revoked"),
         false => see_other("/account?notice=consent_not_found"),
     })
+}
+
+/// `POST /account/recovery-codes`: a new set, shown once; the old one is void.
+async fn renew_recovery_codes(
+    State(state): State<AppState>,
+    session: Session,
+    lang: Lang,
+    SignedIn(auth): SignedIn,
+    form: CsrfForm,
+) -> Result<Response, PageError> {
+    if let Some(page) = confirm_first(&state, &session, lang, &auth, "/account/recovery-codes", &form).await? {
+        return Ok(page);
+    }
+    let Some(codes) = recovery::renew(&state.db, &state.config, &auth.citizen_id, state.clock.now()).await? else {
+        return Ok(see_other("/signin"));
+    };
+    let grouped: Vec<String> = codes.iter().map(RecoveryCode::grouped).collect();
+    let token = csrf::token(&session).await?;
+    let frame = Frame { lang, csrf: &token, signed_in: true, path: "/account" };
+    Ok(html(StatusCode::OK, pages::account::recovery_codes(&frame, &grouped)))
+}
+
+/// `POST /account/notices`: the optional security notices on or off, and
+/// the language of the citizen's mail (the page's).
+async fn save_notices(
+    State(state): State<AppState>,
+    lang: Lang,
+    SignedIn(auth): SignedIn,
+    form: CsrfForm,
+) -> Result<Response, PageError> {
+    let wanted = form.field("optional_notices").as_deref() == Some("yes");
+    state.db.set_mail_settings(&auth.citizen_id, lang.code(), !wanted).await?;
+    Ok(see_other("/account?notice=notices_saved"))
 }
 
 /// `POST /account/export`: everything stored about the citizen, as a JSON
@@ -221,6 +298,9 @@ async fn delete_account(
 ) -> Result<Response, PageError> {
     if form.field("confirm").as_deref() != Some("yes") {
         return Ok(see_other("/account?notice=delete_unconfirmed"));
+    }
+    if let Some(page) = confirm_first(&state, &session, lang, &auth, "/account/delete", &form).await? {
+        return Ok(page);
     }
     endings::account_deleted(&state, &auth.citizen_id).await?;
     session.flush().await?;

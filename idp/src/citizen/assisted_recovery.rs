@@ -151,7 +151,7 @@ pub async fn start(
     // Drawn before anything is written: no randomness, no record.
     let token = crate::random::token::<32>()?;
     // A verification that verifies nothing new: no attributes, no names.
-    let new = NewVerification { record: &record, attributes: &[], names: None, history: &history, log: &log };
+    let new = NewVerification { record: &record, attributes: &[], names: None, history: &history, log: Some(&log) };
     match db.record_verification(&new).await? {
         Recorded::Done => {}
         Recorded::DocumentTaken => return Err(AssistedRecoveryError::DocumentTaken),
@@ -203,11 +203,16 @@ pub async fn finish(
     }
     let now = state.clock.now();
     let hashes: Vec<String> = codes.iter().map(|c| c.hash_for(citizen_id)).collect();
-    let events: Vec<NewAuditEvent> = events
+    let mut events: Vec<NewAuditEvent> = events
         .into_iter()
         .chain([AuditEvent::RecoveryCodesIssued { count: codes.len() }])
         .map(|event| NewAuditEvent::new(citizen_id, event, now))
         .collect();
+    let notice =
+        crate::mail::notice(&state.db, &state.config, citizen_id, &crate::mail::Notice::AssistedRecovery, now).await?;
+    if let Some(first) = events.first_mut() {
+        first.mail = notice;
+    }
     let ended = state.db.live_logins_of(citizen_id, None, now).await?;
     match state.db.recover_citizen_assisted(citizen_id, passkey, &hashes, now, &events).await {
         Ok(true) => {}

@@ -90,6 +90,45 @@ pub fn country(code: &str) -> Option<Country> {
     INDEX.get(code.trim()).copied()
 }
 
+/// Every country, France first, then by name (a form's list of choices).
+pub fn countries() -> &'static [Country] {
+    static LIST: LazyLock<Vec<Country>> = LazyLock::new(|| {
+        let mut list: Vec<Country> = COUNTRIES.lines().filter_map(parse_country).collect();
+        list.sort_by_key(|c| (!c.is_france(), c.name));
+        list
+    });
+    &LIST
+}
+
+/// The country a citizen typed: its code, or its name in any case and
+/// with or without accents (`Royaume-Uni`, `ROYAUME UNI`).
+pub fn country_by_code_or_name(typed: &str) -> Option<Country> {
+    country(typed).or_else(|| {
+        let wanted = super::verification::fold(typed);
+        countries().iter().find(|c| super::verification::fold(c.name) == wanted).copied()
+    })
+}
+
+/// Communes of today whose name begins with `typed` (folded: no case, no
+/// accents, hyphens as spaces), exact matches first, at most `limit`.
+pub fn communes_named(typed: &str, limit: usize) -> Vec<Commune> {
+    static CURRENT: LazyLock<Vec<(String, Commune)>> = LazyLock::new(|| {
+        COMMUNES
+            .lines()
+            .filter_map(parse_commune)
+            .filter(|c| c.is_current())
+            .filter_map(|c| Some((super::verification::fold(c.name?), c)))
+            .collect()
+    });
+    let wanted = super::verification::fold(typed);
+    if wanted.is_empty() {
+        return Vec::new();
+    }
+    let mut found: Vec<&(String, Commune)> = CURRENT.iter().filter(|(name, _)| name.starts_with(&wanted)).collect();
+    found.sort_by_key(|(name, c)| (name != &wanted, name.len(), c.code));
+    found.into_iter().take(limit).map(|(_, c)| *c).collect()
+}
+
 /// `code name [kind belongs_to [department]]`; the department defaults to
 /// the code's prefix (3 characters overseas).
 fn parse_commune(line: &'static str) -> Option<Commune> {

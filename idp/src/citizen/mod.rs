@@ -2,9 +2,13 @@
 //! and the citizen's own account pages.
 
 pub mod account;
+pub mod account_email;
+pub mod account_identity;
 pub mod assisted_recovery;
 pub mod cog;
 pub mod counter;
+pub mod declaration;
+pub mod email;
 pub mod identifier;
 pub mod identity;
 pub mod invitation;

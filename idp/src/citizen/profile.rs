@@ -71,7 +71,7 @@ fn check_name(value: &str, field: &'static str, missing: ProfileProblem, problem
 
 /// One `@`, something before it, a dotted domain after it, no spaces or
 /// control characters: deliverability is for a later verification step.
-fn plausible_email(email: &str) -> bool {
+pub fn plausible_email(email: &str) -> bool {
     let Some((local, domain)) = email.split_once('@') else { return false };
     email.len() <= EMAIL_MAX
         && !local.is_empty()

@@ -68,6 +68,45 @@ impl RecoveryCode {
     }
 }
 
+/// Why no new set was issued.
+#[derive(Debug, thiserror::Error)]
+pub enum RenewError {
+    #[error(transparent)]
+    Code(#[from] RecoveryCodeError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
+impl crate::outage::Failure for RenewError {
+    fn unavailable(&self) -> Option<crate::outage::Dependency> {
+        match self {
+            Self::Code(_) => None,
+            Self::Store(e) => e.unavailable(),
+        }
+    }
+}
+
+/// A new set of codes replacing the old one (used or not), with the
+/// citizen's history and the security notice, in one transaction; the
+/// codes to show once, or `None` if the account is gone.
+pub async fn renew(
+    db: &crate::store::Db,
+    config: &crate::config::Config,
+    citizen_id: &str,
+    now: crate::clock::UnixTime,
+) -> Result<Option<Vec<RecoveryCode>>, RenewError> {
+    let codes = RecoveryCode::generate_set(&ring::rand::SystemRandom::new(), CODES_PER_CITIZEN)?;
+    let hashes: Vec<String> = codes.iter().map(|c| c.hash_for(citizen_id)).collect();
+    let notice = crate::mail::notice(db, config, citizen_id, &crate::mail::Notice::RecoveryCodesRenewed, now).await?;
+    let event = crate::store::NewAuditEvent::new(
+        citizen_id,
+        crate::audit::AuditEvent::RecoveryCodesIssued { count: codes.len() },
+        now,
+    )
+    .with_mail(notice);
+    Ok(db.replace_recovery_codes(citizen_id, &hashes, now, &event).await?.then_some(codes))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -135,6 +135,8 @@ pub async fn export(state: &AppState, citizen_id: &str) -> Result<Option<Value>,
     let events = db.audit_events_of(citizen_id).await?;
     let verifications = db.verifications_of(citizen_id).await?;
     let memberships = db.memberships_of(citizen_id).await?;
+    let mail = db.mail_of(citizen_id).await?;
+    let challenge = db.email_challenge(citizen_id).await?;
     let identifier = super::CitizenIdentifier::parse(&citizen.identifier)
         .map_or_else(|_| citizen.identifier.clone(), |i| i.to_string());
     Ok(Some(json!({
@@ -175,6 +177,15 @@ pub async fn export(state: &AppState, citizen_id: &str) -> Result<Option<Value>,
             "family_id": t.family_id, "grant_id": t.grant_id, "client_id": t.client_id, "scope": t.scope,
             "offline": t.offline, "created_at": t.created_at, "expires_at": t.expires_at,
             "rotated_at": t.rotated_at, "revoked_at": t.revoked_at,
+        })).collect::<Vec<_>>(),
+        // Mail as sent (recipient, subject, when), its bodies left out: a
+        // code in them is a secret until used.
+        "mail_outbox": mail.iter().map(|m| json!({
+            "recipient": m.recipient, "kind": m.kind, "subject": m.subject, "created_at": m.created_at,
+            "delivered_at": m.delivered_at, "gave_up_at": m.gave_up_at,
+        })).collect::<Vec<_>>(),
+        "email_challenges": challenge.iter().map(|c| json!({
+            "email": c.email, "expires_at": c.expires_at, "sends": c.sends, "spent": c.code_hash.is_empty(),
         })).collect::<Vec<_>>(),
         "verifications": verifications.iter().map(|v| json!({
             "verification_id": v.verification_id, "kind": v.kind, "organisation": v.organisation_name,

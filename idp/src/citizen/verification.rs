@@ -185,7 +185,9 @@ pub fn same_name(a: &str, b: &str) -> bool {
     fold(a) == fold(b)
 }
 
-fn fold(value: &str) -> String {
+/// Upper case, no accents, hyphens and apostrophes as spaces (also how
+/// place names are looked up by name).
+pub fn fold(value: &str) -> String {
     let mut out = String::new();
     for c in value.chars() {
         let base = match c {
@@ -325,8 +327,13 @@ pub async fn verify_at_counter(
     );
     let log = log_entry(agent, AdminAction::IdentityVerified, &form.citizen_id, d.kind, now);
     let corrected = (!same).then_some((names.0.as_str(), names.1.as_str()));
-    let new =
-        NewVerification { record: &record, attributes: &attributes, names: corrected, history: &history, log: &log };
+    let new = NewVerification {
+        record: &record,
+        attributes: &attributes,
+        names: corrected,
+        history: &history,
+        log: Some(&log),
+    };
     match db.record_verification(&new).await? {
         Recorded::Done => Ok(Verified { verification_id, attributes: names_verified }),
         Recorded::DocumentTaken => Err(VerifyError::DocumentTaken),

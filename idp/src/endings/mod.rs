@@ -15,6 +15,7 @@ use crate::app::AppState;
 use crate::audit::AuditEvent;
 use crate::cache::CacheError;
 use crate::keys::KeyError;
+use crate::mail::{self, Notice};
 use crate::oidc::grant::AccessClaims;
 use crate::outage::{Dependency, Failure};
 use crate::store::{EndedGrant, NewAuditEvent, StoreError};
@@ -125,7 +126,13 @@ pub async fn consent_revoked(state: &AppState, citizen_id: &str, client_id: &str
     let client = crate::clients::find(&state.db, client_id).await?;
     let revoked =
         AuditEvent::ConsentRevoked { client_id: client_id.to_owned(), client_name: client.map(|c| c.client_name) };
-    let event = NewAuditEvent::new(citizen_id, revoked, state.clock.now());
+    let now = state.clock.now();
+    let service = match &revoked {
+        AuditEvent::ConsentRevoked { client_name: Some(name), .. } => name.clone(),
+        _ => client_id.to_owned(),
+    };
+    let notice = mail::notice(&state.db, &state.config, citizen_id, &Notice::ServiceWithdrawn { service }, now).await?;
+    let event = NewAuditEvent::new(citizen_id, revoked, now).with_mail(notice);
     let Some(grants) = state.db.revoke_consent(citizen_id, client_id, &event).await? else { return Ok(false) };
     refuse_access_tokens(state, &grants).await?;
     notify_grants_ended(state, citizen_id, &grants, "consent_revoked").await?;
@@ -161,7 +168,12 @@ pub async fn account_dormant(state: &AppState, citizen_id: &str) -> Result<bool,
 async fn delete_account(state: &AppState, citizen_id: &str) -> Result<(), EndingError> {
     let live = state.db.live_grants_of(citizen_id).await?;
     notify_grants_ended(state, citizen_id, &live, "deletion").await?;
-    let grants = state.db.delete_citizen(citizen_id, state.clock.now()).await?;
+    let now = state.clock.now();
+    // Told to the verified address, which the erasure is about to forget.
+    let farewell = mail::notice(&state.db, &state.config, citizen_id, &Notice::AccountDeleted, now)
+        .await?
+        .map(|mail| crate::store::MailRecord { citizen_id: None, ..mail });
+    let grants = state.db.delete_citizen(citizen_id, now, farewell.as_ref()).await?;
     Ok(refuse_access_tokens(state, &grants).await?)
 }
 

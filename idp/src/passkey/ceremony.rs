@@ -22,6 +22,7 @@ use crate::citizen::identity::Level;
 use crate::citizen::recovery::{CODES_PER_CITIZEN, RecoveryCode};
 use crate::citizen::{CitizenIdentifier, Profile};
 use crate::endings;
+use crate::mail::{self, Notice};
 use crate::store::{CitizenRecord, CreateCitizenError, NewAuditEvent, NewPasskey, PasskeyUse};
 
 /// What was started, and by which browser session.
@@ -48,6 +49,8 @@ pub struct Login {
     /// The highest `acr` this login may have, whatever the identity and
     /// the authenticator prove (an assisted recovery is `eidas1`).
     pub acr_at_most: Option<Level>,
+    /// The passkey used or just enrolled (credential id).
+    pub passkey: Option<String>,
 }
 
 /// A completed assisted recovery: the login, and the codes shown once.
@@ -200,7 +203,12 @@ pub async fn finish_sign_up(
         };
         match state.db.create_citizen(&record, &stored, &hashes, &events).await {
             Ok(()) => {
-                let login = Login { citizen_id, amr: amr(stored.backup_eligible, true), acr_at_most: None };
+                let login = Login {
+                    citizen_id,
+                    amr: amr(stored.backup_eligible, true),
+                    acr_at_most: None,
+                    passkey: Some(stored.credential_id.clone()),
+                };
                 return Ok(SignedUp { login, identifier, recovery_codes: codes });
             }
             Err(CreateCitizenError::IdentifierTaken) => continue,
@@ -272,7 +280,7 @@ pub async fn finish_sign_in(state: &AppState, binding: &str, credential: &Value)
         return Err(PasskeyError::CounterRegression);
     }
     let amr = amr(result.backup_eligible(), result.user_verified());
-    Ok(Login { citizen_id: record.citizen_id, amr, acr_at_most: None })
+    Ok(Login { citizen_id: record.citizen_id, amr, acr_at_most: None, passkey: Some(credential_id) })
 }
 
 // --- another passkey for a signed-in citizen -------------------------------
@@ -313,7 +321,8 @@ pub async fn finish_add_passkey(
     if stored.name.is_empty() {
         device.clone_into(&mut stored.name);
     }
-    let event = NewAuditEvent::new(&citizen_id, passkey_added(&stored), now);
+    let notice = mail::notice(&state.db, &state.config, &citizen_id, &Notice::PasskeyAdded, now).await?;
+    let event = NewAuditEvent::new(&citizen_id, passkey_added(&stored), now).with_mail(notice);
     if !state.db.add_passkey(&citizen_id, &stored, &event).await? {
         return Err(PasskeyError::CredentialTaken);
     }
@@ -405,9 +414,10 @@ pub async fn finish_recovery(
     let passkey = registered(state, credential, &reg)?;
     let now = state.clock.now();
     let stored = new_passkey(&passkey, device, now)?;
-    let events =
+    let mut events =
         [AuditEvent::RecoveryUsed, AuditEvent::PasskeysRevoked { reason: "recovery".into() }, passkey_added(&stored)]
             .map(|event| NewAuditEvent::new(&citizen_id, event, now));
+    events[0].mail = mail::notice(&state.db, &state.config, &citizen_id, &Notice::RecoveryCodeUsed, now).await?;
     let ended = state.db.live_logins_of(&citizen_id, None, now).await?;
     if !state.db.recover_citizen(&citizen_id, &code_hash, &stored, now, &events).await? {
         return Err(PasskeyError::RecoveryRefused);
@@ -422,7 +432,7 @@ pub async fn finish_recovery(
 /// sign-in computes `acr` and `amr` as always.
 fn recovery_login(citizen_id: String, stored: &NewPasskey) -> Login {
     let amr = amr(stored.backup_eligible, true).into_iter().filter(|m| m != "mfa").collect();
-    Login { citizen_id, amr, acr_at_most: Some(Level::Eidas1) }
+    Login { citizen_id, amr, acr_at_most: Some(Level::Eidas1), passkey: Some(stored.credential_id.clone()) }
 }
 
 // --- assisted recovery (the enrolment link from a counter) --------------------

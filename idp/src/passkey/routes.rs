@@ -49,6 +49,8 @@ pub fn router() -> Router<AppState> {
         .route("/recover/assisted/finish", post(assisted_recover_finish))
         .route("/account/passkeys/start", post(add_passkey_start))
         .route("/account/passkeys/finish", post(add_passkey_finish))
+        .route("/account/confirm/start", post(confirm_start))
+        .route("/account/confirm/finish", post(confirm_finish))
         .route("/signout", post(sign_out))
 }
 
@@ -294,7 +296,13 @@ fn known_from_now_on(state: &AppState, headers: &HeaderMap, identifier: &str, mu
     response
 }
 
-async fn establish(state: &AppState, session: &Session, headers: &HeaderMap, login: Login) -> Result<(), PasskeyError> {
+async fn establish(
+    state: &AppState,
+    session: &Session,
+    headers: &HeaderMap,
+    login: Login,
+    ordinary_sign_in: bool,
+) -> Result<(), PasskeyError> {
     let now = state.clock.now();
     let internal = |e: &dyn std::fmt::Display| PasskeyError::Internal(e.to_string());
     if let Some(previous) = AuthSession::current(session, &state.db, now).await.map_err(|e| internal(&e))? {
@@ -314,8 +322,16 @@ async fn establish(state: &AppState, session: &Session, headers: &HeaderMap, log
             amr: login.amr.join(" "),
         })
         .await?;
-    let event = AuditEvent::SignedIn { device, amr: login.amr.clone() };
-    state.db.append_audit_event(&NewAuditEvent::new(&login.citizen_id, event, now)).await?;
+    // A passkey just enrolled is no news; an ordinary sign-in from a new
+    // browser family with this passkey is.
+    let notice = match &login.passkey {
+        Some(passkey) if ordinary_sign_in => {
+            crate::mail::new_device_notice(&state.db, &state.config, &login.citizen_id, &device, passkey, now).await?
+        }
+        _ => None,
+    };
+    let event = AuditEvent::SignedIn { device, amr: login.amr.clone(), passkey: login.passkey.clone() };
+    state.db.append_audit_event(&NewAuditEvent::new(&login.citizen_id, event, now).with_mail(notice)).await?;
     // The lower of what the identity and the authenticator prove.
     let level = match Identity::load(&state.db, &login.citizen_id).await? {
         Some(identity) => session_acr(&identity, &login.amr),
@@ -346,7 +362,7 @@ async fn sign_up_finish(
         .await
         .map_err(|e| call.fail(e))?;
     let next = destination(call.body.get("next").and_then(Value::as_str));
-    establish(&state, &session, &headers, done.login).await.map_err(|e| call.fail(e))?;
+    establish(&state, &session, &headers, done.login, false).await.map_err(|e| call.fail(e))?;
     let identifier = done.identifier.to_string();
     let view = SignedUpView::new(identifier, &done.recovery_codes, next, false);
     let response = show_once(&session, call.lang, view).await?;
@@ -374,7 +390,7 @@ async fn sign_in_finish(
     let login =
         ceremony::finish_sign_in(&state, &call.binding, &call.body["credential"]).await.map_err(|e| call.fail(e))?;
     let citizen = state.db.citizen_by_id(&login.citizen_id).await.map_err(|e| call.fail(e.into()))?;
-    establish(&state, &session, &headers, login).await.map_err(|e| call.fail(e))?;
+    establish(&state, &session, &headers, login, true).await.map_err(|e| call.fail(e))?;
     let response = redirect_json(&destination(call.body.get("next").and_then(Value::as_str)));
     Ok(match citizen {
         Some(citizen) => known_from_now_on(&state, &headers, &citizen.identifier, response),
@@ -399,7 +415,7 @@ async fn recover_finish(
     let login = ceremony::finish_recovery(&state, &call.binding, &call.body["credential"], &device_summary(&headers))
         .await
         .map_err(|e| call.fail(e))?;
-    establish(&state, &session, &headers, login).await.map_err(|e| call.fail(e))?;
+    establish(&state, &session, &headers, login, false).await.map_err(|e| call.fail(e))?;
     Ok(redirect_json("/account?notice=recovered"))
 }
 
@@ -422,7 +438,7 @@ async fn assisted_recover_finish(
     let done = ceremony::finish_assisted_recovery(&state, &call.binding, &call.body["credential"], &device)
         .await
         .map_err(|e| call.fail(e))?;
-    establish(&state, &session, &headers, done.login).await.map_err(|e| call.fail(e))?;
+    establish(&state, &session, &headers, done.login, false).await.map_err(|e| call.fail(e))?;
     let view = SignedUpView::new(done.identifier, &done.recovery_codes, "/account".into(), true);
     show_once(&session, call.lang, view).await
 }
@@ -436,8 +452,19 @@ async fn signed_in(state: &AppState, session: &Session, lang: Lang) -> Result<Au
         .ok_or_else(|| JsonError::new(StatusCode::UNAUTHORIZED, "login_required", lang, "err.not_signed_in"))
 }
 
+/// A sensitive change needs a recent passkey assertion; the script then
+/// asks for one (`/account/confirm`) and tries again.
+async fn fresh(state: &AppState, session: &Session, auth: &AuthSession, lang: Lang) -> Result<(), JsonError> {
+    match auth.is_fresh(session, state.clock.now()).await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(JsonError::new(StatusCode::UNAUTHORIZED, "confirmation_required", lang, "err.confirm_first")),
+        Err(e) => Err(JsonError::internal(lang, &e)),
+    }
+}
+
 async fn add_passkey_start(State(state): State<AppState>, session: Session, call: Call) -> Result<Response, JsonError> {
     let auth = signed_in(&state, &session, call.lang).await?;
+    fresh(&state, &session, &auth, call.lang).await?;
     let name = crate::citizen::account::passkey_name(text(&call.body, "name"), true)
         .ok_or_else(|| field_error(call.lang, &[("passkey_name", "notice.name_required")]))?;
     let citizen =
@@ -461,4 +488,23 @@ async fn add_passkey_finish(
         .await
         .map_err(|e| call.fail(e))?;
     Ok(redirect_json("/account?notice=passkey_added"))
+}
+
+/// The signed-in citizen confirms with a passkey before a sensitive change
+/// (any of their passkeys, user-verified).
+async fn confirm_start(State(state): State<AppState>, session: Session, call: Call) -> Result<Response, JsonError> {
+    signed_in(&state, &session, call.lang).await?;
+    let options = ceremony::start_sign_in(&state, &call.binding).await.map_err(|e| call.fail(e))?;
+    Ok(options_json(options))
+}
+
+async fn confirm_finish(State(state): State<AppState>, session: Session, call: Call) -> Result<Response, JsonError> {
+    let auth = signed_in(&state, &session, call.lang).await?;
+    let login =
+        ceremony::finish_sign_in(&state, &call.binding, &call.body["credential"]).await.map_err(|e| call.fail(e))?;
+    if login.citizen_id != auth.citizen_id || !login.amr.iter().any(|m| m == "user") {
+        return Err(JsonError::new(StatusCode::FORBIDDEN, "wrong_account", call.lang, "err.confirm_other_account"));
+    }
+    auth.confirmed(&session, state.clock.now()).await.map_err(|e| JsonError::internal(call.lang, &e))?;
+    Ok(redirect_json("/account"))
 }

@@ -3,21 +3,30 @@
 
 use sqlx::Row as _;
 
-use super::{Db, StoreError};
+use super::{Db, MailRecord, StoreError};
 use crate::audit::AuditEvent;
 use crate::clock::UnixTime;
 
-/// An event to append.
+/// An event to append, with the mail it causes (a security notice), which
+/// is queued in the same transaction: no change without its notice.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewAuditEvent {
     pub citizen_id: String,
     pub event: AuditEvent,
     pub at: UnixTime,
+    pub mail: Option<MailRecord>,
 }
 
 impl NewAuditEvent {
     pub fn new(citizen_id: &str, event: AuditEvent, at: UnixTime) -> Self {
-        Self { citizen_id: citizen_id.to_owned(), event, at }
+        Self { citizen_id: citizen_id.to_owned(), event, at, mail: None }
+    }
+
+    /// The mail to queue with this event.
+    #[must_use]
+    pub fn with_mail(mut self, mail: Option<MailRecord>) -> Self {
+        self.mail = mail;
+        self
     }
 }
 
@@ -46,19 +55,19 @@ impl AuditEntry {
     }
 }
 
-/// The one insert of an audit event: on the pool on its own, or inside the
+/// The one insert of an audit event (and of the mail it causes), inside the
 /// transaction of the change it records (`&mut *tx`).
-pub(super) async fn insert_event<'e>(
-    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
-    event: &NewAuditEvent,
-) -> Result<(), sqlx::Error> {
+pub(super) async fn insert_event(conn: &mut sqlx::AnyConnection, event: &NewAuditEvent) -> Result<(), sqlx::Error> {
+    if let Some(mail) = &event.mail {
+        super::mail::insert_mail(&mut *conn, mail).await?;
+    }
     let (kind, details) = event.event.to_columns().map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     sqlx::query("INSERT INTO audit_events (citizen_id, kind, details, at) VALUES ($1, $2, $3, $4)")
         .bind(&event.citizen_id)
         .bind(kind)
         .bind(details)
         .bind(event.at)
-        .execute(executor)
+        .execute(conn)
         .await?;
     Ok(())
 }
@@ -66,7 +75,15 @@ pub(super) async fn insert_event<'e>(
 impl Db {
     /// Appends one event on its own (a single statement).
     pub async fn append_audit_event(&self, event: &NewAuditEvent) -> Result<(), StoreError> {
-        Ok(insert_event(&self.pool, event).await?)
+        if event.mail.is_none() {
+            // One statement (UserInfo's only write): no transaction needed.
+            let mut conn = self.pool.acquire().await?;
+            return Ok(insert_event(&mut conn, event).await?);
+        }
+        let mut tx = self.pool.begin().await?;
+        insert_event(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// The citizen's events, oldest first.

@@ -89,7 +89,7 @@ impl Db {
             .await
             .map_err(classify)?;
         for event in events {
-            super::audit::insert_event(&mut *tx, event).await.map_err(StoreError::from)?;
+            super::audit::insert_event(&mut tx, event).await.map_err(StoreError::from)?;
         }
         tx.commit().await.map_err(StoreError::from)?;
         Ok(())
@@ -172,7 +172,7 @@ impl Db {
         replace_passkeys(&mut tx, citizen_id, passkey).await?;
         end_logins(&mut tx, citizen_id, now).await?;
         for event in events {
-            super::audit::insert_event(&mut *tx, event).await.map_err(StoreError::from)?;
+            super::audit::insert_event(&mut tx, event).await.map_err(StoreError::from)?;
         }
         tx.commit().await.map_err(StoreError::from)?;
         Ok(true)
@@ -208,9 +208,38 @@ impl Db {
         insert_recovery_codes(&mut tx, citizen_id, recovery_code_hashes, now).await.map_err(StoreError::from)?;
         end_logins(&mut tx, citizen_id, now).await?;
         for event in events {
-            super::audit::insert_event(&mut *tx, event).await.map_err(StoreError::from)?;
+            super::audit::insert_event(&mut tx, event).await.map_err(StoreError::from)?;
         }
         tx.commit().await.map_err(StoreError::from)?;
+        Ok(true)
+    }
+}
+
+impl Db {
+    /// A new set of recovery codes replacing every old one (used or not),
+    /// with the audit event (and its notice), in one transaction. `false`:
+    /// the account is gone.
+    pub async fn replace_recovery_codes(
+        &self,
+        citizen_id: &str,
+        hashes: &[String],
+        now: UnixTime,
+        event: &NewAuditEvent,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let live = sqlx::query("UPDATE citizens SET id = id WHERE id = $1 AND deleted_at IS NULL")
+            .bind(citizen_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if live == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM recovery_codes WHERE citizen_id = $1").bind(citizen_id).execute(&mut *tx).await?;
+        insert_recovery_codes(&mut tx, citizen_id, hashes, now).await?;
+        super::audit::insert_event(&mut tx, event).await?;
+        tx.commit().await?;
         Ok(true)
     }
 }

@@ -317,7 +317,7 @@ impl Db {
         .bind(event.at)
         .execute(&mut *tx)
         .await?;
-        super::audit::insert_event(&mut *tx, event).await?;
+        super::audit::insert_event(&mut tx, event).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -72,7 +72,7 @@ impl Db {
             super::tokens::insert(&mut *tx, refresh).await?;
         }
         if let Some(event) = release {
-            super::audit::insert_event(&mut *tx, event).await?;
+            super::audit::insert_event(&mut tx, event).await?;
         }
         tx.commit().await?;
         Ok(())

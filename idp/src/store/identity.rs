@@ -56,9 +56,62 @@ impl Db {
         for a in attributes {
             upsert_attribute(&mut tx, citizen_id, a).await?;
         }
-        super::audit::insert_event(&mut *tx, event).await?;
+        super::audit::insert_event(&mut tx, event).await?;
         tx.commit().await?;
         Ok(())
+    }
+}
+
+impl Db {
+    /// The citizen's own declaration, in one transaction: the names, each
+    /// attribute in `set` whose value changed (written unverified; an
+    /// unchanged one keeps its verification), those in `removed` deleted,
+    /// and the audit event. `false`: the account is gone.
+    pub async fn declare_identity(
+        &self,
+        citizen_id: &str,
+        (given_name, family_name): (&str, &str),
+        set: &[AttributeRecord],
+        removed: &[&str],
+        event: &super::NewAuditEvent,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let live =
+            sqlx::query("UPDATE citizens SET given_name = $1, family_name = $2 WHERE id = $3 AND deleted_at IS NULL")
+                .bind(given_name)
+                .bind(family_name)
+                .bind(citizen_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        if live == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        for a in set {
+            sqlx::query(
+                "INSERT INTO citizen_attributes (citizen_id, name, value, verified_by, verified_at, updated_at) \
+                 VALUES ($1, $2, $3, NULL, NULL, $4) ON CONFLICT (citizen_id, name) DO UPDATE SET \
+                 value = excluded.value, verified_by = NULL, verified_at = NULL, updated_at = excluded.updated_at \
+                 WHERE citizen_attributes.value <> excluded.value",
+            )
+            .bind(citizen_id)
+            .bind(&a.name)
+            .bind(&a.value)
+            .bind(a.updated_at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for name in removed {
+            sqlx::query("DELETE FROM citizen_attributes WHERE citizen_id = $1 AND name = $2")
+                .bind(citizen_id)
+                .bind(*name)
+                .execute(&mut *tx)
+                .await?;
+        }
+        super::audit::insert_event(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 }
 

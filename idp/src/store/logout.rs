@@ -3,6 +3,7 @@
 
 use sqlx::Row as _;
 
+use super::outbox::Outbox;
 use super::{Db, StoreError};
 use crate::clock::UnixTime;
 
@@ -24,6 +25,8 @@ pub struct LogoutDelivery {
 
 const COLUMNS: &str = "delivery_id, client_id, uri, logout_token, jti, reason, created_at, attempts, next_attempt_at, \
      delivered_at, gave_up_at, last_error";
+
+const OUTBOX: Outbox = Outbox { table: "logout_deliveries", key: "delivery_id", columns: COLUMNS, on_finish: "" };
 
 fn from_row(r: &sqlx::any::AnyRow) -> Result<LogoutDelivery, StoreError> {
     Ok(LogoutDelivery {
@@ -67,9 +70,8 @@ impl Db {
         Ok(())
     }
 
-    /// Leases up to `limit` due deliveries to `owner` until `lease_until`.
-    /// The outer condition is re-checked on the locked row, so two replicas
-    /// never hold one delivery.
+    /// Leases up to `limit` due deliveries to `owner` until `lease_until`
+    /// (see [`Outbox::claim`]).
     pub async fn claim_logout_deliveries(
         &self,
         owner: &str,
@@ -77,35 +79,12 @@ impl Db {
         lease_until: UnixTime,
         limit: i64,
     ) -> Result<Vec<LogoutDelivery>, StoreError> {
-        let sql = format!(
-            "UPDATE logout_deliveries SET lease_owner = $1, lease_until = $2 \
-             WHERE delivery_id IN (SELECT delivery_id FROM logout_deliveries \
-                 WHERE delivered_at IS NULL AND gave_up_at IS NULL AND next_attempt_at <= $3 \
-                 AND (lease_until IS NULL OR lease_until <= $3) ORDER BY next_attempt_at LIMIT $4) \
-             AND delivered_at IS NULL AND gave_up_at IS NULL AND (lease_until IS NULL OR lease_until <= $3) \
-             RETURNING {COLUMNS}"
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(owner)
-            .bind(lease_until)
-            .bind(now)
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = OUTBOX.claim(&self.pool, owner, now, lease_until, limit).await?;
         rows.iter().map(from_row).collect()
     }
 
     pub async fn mark_logout_delivered(&self, delivery_id: &str, owner: &str, now: UnixTime) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE logout_deliveries SET delivered_at = $1, attempts = attempts + 1, lease_owner = NULL, lease_until = NULL \
-             WHERE delivery_id = $2 AND lease_owner = $3",
-        )
-        .bind(now)
-        .bind(delivery_id)
-        .bind(owner)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        Ok(OUTBOX.delivered(&self.pool, delivery_id, owner, now).await?)
     }
 
     /// Records a failed attempt: retry at `next_attempt_at`, or give up.
@@ -117,19 +96,7 @@ impl Db {
         next_attempt_at: Option<UnixTime>,
         now: UnixTime,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE logout_deliveries SET attempts = attempts + 1, last_error = $1, \
-             next_attempt_at = COALESCE($2, next_attempt_at), gave_up_at = CASE WHEN $2 IS NULL THEN $3 ELSE NULL END, \
-             lease_owner = NULL, lease_until = NULL WHERE delivery_id = $4 AND lease_owner = $5",
-        )
-        .bind(error)
-        .bind(next_attempt_at)
-        .bind(now)
-        .bind(delivery_id)
-        .bind(owner)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        Ok(OUTBOX.failed(&self.pool, delivery_id, owner, error, next_attempt_at, now).await?)
     }
 
     pub async fn logout_deliveries_for(&self, client_id: &str) -> Result<Vec<LogoutDelivery>, StoreError> {

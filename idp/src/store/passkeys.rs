@@ -131,7 +131,7 @@ impl Db {
                 None => Err(e.into()),
             };
         }
-        super::audit::insert_event(&mut *tx, event).await?;
+        super::audit::insert_event(&mut tx, event).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -176,7 +176,7 @@ impl Db {
         if written != 1 {
             return Ok(false);
         }
-        super::audit::insert_event(&mut *tx, event).await?;
+        super::audit::insert_event(&mut tx, event).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -202,7 +202,7 @@ impl Db {
         .await?
         .rows_affected();
         if deleted == 1 {
-            super::audit::insert_event(&mut *tx, event).await?;
+            super::audit::insert_event(&mut tx, event).await?;
             tx.commit().await?;
             return Ok(PasskeyRemoval::Removed);
         }

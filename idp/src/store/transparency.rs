@@ -148,7 +148,7 @@ impl Db {
         .bind(client_id)
         .execute(&mut *tx)
         .await?;
-        super::audit::insert_event(&mut *tx, event).await?;
+        super::audit::insert_event(&mut tx, event).await?;
         tx.commit().await?;
         Ok(Some(grants))
     }
@@ -217,8 +217,15 @@ impl Db {
     /// audit events; the citizens row keeps only id, identifier (so the
     /// unique index keeps it from ever being issued again), created_at and
     /// deleted_at. Returns the grants that were live (their access tokens
-    /// must be marked revoked, their services told).
-    pub async fn delete_citizen(&self, citizen_id: &str, now: UnixTime) -> Result<Vec<EndedGrant>, StoreError> {
+    /// must be marked revoked, their services told). Mail still queued is
+    /// kept detached from the account, with `farewell` (the notice of the
+    /// deletion, to the verified address) queued in the same transaction.
+    pub async fn delete_citizen(
+        &self,
+        citizen_id: &str,
+        now: UnixTime,
+        farewell: Option<&super::MailRecord>,
+    ) -> Result<Vec<EndedGrant>, StoreError> {
         let mut tx = self.pool.begin().await?;
         let grants = live_grants(&mut tx, citizen_id, None).await?;
         super::retention::detach_releases(&mut tx, citizen_id).await?;
@@ -232,6 +239,7 @@ impl Db {
             "grants",
             "audit_events",
             "organisation_members",
+            "email_challenges",
         ] {
             sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE citizen_id = $1")))
                 .bind(citizen_id)
@@ -254,9 +262,16 @@ impl Db {
             .bind(citizen_id)
             .execute(&mut *tx)
             .await?;
+        sqlx::query("UPDATE mail_outbox SET citizen_id = NULL WHERE citizen_id = $1")
+            .bind(citizen_id)
+            .execute(&mut *tx)
+            .await?;
+        if let Some(mail) = farewell {
+            super::mail::insert_mail(&mut tx, mail).await?;
+        }
         sqlx::query(
-            "UPDATE citizens SET given_name = '', family_name = '', email = NULL, last_signed_in_at = NULL, deleted_at = $1 \
-             WHERE id = $2 AND deleted_at IS NULL",
+            "UPDATE citizens SET given_name = '', family_name = '', email = NULL, last_signed_in_at = NULL, \
+             mail_lang = NULL, quiet_notices = 0, deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL",
         )
         .bind(now)
         .bind(citizen_id)

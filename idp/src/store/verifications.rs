@@ -36,7 +36,8 @@ pub struct NewVerification<'a> {
     /// The declared names replaced by the document's (the agent confirmed).
     pub names: Option<(&'a str, &'a str)>,
     pub history: &'a NewAuditEvent,
-    pub log: &'a EventRecord,
+    /// The administrators' log (an agent's act); `None` for the citizen's own (their mailbox).
+    pub log: Option<&'a EventRecord>,
 }
 
 /// Why nothing was written.
@@ -152,8 +153,10 @@ impl Db {
             tx.rollback().await?;
             return Ok(Recorded::DocumentTaken);
         }
-        super::audit::insert_event(&mut *tx, v.history).await?;
-        insert_event(&mut tx, v.log).await?;
+        super::audit::insert_event(&mut tx, v.history).await?;
+        if let Some(log) = v.log {
+            insert_event(&mut tx, log).await?;
+        }
         tx.commit().await?;
         Ok(Recorded::Done)
     }

@@ -138,7 +138,8 @@ impl Browser {
         let token = self.csrf().await;
         let mut all: Vec<(&str, &str)> = fields.to_vec();
         all.push(("csrf", &token));
-        self.client.post(self.url(path)).form(&all).send().await.expect("POST sent")
+        let request = self.client.post(self.url(path)).header("accept-language", &self.accept_language);
+        request.form(&all).send().await.expect("POST sent")
     }
 
     /// Starts a ceremony; panics unless the provider answers with options.
@@ -313,6 +314,53 @@ pub async fn run_script(chromium: &str, script: &str, args: &[&str]) -> String {
     println!("{stdout}");
     eprintln!("{stderr}");
     assert!(output.status.success(), "{script} failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains(r#""ok":true"#), "{script} did not report success:\n{stdout}");
+    stdout
+}
+
+/// Runs `tests/browser/<script>` as [`run_script`] does, and when it prints
+/// a line containing `prompt`, calls `answer` and writes a line to its
+/// stdin (the script waits for it): e.g. the test moves the clock.
+pub async fn run_script_answering(
+    chromium: &str,
+    script: &str,
+    args: &[&str],
+    prompt: &str,
+    answer: impl FnOnce(),
+) -> String {
+    use std::process::Stdio;
+    use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _};
+    let mut child = tokio::process::Command::new("node")
+        .arg(browser_tests_dir().join(script))
+        .args(args)
+        .env("CHROMIUM", chromium)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node runs");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut answer = Some(answer);
+    let mut stdout = String::new();
+    let read = async {
+        while let Some(line) = lines.next_line().await.expect("script output") {
+            println!("{line}");
+            if line.contains(prompt)
+                && let Some(answer) = answer.take()
+            {
+                answer();
+                stdin.write_all(b"go\n").await.expect("script input");
+            }
+            stdout.push_str(&line);
+            stdout.push('\n');
+        }
+        child.wait().await.expect("script ends")
+    };
+    let status = tokio::time::timeout(std::time::Duration::from_secs(100), read)
+        .await
+        .expect("the browser script finishes within 100 s");
+    assert!(status.success(), "{script} failed:\n{stdout}");
     assert!(stdout.contains(r#""ok":true"#), "{script} did not report success:\n{stdout}");
     stdout
 }

@@ -18,6 +18,7 @@ use crate::keys::{KeyError, RsaKeySource};
 use crate::server;
 
 pub mod browser;
+pub mod smtp;
 pub mod soft_passkey;
 
 /// SIREN of the test organisation (Toulouse's, a valid check digit).
@@ -115,6 +116,8 @@ pub fn test_env(db: &TestDatabase, data_dir: &std::path::Path, port: u16) -> BTr
     env.insert("SESAME_MASTER_KEY".into(), base64::engine::general_purpose::STANDARD.encode(random_bytes::<32>()));
     // Tests deliver back-channel logouts explicitly (`deliver_due`), on the test clock.
     env.insert("SESAME_LOGOUT_DELIVERY_INTERVAL".into(), "1d".into());
+    // Likewise mail (`mail::delivery::deliver_due`).
+    env.insert("SESAME_MAIL_DELIVERY_INTERVAL".into(), "1d".into());
     if let Some(redis) = std::env::var("SESAME_TEST_REDIS_URL").ok().filter(|v| !v.is_empty()) {
         env.insert("SESAME_REDIS_URL".into(), redis);
         env.insert("SESAME_REDIS_PREFIX".into(), format!("sesame-test:{}:", crate::random::id()));

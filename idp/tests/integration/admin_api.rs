@@ -304,6 +304,7 @@ async fn a_citizens_audit_trail_is_for_global_administrators_and_reading_it_is_l
             scope: vec!["openid".into()],
         },
         at: app.clock.now(),
+        mail: None,
     };
     app.state.db.append_audit_event(&event).await.unwrap();
     let (status, body) = call(&app, Method::GET, "/audit?citizen_id=citizen-1", Some(&w.admin_a), None).await;

@@ -17,7 +17,7 @@ use crate::oidc_support::*;
 use crate::verification::{agent, check_of};
 
 /// What the agent types for the document `number`: Camille Martin's identity.
-fn recovery_check(identifier: &str, number: &str) -> RecoveryCheck {
+pub fn recovery_check(identifier: &str, number: &str) -> RecoveryCheck {
     let check = check_of("", number);
     RecoveryCheck { identifier: identifier.into(), document: check.document, identity: check.identity }
 }
@@ -30,18 +30,18 @@ async fn signed_up(app: &TestApp, browser: &mut Browser) -> (SignedUp, String) {
     (signed_up, id)
 }
 
-async fn verify_identity(app: &TestApp, agent: &Agent, citizen_id: &str, number: &str) {
+pub async fn verify_identity(app: &TestApp, agent: &Agent, citizen_id: &str, number: &str) {
     let check = check_of(citizen_id, number);
     verify_at_counter(&app.state.db, &app.state.keys, agent, &check, app.clock.now()).await.unwrap();
 }
 
-async fn start(app: &TestApp, agent: &Agent, check: &RecoveryCheck) -> Result<Enrolment, AssistedRecoveryError> {
+pub async fn start(app: &TestApp, agent: &Agent, check: &RecoveryCheck) -> Result<Enrolment, AssistedRecoveryError> {
     let state = &app.state;
     assisted_recovery::start(&state.db, &state.keys, &state.cache, agent, check, app.clock.now()).await
 }
 
 /// The browser opens the link and registers a new passkey; the finish's answer.
-async fn enrol(browser: &mut Browser, token: &str) -> reqwest::Response {
+pub async fn enrol(browser: &mut Browser, token: &str) -> reqwest::Response {
     let (status, page) = browser.get(&format!("/recover/assisted?token={token}")).await;
     assert_eq!(status, StatusCode::OK, "{page}");
     let options = browser.start("/recover/assisted/start", &json!({ "token": token })).await;

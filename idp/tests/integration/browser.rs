@@ -5,7 +5,7 @@
 //! unless SESAME_REQUIRE_BROWSER=1 (set by .ci/run), where that fails.
 
 use idp::testing::TestApp;
-use idp::testing::browser::{chromium_or_skip, run_script};
+use idp::testing::browser::{chromium_or_skip, run_script, run_script_answering};
 
 /// Every page a citizen or a developer meets, in French and in English,
 /// through the axe-core audit (`tests/browser/pages.mjs`).
@@ -89,6 +89,20 @@ async fn the_counter_in_headless_chromium() {
     let verified = &recorded;
     let identity = Identity::load(&app.state.db, &verified[0].citizen_id).await.unwrap().unwrap();
     assert_eq!(identity_level(&identity), Level::Eidas2);
+}
+
+/// The account pages in headless Chromium, French and English, each audited
+/// (axe-core): the declared identity with its commune list, the email
+/// address and its code, and the passkey confirmation asked once the
+/// session is older than five minutes, after which the change goes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_account_pages_in_headless_chromium() {
+    let Some(chromium) = chromium_or_skip() else { return };
+    let app = TestApp::spawn().await;
+    let clock = app.clock.clone();
+    run_script_answering(&chromium, "account.mjs", &[&app.issuer], "waiting for the clock", || clock.advance(6 * 60))
+        .await;
+    assert_eq!(app.state.db.count_citizens().await.unwrap(), 2);
 }
 
 /// A service laid out as an SSO portal (its callback and post-logout page on

@@ -181,6 +181,7 @@ async fn scopes_map_to_claims_and_the_claims_parameter_filters() {
         citizen_id: flow.citizen_id.clone(),
         event: idp::audit::AuditEvent::IdentityUpdated { verified_by: None },
         at: now,
+        mail: None,
     };
     app.state
         .db

@@ -6,7 +6,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use base64::Engine as _;
 use idp::clients::NewClient;
 use idp::endings::notify::{self, Notice};
-use idp::oidc::logout::backchannel::{self, MAX_ATTEMPTS, backoff, deliver_due};
+use idp::oidc::logout::backchannel::{self, deliver_due};
+use idp::outbox::{MAX_ATTEMPTS, backoff};
 use idp::testing::TestApp;
 
 use crate::oidc_support::*;

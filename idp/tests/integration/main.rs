@@ -2,6 +2,10 @@
 //! HTTP, on SQLite (default) or PostgreSQL + Redis (SESAME_TEST_* set).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod account_identity;
+mod account_mail;
+mod account_notices;
+mod account_security;
 mod admin_api;
 mod assisted_recovery;
 mod binary;

@@ -51,6 +51,7 @@ async fn seed_verified_identity(app: &TestApp, citizen_id: &str) {
         citizen_id: citizen_id.into(),
         event: idp::audit::AuditEvent::IdentityUpdated { verified_by: Some("agent:mairie-de-test".into()) },
         at: now,
+        mail: None,
     };
     let attributes = [
         verified("given_name", "Camille"),
@@ -164,6 +165,9 @@ async fn export_holds_everything_and_deletion_leaves_nothing() {
     let citizen = citizen_id(&app, &shown.identifier).await;
     seed_verified_identity(&app, &citizen).await;
     seed_counter_verification_and_membership(&app, &citizen).await;
+    // A code mailed (the outbox and the challenge hold something of the citizen).
+    let sent = browser.post_form("/account/email", &[("email", "camille@example.fr")]).await;
+    assert_eq!(sent.status(), 303);
     let code = browser_code(&mut browser, &flow, &[]).await;
     let (_, tokens) = flow.redeem(&app, &code).await;
     let access = tokens["access_token"].as_str().unwrap().to_owned();

@@ -2,30 +2,19 @@
 //! logout tokens `endings::notify` queued durably are delivered by
 //! whichever replica claims them, retried with backoff, never forever.
 
-use std::time::Duration;
-
 use crate::app::AppState;
 use crate::clients::admin::{Actor, AdminAction};
 use crate::clients::outbound::OutboundPolicy;
 use crate::config::LOGOUT_TOKEN_TTL;
 use crate::oidc::error::OAuthError;
-use crate::random;
 use crate::store::LogoutDelivery;
 
-/// Attempts before giving up (the last one about an hour after the first).
-pub const MAX_ATTEMPTS: i64 = 8;
 /// Deliveries claimed per pass.
 const BATCH: i64 = 20;
 /// Per delivery: connect + answer.
 const TIMEOUT: u64 = 5;
 /// How long a replica holds a claimed batch: longer than the batch can take.
 const LEASE: i64 = BATCH * TIMEOUT as i64 + 30;
-
-/// Seconds before retry `attempts` (1, 2, …): 10 s, 20 s, 40 s … capped at 30 min.
-pub fn backoff(attempts: i64) -> i64 {
-    let exponent = u32::try_from(attempts.clamp(1, 16) - 1).unwrap_or(0);
-    (10_i64 << exponent).min(1_800)
-}
 
 /// The HTTP client deliveries use: the one for every URL a client
 /// registered (`clients::outbound`: no redirects, short timeouts, never the
@@ -78,7 +67,7 @@ pub async fn deliver_due(state: &AppState, http: &reqwest::Client, owner: &str) 
                     None => "refused: an address the provider does not call".to_owned(),
                 };
                 let attempts = delivery.attempts + 1;
-                let next = (attempts < MAX_ATTEMPTS).then(|| now + backoff(attempts));
+                let next = crate::outbox::next_attempt(attempts, now);
                 state.db.mark_logout_failed(&delivery.delivery_id, owner, &error, next, now).await?;
                 if next.is_none() {
                     record_outcome(state, delivery, AdminAction::LogoutGivenUp, attempts, Some(&error)).await;
@@ -142,7 +131,6 @@ fn resign(state: &AppState, stored: &str) -> Result<String, OAuthError> {
 
 /// Delivers forever, every `SESAME_LOGOUT_DELIVERY_INTERVAL` (one task per replica).
 pub async fn run(state: AppState) {
-    let owner = format!("replica-{}", random::id());
     let http = match http_client(&state.config) {
         Ok(http) => http,
         Err(e) => {
@@ -150,28 +138,13 @@ pub async fn run(state: AppState) {
             return;
         }
     };
-    let every = Duration::from_secs(u64::try_from(state.config.logout_delivery_interval).unwrap_or(2));
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    tick.tick().await;
-    loop {
-        tick.tick().await;
-        if let Err(e) = deliver_due(&state, &http, &owner).await {
-            tracing::warn!(error = %e.description, "back-channel logout pass failed");
+    crate::outbox::run_every(state.config.logout_delivery_interval, |owner| {
+        let (state, http) = (&state, &http);
+        async move {
+            if let Err(e) = deliver_due(state, http, &owner).await {
+                tracing::warn!(error = %e.description, "back-channel logout pass failed");
+            }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::backoff;
-
-    #[test]
-    fn backoff_doubles_then_caps() {
-        assert_eq!(backoff(1), 10);
-        assert_eq!(backoff(2), 20);
-        assert_eq!(backoff(3), 40);
-        assert_eq!(backoff(9), 1_800);
-        assert_eq!(backoff(100), 1_800);
-    }
+    })
+    .await;
 }

@@ -3,11 +3,13 @@
 //! the data; these render it. The login and account pages are here; the
 //! rest by subject below.
 
+pub mod account;
 pub mod consent;
 pub mod console;
 pub mod counter;
 pub mod developers;
 pub mod form_post;
+pub mod identity;
 pub mod logout;
 pub mod transparency;
 
@@ -252,11 +254,14 @@ pub struct AccountView<'a> {
     pub given_name: &'a str,
     pub family_name: &'a str,
     pub email: Option<&'a str>,
+    pub email_verified: bool,
     /// Grouped for display.
     pub identifier: &'a str,
     pub acr: &'a str,
     pub passkeys: Vec<PasskeyView<'a>>,
     pub recovery_codes_left: i64,
+    /// The non-critical security notices are wanted.
+    pub optional_notices: bool,
     pub sessions: Vec<SessionView<'a>>,
     /// A catalogue key of a message to show (after a redirect), and whether it is an error.
     pub notice: Option<(&'static str, bool)>,
@@ -296,19 +301,23 @@ pub fn account(frame: &Frame<'_>, view: &AccountView<'_>) -> String {
 <dl class="identity">
 <dt>{given_label}</dt><dd>{given}</dd>
 <dt>{family_label}</dt><dd>{family}</dd>
-<dt>{email_label}</dt><dd>{email}</dd>
+<dt>{email_label}</dt><dd>{email} <span class="hint">({email_status})</span> <a href="/account/email">{email_change}</a></dd>
 <dt>{identifier_label}</dt><dd class="identifier-inline" id="citizen-identifier">{identifier}</dd>
 {attributes}<dt>{level_label}</dt><dd>{level}</dd>
 </dl>
+<p><a href="/account/identity">{edit_identity}</a></p>
 <h2 id="passkeys-title">{passkeys_title}</h2>
 <ul class="cards" aria-labelledby="passkeys-title">"#,
         identity = esc(t("account.identity")),
+        edit_identity = esc(t("account.edit_identity")),
         given_label = esc(t("signup.given_name")),
         given = esc(view.given_name),
         family_label = esc(t("signup.family_name")),
         family = esc(view.family_name),
         email_label = esc(t("account.email")),
         email = esc(view.email.unwrap_or(t("account.no_email"))),
+        email_status = esc(if view.email_verified { t("email.status_verified") } else { t("account.self_declared") }),
+        email_change = esc(t("email.manage")),
         identifier_label = esc(t("account.identifier")),
         identifier = esc(view.identifier),
         attributes = transparency::attribute_rows(frame.lang, view.attributes, view.verifications),
@@ -371,12 +380,19 @@ pub fn account(frame: &Frame<'_>, view: &AccountView<'_>) -> String {
 <button type="submit">{add}</button>
 </form>
 <h2>{recovery_title}</h2>
-<p>{recovery_left}</p>
+{recovery_warning}<p>{recovery_left}</p>
+<form method="post" action="/account/recovery-codes"><input type="hidden" name="csrf" value="{csrf}"><button type="submit" class="secondary">{renew}</button></form>
 <h2 id="sessions-title">{sessions_title}</h2>
 <ul class="cards" aria-labelledby="sessions-title">"#,
         status = status_region(frame.lang),
         add = esc(t("account.add_passkey")),
         recovery_title = esc(t("account.recovery_title")),
+        recovery_warning = if view.recovery_codes_left <= 2 {
+            format!(r#"<p class="notice error" role="note">{}</p>"#, esc(t("codes.few_left")))
+        } else {
+            String::new()
+        },
+        renew = esc(t("codes.renew")),
         recovery_left = esc(&t("account.recovery_left").replace("{n}", &view.recovery_codes_left.to_string())),
         sessions_title = esc(t("account.sessions")),
     );
@@ -395,6 +411,17 @@ pub fn account(frame: &Frame<'_>, view: &AccountView<'_>) -> String {
         r#"</ul>
 <form method="post" action="/account/sessions/revoke-others"><input type="hidden" name="csrf" value="{csrf}"><button type="submit" class="secondary">{others}</button></form>"#,
         others = esc(t("account.signout_others")),
+    );
+    let _ = write!(
+        body,
+        r#"<h2>{title}</h2>
+<p>{intro}</p>
+<form method="post" action="/account/notices"><input type="hidden" name="csrf" value="{csrf}"><div class="check"><input type="checkbox" id="optional_notices" name="optional_notices" value="yes"{checked}><label for="optional_notices">{label}</label></div><button type="submit" class="secondary">{save}</button></form>"#,
+        title = esc(t("notices.title")),
+        intro = esc(t("notices.intro")),
+        checked = if view.optional_notices { " checked" } else { "" },
+        label = esc(t("notices.optional")),
+        save = esc(t("notices.save")),
     );
     body.push_str(&transparency::verifications(frame.lang, view.verifications));
     let _ = write!(
@@ -445,6 +472,7 @@ mod tests {
             given_name: evil,
             family_name: evil,
             email: Some(evil),
+            email_verified: false,
             identifier: "ABCD-EFGH-JKMN-PQRS-T",
             acr: "eidas1",
             passkeys: vec![PasskeyView {
@@ -455,6 +483,7 @@ mod tests {
                 last_used_at: None,
             }],
             recovery_codes_left: 8,
+            optional_notices: true,
             sessions: vec![SessionView { device: evil, created_at: 0, current: true }],
             notice: None,
             attributes: &[],

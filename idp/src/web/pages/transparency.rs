@@ -34,6 +34,7 @@ pub fn activity_key(event: Option<&AuditEvent>) -> &'static str {
         E::ConsentRevoked { .. } => "activity.consent_revoked",
         E::ClaimsReleased { .. } => "activity.claims_released",
         E::IdentityUpdated { .. } => "activity.identity_updated",
+        E::IdentityVerified { method, .. } if method == "email" => "activity.email_verified",
         E::IdentityVerified { .. } => "activity.identity_verified",
         E::RecoveryAssisted { .. } => "activity.recovery_assisted",
     }
@@ -109,6 +110,10 @@ pub fn verifications(lang: Lang, verifications: &[VerificationRecord]) -> String
             "residence_permit" => t("doc.residence_permit"),
             other => other,
         };
+        if v.kind == "email" {
+            let _ = write!(out, "<li>{} — {}</li>", esc(&when(v.verified_at)), esc(t("account.verification_email")));
+            continue;
+        }
         let what = if v.kind == "recovery" {
             esc(t("account.verification_recovery"))
         } else {

@@ -30,10 +30,11 @@
     typeof window.PublicKeyCredential === "function" && !!navigator.credentials && window.isSecureContext;
 
   class ShownError extends Error {
-    constructor(message, fields) {
+    constructor(message, fields, code) {
       super(message);
       this.name = "ShownError";
       this.fields = fields || null;
+      this.code = code || null;
     }
   }
 
@@ -56,7 +57,7 @@
       data = null;
     }
     if (!response.ok || !data) {
-      throw new ShownError((data && data.error_description) || t("js.server"), data && data.fields);
+      throw new ShownError((data && data.error_description) || t("js.server"), data && data.fields, data && data.error);
     }
     return data;
   }
@@ -177,6 +178,8 @@
       create: true,
       body: (form) => ({ identifier: value(form, "identifier"), code: value(form, "code") }),
     },
+    // A passkey assertion before a sensitive change (the confirmation page).
+    confirm: { start: "/account/confirm/start", finish: "/account/confirm/finish", create: false, body: () => ({}) },
     "assisted-recover": {
       start: "/recover/assisted/start",
       finish: "/recover/assisted/finish",
@@ -215,8 +218,23 @@
       }
       showStatus(t("js.checking"), false, null);
       const done = await postJson(spec.finish, { credential, next });
-      go(done.redirect);
+      const carried = kind === "confirm" && document.getElementById("confirm-continue");
+      if (carried) carried.submit(); else go(done.redirect);
     } catch (error) {
+      if (error instanceof ShownError && error.code === "confirmation_required" && kind !== "confirm") {
+        // Confirm with a passkey first, then the same ceremony again.
+        try {
+          showStatus(t("js.confirm_first"), false, null);
+          const options = await postJson("/account/confirm/start", {});
+          const got = await navigator.credentials.get({ publicKey: requestOptions(options) });
+          await postJson("/account/confirm/finish", { credential: assertionJson(got) });
+          if (button) { button.disabled = false; button.removeAttribute("aria-busy"); }
+          return run(form, kind);
+        } catch (again) {
+          showStatus(explain(again), true, () => run(form, kind));
+          return;
+        }
+      }
       if (error instanceof ShownError && showFieldErrors(form, error.fields)) {
         hideStatus();
       } else {
@@ -265,5 +283,33 @@
     } else if (kind === "signin" && form.hasAttribute("data-autofill")) {
       autofill(form);
     }
+  });
+  // The commune list fills as one types; without script a code or an
+  // exact name is typed, and the server reads either.
+  document.querySelectorAll("input[data-commune-search]").forEach((input) => {
+    const list = document.getElementById(input.getAttribute("list"));
+    if (!list) return;
+    let timer = null;
+    input.addEventListener("input", () => {
+      clearTimeout(timer);
+      const q = input.value.trim();
+      if (q.length < 2 || /^[0-9]/.test(q)) return;
+      timer = setTimeout(async () => {
+        try {
+          const response = await fetch("/account/identity/communes?q=" + encodeURIComponent(q), {
+            credentials: "same-origin",
+          });
+          if (!response.ok) return;
+          const found = await response.json();
+          list.replaceChildren(...found.map((c) => {
+            const option = document.createElement("option");
+            option.value = c.label;
+            return option;
+          }));
+        } catch (_) {
+          // The typed value still works.
+        }
+      }, 200);
+    });
   });
 })();
